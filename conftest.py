@@ -1,0 +1,52 @@
+"""Shared test set-up: fast mode, an offline data root, and the ``gpu`` marker.
+
+Under ``pytest`` every notebook is a smoke run (``GAN_COURSE_FAST=1``) unless
+the caller set ``GAN_COURSE_FAST`` already (the GPU job sets it to 0).
+
+If ``GAN_COURSE_DATA`` is not set and the course's shared offline data sits
+beside the repository (``../shared/data``), a complete stand-in root is built
+from it once per session (see ``tests/offline_data.py``). Otherwise the normal
+default (``data/``, downloading what is missing) applies.
+"""
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(Path(__file__).resolve().parent / "tests"))
+
+from offline_data import build_offline_root  # noqa: E402
+
+os.environ.setdefault("GAN_COURSE_FAST", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+_SHARED_DATA = Path(os.environ.get("GAN_COURSE_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+if not os.environ.get("GAN_COURSE_DATA") and (_SHARED_DATA / "MNIST" / "raw").is_dir():
+    _root = Path(tempfile.mkdtemp(prefix="gan-course-data-"))
+    os.environ["GAN_COURSE_DATA"] = str(build_offline_root(_SHARED_DATA, _root))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip tests marked ``gpu`` when CUDA is not available."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def real_test_split():
+    """Paths of the real MNIST test files inside the session's data root."""
+    raw = Path(os.environ["GAN_COURSE_DATA"]) / "MNIST" / "raw"
+    paths = [raw / "t10k-images-idx3-ubyte.gz", raw / "t10k-labels-idx1-ubyte.gz"]
+    if not all(p.is_file() for p in paths):
+        pytest.skip(f"real MNIST test split not found in {raw}")
+    return paths

@@ -1,0 +1,69 @@
+"""Where the code runs and how it is made repeatable.
+
+Three small switches every notebook uses:
+
+- ``get_device()``   pick the fastest device this machine has;
+- ``seed_everything(seed)``   make a run repeatable;
+- ``fast_mode()``   True when ``GAN_COURSE_FAST=1``: the notebook becomes a smoke run.
+"""
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+_TRUE_WORDS = {"1", "true", "yes", "on"}
+
+
+def get_device():
+    """Return the best available ``torch.device``: cuda, then mps, then cpu."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed):
+    """Seed Python, NumPy and PyTorch (CPU and every GPU) with ``seed``.
+
+    After this call a CPU run repeats bit for bit. On CUDA, cuDNN is asked
+    for deterministic kernels too, which makes GPU runs repeat in practice.
+    Returns the seed, so ``seed = seed_everything(0)`` reads naturally.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+    return seed
+
+
+def fast_mode():
+    """True when the environment variable ``GAN_COURSE_FAST`` is ``1``.
+
+    Fast mode is the one switch that turns a notebook into a smoke run (a small
+    subset, a few steps), for CI and autograding. Without it, notebooks train
+    for real.
+    """
+    return os.environ.get("GAN_COURSE_FAST", "0").strip().lower() in _TRUE_WORDS
+
+
+def output_dir(name):
+    """Return (and create) the folder where a notebook or run saves its files.
+
+    ``name`` is a short label such as ``"02_mlp_gan"``. The folder is
+    ``outputs/<name>`` under ``GAN_COURSE_OUT`` if set, else under the current
+    working directory (the notebook's own folder in Jupyter).
+    """
+    base = Path(os.environ.get("GAN_COURSE_OUT", "outputs"))
+    path = base / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
