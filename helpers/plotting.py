@@ -105,3 +105,25 @@ def plot_history(history, keys=None, title=None, path=None, ax=None, xlabel="epo
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         ax.figure.savefig(path, dpi=100, bbox_inches="tight")
     return ax
+
+
+def show_labelled(images, labels, class_names=None, ncols=8, value_range=None):
+    """Draw images in a grid with their label above each one.
+
+    ``images``: any layout ``as_image_batch`` accepts, ``labels``: ``[B]`` ints;
+    ``class_names`` maps a label to a word (e.g. ``FASHION_CLASSES``).
+    Returns the matplotlib ``Figure``.
+    """
+    batch = as_image_batch(images, value_range)
+    labels = [int(label) for label in labels]
+    if len(labels) != len(batch):
+        raise ValueError(f"got {len(batch)} images but {len(labels)} labels")
+    nrows = (len(batch) + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.5 * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for ax, image, label in zip(axes.flat, batch, labels):
+        ax.imshow(image.permute(1, 2, 0).squeeze(-1).numpy(), cmap="gray", vmin=0, vmax=1)
+        ax.set_title(class_names[label] if class_names else str(label), fontsize=9)
+    fig.tight_layout()
+    return fig

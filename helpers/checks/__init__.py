@@ -1,0 +1,60 @@
+"""Friendly checks for the exercises: they say what is wrong in plain words.
+
+Each session has its own module (``helpers.checks.data`` for session 1, ...)
+whose ``check_*`` functions call a student's function on small inputs and
+raise ``AssertionError`` with a message like "expected values in [-1, 1], got
+min 0.0 max 255.0". When everything is right they print one happy line.
+
+The small ``expect_*`` functions below are the building blocks.
+"""
+
+import torch
+
+
+def expect(condition, message):
+    """Raise ``AssertionError(message)`` unless ``condition`` is true."""
+    if not condition:
+        raise AssertionError(message)
+
+
+def expect_tensor(x, what):
+    """``x`` must be a torch tensor."""
+    expect(isinstance(x, torch.Tensor),
+           f"{what} should be a torch.Tensor, got {type(x).__name__}. Did you forget to return it?")
+
+
+def expect_shape(x, shape, what):
+    """``x`` must be a tensor of exactly ``shape``."""
+    expect_tensor(x, what)
+    expect(tuple(x.shape) == tuple(shape), f"{what} should have shape {tuple(shape)}, got {tuple(x.shape)}")
+
+
+def expect_dtype(x, dtype, what, hint=""):
+    """``x`` must be a tensor of ``dtype``."""
+    expect_tensor(x, what)
+    expect(x.dtype == dtype, f"{what} should have dtype {dtype}, got {x.dtype}. {hint}".strip())
+
+
+def expect_range(x, low, high, what, tolerance=1e-4):
+    """Every value of ``x`` must lie in ``[low, high]``."""
+    lo, hi = x.min().item(), x.max().item()
+    expect(lo >= low - tolerance and hi <= high + tolerance,
+           f"{what}: expected values in [{low:g}, {high:g}], got min {lo:.4g} max {hi:.4g}")
+
+
+def expect_close(x, expected, what, atol=1e-5):
+    """``x`` must equal ``expected`` up to ``atol``; the message shows the worst value."""
+    expect_tensor(x, what)
+    expected = torch.as_tensor(expected, dtype=x.dtype if x.is_floating_point() else None)
+    expect(x.shape == expected.shape, f"{what} should have shape {tuple(expected.shape)}, got {tuple(x.shape)}")
+    diff = (x.double() - expected.double()).abs()
+    if diff.numel() and diff.max() > atol:
+        i = int(diff.argmax())
+        raise AssertionError(
+            f"{what}: value {i} is {x.flatten()[i].item():.6g}, expected {expected.flatten()[i].item():.6g}"
+        )
+
+
+def passed(what):
+    """Print the message a student sees when every check passed."""
+    print(f"All checks passed: {what}")

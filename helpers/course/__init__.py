@@ -1,0 +1,8 @@
+"""Instructor tools: ``python -m helpers.course release`` and ``... grade``.
+
+- ``release``: regenerate the student notebooks in ``notebooks/`` from the
+  instructor sources in ``solutions/``, with nbgrader's own preprocessors
+  (``release.py``);
+- ``grade``: autograde a folder of submissions with nbgrader and write one CSV
+  (``grading.py``).
+"""

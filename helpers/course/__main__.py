@@ -1,0 +1,75 @@
+"""Command line: ``python -m helpers.course {release,grade} ...``."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import grading
+from . import release as releasing
+
+
+def _release(args):
+    if args.check:
+        problems = releasing.check_release(args.solutions, args.notebooks)
+        for problem in problems:
+            print(problem)
+        if problems:
+            print("run `python -m helpers.course release` to regenerate notebooks/")
+            return 1
+        count = len(releasing.source_notebooks(args.solutions))
+        print(f"student notebooks are up to date with their sources ({count} notebooks)")
+        return 0
+    written = releasing.release(args.solutions, args.notebooks)
+    for path in written:
+        print(f"wrote {path}")
+    if not written:
+        print("student notebooks were already up to date")
+    return 0
+
+
+def _grade(args):
+    try:
+        rows = grading.grade_submissions(
+            args.submissions, args.out, notebooks=args.notebook, timeout=args.timeout,
+            feedback_dir=args.feedback, keep_workdir=args.keep_workdir,
+        )
+    except grading.GradingError as error:
+        print(f"grade: {error}", file=sys.stderr)
+        return 2
+    print(grading.format_table(rows))
+    print(f"\ngrades written to {args.out}")
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m helpers.course",
+                                     description="Instructor tools for the GAN course.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    rel = commands.add_parser("release", help="regenerate notebooks/ from solutions/")
+    rel.add_argument("--check", action="store_true",
+                     help="only compare; exit 1 naming each stale or missing student notebook")
+    rel.add_argument("--solutions", type=Path, default=None, help="source notebooks (default solutions/)")
+    rel.add_argument("--notebooks", type=Path, default=None, help="student notebooks (default notebooks/)")
+    rel.set_defaults(run=_release)
+
+    grade = commands.add_parser("grade", help="autograde SUBMISSIONS/<student>/NN_name.ipynb")
+    grade.add_argument("submissions", type=Path, help="folder with one sub-folder per student")
+    grade.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    grade.add_argument("--notebook", action="append",
+                       help="grade only this notebook (e.g. 01_data); repeatable. "
+                            "Default: every notebook someone submitted")
+    grade.add_argument("--timeout", type=int, default=grading.DEFAULT_TIMEOUT,
+                       help=f"seconds per cell before it is stopped (default {grading.DEFAULT_TIMEOUT})")
+    grade.add_argument("--feedback", type=Path, default=None,
+                       help="folder for the feedback HTML (default: <out stem>-feedback/ beside the CSV)")
+    grade.add_argument("--keep-workdir", type=Path, default=None,
+                       help="build nbgrader's course directory here and keep it (default: a temporary one)")
+    grade.set_defaults(run=_grade)
+
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

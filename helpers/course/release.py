@@ -1,0 +1,93 @@
+"""Student notebooks, generated from the instructor sources.
+
+``solutions/NN_name.ipynb`` is the only hand-edited copy. Its student twin
+``notebooks/NN_name.ipynb`` is produced by running nbgrader's own
+preprocessors over it, in the order ``nbgrader generate_assignment`` uses
+(minus the steps that need a course directory or a gradebook):
+solutions are replaced by ``# YOUR CODE HERE`` stubs, hidden tests removed,
+outputs cleared, graded and read-only cells locked, checksums recorded.
+The result is deterministic, so ``--check`` can compare it byte for byte.
+"""
+
+from pathlib import Path
+
+import nbformat
+from nbgrader.preprocessors import (
+    CheckCellMetadata,
+    ClearHiddenTests,
+    ClearMarkScheme,
+    ClearOutput,
+    ClearSolutions,
+    ComputeChecksums,
+    LockCells,
+)
+
+from ..runtime import REPO_ROOT
+
+SOLUTIONS_DIR = REPO_ROOT / "solutions"
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+
+# ComputeChecksums runs before ClearHiddenTests (the gradebook's checksums) and
+# again after it (the student copy's own), exactly as nbgrader does.
+PREPROCESSORS = (
+    LockCells, ClearSolutions, ClearOutput, CheckCellMetadata, ComputeChecksums,
+    ClearHiddenTests, ClearMarkScheme, ComputeChecksums, CheckCellMetadata,
+)
+
+
+def student_notebook(source_path):
+    """Read an nbgrader source notebook and return the student version as text.
+
+    The text is byte for byte what ``nbgrader generate_assignment`` writes.
+    """
+    nb = nbformat.read(str(source_path), as_version=nbformat.NO_CONVERT)
+    resources = {}
+    for preprocessor in PREPROCESSORS:
+        nb, resources = preprocessor().preprocess(nb, resources)
+    text = nbformat.writes(nb)
+    return text if text.endswith("\n") else text + "\n"  # as nbgrader's writer ends the file
+
+
+def source_notebooks(solutions_dir=None):
+    """The instructor notebooks, sorted by name."""
+    return sorted(Path(solutions_dir or SOLUTIONS_DIR).glob("*.ipynb"))
+
+
+def release(solutions_dir=None, notebooks_dir=None):
+    """Write the student twin of every source notebook; return the paths written.
+
+    Only ``notebooks/<name>.ipynb`` files with a source of the same name are
+    written; nothing else in ``notebooks/`` is touched or deleted.
+    """
+    notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR)
+    notebooks_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for source in source_notebooks(solutions_dir):
+        target = notebooks_dir / source.name
+        text = student_notebook(source)
+        if not target.exists() or target.read_text() != text:
+            target.write_text(text)
+            written.append(target)
+    return written
+
+
+def check_release(solutions_dir=None, notebooks_dir=None):
+    """Compare ``notebooks/`` with what ``release`` would write, without writing.
+
+    Returns a list of problems in words (empty when everything is up to date).
+    """
+    problems = []
+    solutions_dir = Path(solutions_dir or SOLUTIONS_DIR)
+    notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR)
+    sources = source_notebooks(solutions_dir)
+    for source in sources:
+        target = notebooks_dir / source.name
+        if not target.exists():
+            problems.append(f"{target} is missing (generate it from {source})")
+        elif target.read_text() != student_notebook(source):
+            problems.append(f"{target} is stale: it differs from what {source} generates")
+    names = {s.name for s in sources}
+    for orphan in sorted(notebooks_dir.glob("*.ipynb")):
+        if orphan.name not in names:
+            problems.append(f"{orphan} has no source in {solutions_dir}")
+    return problems

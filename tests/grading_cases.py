@@ -1,0 +1,109 @@
+"""Wrong submissions a student could realistically hand in, for the grading tests.
+
+``MUTANTS[notebook][grade_id]`` lists ``(what is wrong, replacement code)`` for
+the solution cell ``grade_id``. Each mutant is a whole submission: the student
+notebook with every exercise solved correctly except that one cell. Grading it
+must cost exactly that exercise's points.
+"""
+
+import json
+import re
+from pathlib import Path
+
+MUTANTS = {
+    "01_data": {
+        "to_minus_one_one": [
+            ("divides by 255 only, so the range is [0, 1]",
+             "def to_minus_one_one(images):\n    return images.float() / 255\n"),
+            ("divides by 128, so 255 maps to 0.99 instead of 1",
+             "def to_minus_one_one(images):\n    return images.float() / 128 - 1\n"),
+        ],
+        "to_zero_one": [
+            ("halves without shifting, so -1 maps to -0.5",
+             "def to_zero_one(x):\n    return x * 0.5\n"),
+            ("maps back to pixel values instead of [0, 1]",
+             "def to_zero_one(x):\n    return (x + 1) * 127.5\n"),
+        ],
+        "make_mnist_loader": [
+            ("forgets Normalize, so batches are in [0, 1]",
+             "from torch.utils.data import DataLoader\nfrom torchvision import transforms\n\n"
+             "def make_mnist_loader(batch_size):\n"
+             "    dataset = data.classic_dataset('mnist', 'train', transform=transforms.ToTensor())\n"
+             "    return DataLoader(dataset, batch_size=batch_size, shuffle=True)\n"),
+            ("does not shuffle",
+             "from torch.utils.data import DataLoader\nfrom torchvision import transforms\n\n"
+             "def make_mnist_loader(batch_size):\n"
+             "    t = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])\n"
+             "    return DataLoader(data.classic_dataset('mnist', 'train', transform=t), batch_size=batch_size)\n"),
+        ],
+        "class_counts": [
+            ("bincount without minlength: absent top classes have no entry",
+             "def class_counts(labels, num_classes=10):\n    return torch.bincount(labels)\n"),
+            ("counts only the classes present",
+             "def class_counts(labels, num_classes=10):\n"
+             "    return torch.unique(labels, return_counts=True)[1]\n"),
+        ],
+        "mean_image": [
+            ("forgets to divide by 255",
+             "def mean_image(images):\n    return images.float().mean(dim=0)\n"),
+            ("averages everything into one number",
+             "def mean_image(images):\n    return images.float().mean() / 255\n"),
+        ],
+    },
+}
+
+
+def solution_code(cell_source):
+    """A solution cell's code with the BEGIN/END SOLUTION marker lines removed."""
+    lines = cell_source.splitlines()
+    return "\n".join(line for line in lines if not re.search(r"### (BEGIN|END) SOLUTION", line)) + "\n"
+
+
+def grade_id(cell):
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def is_solution(cell):
+    return cell.get("metadata", {}).get("nbgrader", {}).get("solution", False)
+
+
+def load(path):
+    return json.loads(Path(path).read_text())
+
+
+def completed_submission(student_path, solution_path, overrides=None):
+    """A student notebook with every exercise filled in from the solution.
+
+    ``overrides`` maps a solution cell's ``grade_id`` to the code to put there
+    instead. Returns the notebook as a dict.
+    """
+    overrides = dict(overrides or {})
+    solutions = {grade_id(c): c for c in load(solution_path)["cells"] if is_solution(c)}
+    nb = load(student_path)
+    for cell in nb["cells"]:
+        if is_solution(cell):
+            gid = grade_id(cell)
+            code = overrides.pop(gid, None)
+            cell["source"] = code if code is not None else solution_code("".join(solutions[gid]["source"]))
+    if overrides:
+        raise KeyError(f"no solution cells named {sorted(overrides)}")
+    return nb
+
+
+def graded_points(solution_path):
+    """``{test grade_id: points}`` of the autograded cells of a source notebook."""
+    return {grade_id(c): c["metadata"]["nbgrader"]["points"]
+            for c in load(solution_path)["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
+
+
+def exercise_test_ids(solution_path):
+    """``{solution grade_id: grade_id of the first graded cell after it}``."""
+    pairs, pending = {}, None
+    for cell in load(solution_path)["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution"):
+            pending = meta["grade_id"]
+        elif meta.get("grade") and pending:
+            pairs[pending] = meta["grade_id"]
+            pending = None
+    return pairs
