@@ -1,0 +1,140 @@
+"""Saving and resuming a GAN run, safely.
+
+A checkpoint holds G, D, both optimisers, the history, the epoch and every
+random number generator's state, so a resumed run continues exactly where the
+saved one stopped (on the CPU, bit for bit).
+
+Writes are atomic: the checkpoint is written to a temporary file in the same
+folder, flushed to disk, then renamed over the old one. A crash or Ctrl-C in
+the middle of a save leaves the previous checkpoint untouched.
+"""
+
+import os
+import random
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+FORMAT = "gan-course-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be used: damaged, not a checkpoint, or for another model."""
+
+
+def rng_state(*generators):
+    """The state of Python's, NumPy's and torch's RNGs, plus any ``torch.Generator``s given."""
+    return {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "generators": [g.get_state() for g in generators],
+    }
+
+
+def set_rng_state(state, *generators):
+    """Restore what ``rng_state`` returned (into the same generators, in order)."""
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    for g, saved in zip(generators, state["generators"]):
+        g.set_state(saved)
+
+
+def save_checkpoint(path, gan, history, epoch, generators=(), extra=None):
+    """Write a checkpoint for ``gan`` (a ``training.GAN``) after ``epoch`` epochs.
+
+    ``generators``: the run's own ``torch.Generator``s (e.g. the batch order's),
+    saved with the global RNGs. ``extra``: a dict of anything else to keep
+    (the recipe name, the snapshots). Returns the path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "format": FORMAT,
+        "version": VERSION,
+        "epoch": epoch,
+        "generator": gan.generator.state_dict(),
+        "discriminator": gan.discriminator.state_dict(),
+        "opt_g": gan.opt_g.state_dict(),
+        "opt_d": gan.opt_d.state_dict(),
+        "history": history.state_dict(),
+        "rng": rng_state(*generators),
+        "extra": extra or {},
+    }
+    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        with open(partial, "wb") as handle:
+            torch.save(state, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, path)  # atomic: the old file stays until this line
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def read_checkpoint(path):
+    """Load a checkpoint file onto the CPU and check it is one; return its dict."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as error:
+        raise CheckpointError(
+            f"{path} cannot be read as a checkpoint ({type(error).__name__}: "
+            f"{str(error).splitlines()[0].split('. ')[0][:150]}); the file is truncated or damaged"
+        ) from None
+    except Exception as error:  # unpickling garbage raises all sorts of things
+        raise CheckpointError(f"{path} cannot be read as a checkpoint ({type(error).__name__}); "
+                              f"the file is damaged or not a checkpoint") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is a torch file but not a GAN course checkpoint")
+    if state.get("version") != VERSION:
+        raise CheckpointError(f"{path} has checkpoint version {state.get('version')}, expected {VERSION}")
+    return state
+
+
+def _check_fits(path, what, model, saved):
+    """Raise ``CheckpointError`` naming the first difference between two state dicts."""
+    current = model.state_dict()
+    missing = sorted(set(current) - set(saved))
+    unexpected = sorted(set(saved) - set(current))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{path}: the {what} in this checkpoint has a different architecture: "
+            f"the model has {missing[:3] or 'no extra'} parameters the checkpoint lacks, "
+            f"the checkpoint has {unexpected[:3] or 'no extra'} the model lacks"
+        )
+    for key, tensor in current.items():
+        if tuple(saved[key].shape) != tuple(tensor.shape):
+            raise CheckpointError(
+                f"{path}: the {what}'s '{key}' has shape {tuple(saved[key].shape)} in the "
+                f"checkpoint but {tuple(tensor.shape)} in the model; was it saved from another recipe?"
+            )
+
+
+def load_checkpoint(path, gan, history=None, generators=()):
+    """Restore ``gan`` (and ``history``, RNGs, ``generators``) from ``path``.
+
+    Checks that G and D match the checkpoint's shapes first, so nothing is
+    half-loaded. Returns ``(epoch, extra)``.
+    """
+    state = read_checkpoint(path)
+    _check_fits(path, "generator", gan.generator, state["generator"])
+    _check_fits(path, "discriminator", gan.discriminator, state["discriminator"])
+    gan.generator.load_state_dict(state["generator"])
+    gan.discriminator.load_state_dict(state["discriminator"])
+    gan.opt_g.load_state_dict(state["opt_g"])
+    gan.opt_d.load_state_dict(state["opt_d"])
+    if history is not None:
+        history.load_state_dict(state["history"])
+    set_rng_state(state["rng"], *generators)
+    return state["epoch"], state["extra"]

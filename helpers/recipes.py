@@ -1,0 +1,74 @@
+"""The reference recipes as named presets: architecture plus hyperparameters.
+
+``RECIPES["r3"]`` holds everything needed to train recipe R3 exactly as
+``shared/reference-recipes.md`` describes it. ``python -m helpers.train
+--recipe r3`` trains one; benchmarks and notebooks use the same presets, so
+results can be compared side by side.
+"""
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from . import models
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One GAN recipe. Fields not set keep the defaults of the common GAN set-up."""
+
+    name: str
+    title: str
+    build_generator: Callable
+    build_discriminator: Callable
+    latent_shape: tuple
+    batch_size: int
+    epochs: int
+    lr: float
+    betas: tuple = (0.9, 0.999)  # Adam's defaults
+    dataset: str = "mnist"
+    pixel_range: str = "tanh"  # "tanh": data in [-1, 1]; "unit": data in [0, 1]
+    image_size: int = 28
+    logits: bool = False  # D returns logits (trained with BCE-with-logits)
+    real_target: float = 1.0
+    fake_target: float = 0.0
+    g_target: float = 1.0
+    reuse_fake: bool = False  # G step reuses the D step's fake batch
+    init: Optional[Callable] = None  # weight initialisation applied to G and D
+    sample_every: int = 1  # save a fixed-noise grid every this many epochs
+    n_samples: int = 64
+    nrow: int = 8
+    notes: str = field(default="", compare=False)
+
+
+RECIPES = {
+    "r1": Recipe(
+        name="r1", title="R1: MLP GAN, pixels in [0, 1], Sigmoid output",
+        build_generator=models.r1_generator, build_discriminator=models.r1_discriminator,
+        latent_shape=(100,), batch_size=64, epochs=100, lr=2e-4,
+        pixel_range="unit", reuse_fake=True, sample_every=10, n_samples=6, nrow=6,
+        notes="D on real + D on G(z).detach(), summed; G step reuses the same fake batch.",
+    ),
+    "r2": Recipe(
+        name="r2", title="R2: MLP GAN, pixels in [-1, 1], LeakyReLU discriminator",
+        build_generator=models.r2_generator, build_discriminator=models.r2_discriminator,
+        latent_shape=(64,), batch_size=100, epochs=20, lr=2e-4,
+        sample_every=5, n_samples=100, nrow=10,
+        notes="G step draws fresh noise; a 10-per-row grid of fixed noise every 5 epochs.",
+    ),
+    "r3": Recipe(
+        name="r3", title="R3: minimal MLP GAN, one hidden layer",
+        build_generator=models.r3_generator, build_discriminator=models.r3_discriminator,
+        latent_shape=(100,), batch_size=64, epochs=200, lr=2e-4,
+        sample_every=3, n_samples=16, nrow=4,
+        notes="Real and fake D losses each call backward before one optimiser step: "
+              "the same gradient as backward on their sum, which is what the course does.",
+    ),
+}
+
+
+def get_recipe(name):
+    """The recipe called ``name`` (case-insensitive); ``ValueError`` listing the choices otherwise."""
+    key = str(name).lower()
+    if key not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; choose one of {', '.join(sorted(RECIPES))}")
+    return RECIPES[key]

@@ -1,0 +1,92 @@
+"""Watching G learn: the same noise vectors, drawn again after every epoch.
+
+Feeding G a *fixed* batch of noise each time means every change between two
+grids comes from training, not from new random numbers. ``Snapshots`` keeps
+those grids, saves each one as a PNG, and plays them back as an animation
+(inline HTML in a notebook, and a GIF file).
+"""
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib import animation
+from torchvision.utils import save_image
+
+from .plotting import image_grid
+
+
+class Snapshots:
+    """Grids of ``G(noise)`` for one fixed ``noise`` batch, one per ``take``.
+
+    ``noise``: the fixed latent batch ``[N, ...]``; ``nrow``: images per grid
+    row; ``out_dir``: where ``take`` saves ``<prefix>_<epoch>.png`` (None: do
+    not save). ``value_range``: ``"tanh"`` or ``"unit"``, G's output range.
+    """
+
+    def __init__(self, noise, nrow=8, out_dir=None, prefix="epoch", value_range="tanh"):
+        self.noise = noise
+        self.nrow = nrow
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.prefix = prefix
+        self.value_range = value_range
+        self.epochs = []
+        self.grids = []  # float [3, H, W] in [0, 1], on the CPU
+
+    @torch.no_grad()
+    def take(self, generator, epoch, eval_mode=True):
+        """Draw ``generator(noise)`` as a grid, keep it, save it; return the grid.
+
+        ``eval_mode``: sample with BatchNorm using its running statistics
+        (``generator.eval()``), then put the generator back in training mode.
+        """
+        was_training = generator.training
+        generator.train(not eval_mode)
+        images = generator(self.noise.to(next(generator.parameters()).device))
+        generator.train(was_training)
+        grid = image_grid(images.float(), nrow=self.nrow, value_range=self.value_range)
+        self.epochs.append(epoch)
+        self.grids.append(grid)
+        if self.out_dir is not None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            save_image(grid, str(self.out_dir / f"{self.prefix}_{epoch:04d}.png"))
+        return grid
+
+    def animation(self, interval=400):
+        """A matplotlib ``FuncAnimation`` that plays the grids in order."""
+        if not self.grids:
+            raise ValueError("no snapshots yet: call take(generator, epoch) first")
+        fig, ax = plt.subplots(figsize=(5, 5))
+        ax.set_axis_off()
+        picture = ax.imshow(self.grids[0].permute(1, 2, 0).numpy())
+        title = ax.set_title(f"epoch {self.epochs[0]}")
+
+        def show(i):
+            picture.set_data(self.grids[i].permute(1, 2, 0).numpy())
+            title.set_text(f"epoch {self.epochs[i]}")
+            return picture, title
+
+        movie = animation.FuncAnimation(fig, show, frames=len(self.grids), interval=interval, blit=False)
+        plt.close(fig)  # the animation is shown through to_html() / saved, not as a still
+        return movie
+
+    def to_html(self, interval=400):
+        """The animation as HTML with play controls, for ``IPython.display.HTML``."""
+        return self.animation(interval).to_jshtml()
+
+    def save_gif(self, path, interval=400):
+        """Save the animation as a GIF at ``path``; return the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.animation(interval).save(str(path), writer=animation.PillowWriter(fps=max(1, 1000 // interval)))
+        return path
+
+    def state_dict(self):
+        """The fixed noise and grids taken so far, for checkpoints."""
+        return {"noise": self.noise.cpu(), "epochs": list(self.epochs),
+                "grids": [(g * 255).round().to(torch.uint8) for g in self.grids]}
+
+    def load_state_dict(self, state):
+        self.noise = state["noise"].to(self.noise.device)
+        self.epochs = list(state["epochs"])
+        self.grids = [g.float() / 255 for g in state["grids"]]

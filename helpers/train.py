@@ -1,0 +1,206 @@
+"""Train a recipe without a notebook: ``python -m helpers.train --recipe r3``.
+
+What a run writes into ``--out`` (default ``runs/<recipe>``):
+
+- ``real_images.png``         a grid of real training images, once;
+- ``samples/epoch_XXXX.png``  the fixed-noise grid, every few epochs (per recipe);
+- ``samples.gif``             those grids as an animation;
+- ``losses.png``              per-step losses and per-epoch mean D scores;
+- ``checkpoint.pt``           everything needed to resume (written atomically each epoch);
+- ``history.json``            the per-epoch numbers, for other tools.
+
+``--resume`` continues the run saved in ``--out``; ``--max-steps`` stops after
+that many training steps in all (a smoke run). Ctrl-C stops cleanly: the last
+epoch's checkpoint is kept, and ``--resume`` goes on from there.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
+
+from . import data  # noqa: E402
+from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
+from .plotting import plot_history, show_images  # noqa: E402
+from .recipes import RECIPES, get_recipe  # noqa: E402
+from .runtime import get_device, seed_everything  # noqa: E402
+from .snapshots import Snapshots  # noqa: E402
+from .training import GAN, History, sample_noise, train_epoch  # noqa: E402
+
+
+def build_gan(recipe, device):
+    """G, D and their Adam optimisers for ``recipe``, on ``device``, as a ``training.GAN``."""
+    generator = recipe.build_generator().to(device)
+    discriminator = recipe.build_discriminator().to(device)
+    if recipe.init is not None:
+        generator.apply(recipe.init)
+        discriminator.apply(recipe.init)
+    return GAN(
+        generator=generator,
+        discriminator=discriminator,
+        opt_g=torch.optim.Adam(generator.parameters(), lr=recipe.lr, betas=recipe.betas),
+        opt_d=torch.optim.Adam(discriminator.parameters(), lr=recipe.lr, betas=recipe.betas),
+        latent_shape=recipe.latent_shape,
+        logits=recipe.logits,
+        real_target=recipe.real_target,
+        fake_target=recipe.fake_target,
+        g_target=recipe.g_target,
+        reuse_fake=recipe.reuse_fake,
+    )
+
+
+def training_images(recipe, device, limit=None, root=None):
+    """The recipe's training split as one tensor ``[N, 1, S, S]`` on ``device``, in its pixel range."""
+    images, _ = data.load_to_device(recipe.dataset, "train", device=device, limit=limit, root=root)
+    if recipe.image_size != images.shape[-1]:
+        images = torch.nn.functional.interpolate(images, size=recipe.image_size, mode="bilinear",
+                                                 align_corners=False).clamp(-1, 1)
+    return (images + 1) / 2 if recipe.pixel_range == "unit" else images
+
+
+def run_recipe(recipe, out_dir, epochs=None, max_steps=None, resume=False, seed=0,
+               device=None, limit=None, root=None, progress=True):
+    """Train ``recipe``, writing its artefacts into ``out_dir``; return the ``History``.
+
+    ``epochs``: total epochs for the run (default: the recipe's). ``max_steps``:
+    stop after this many steps in this call. ``resume``: continue the
+    checkpoint in ``out_dir``. ``limit``: use only the first ``limit``
+    training images.
+    """
+    out_dir = Path(out_dir)
+    checkpoint = out_dir / "checkpoint.pt"
+    epochs = recipe.epochs if epochs is None else epochs
+    if checkpoint.exists() and not resume:
+        raise FileExistsError(f"{out_dir} already holds a run ({checkpoint}); pass --resume to "
+                              f"continue it, or choose another --out (nothing was overwritten)")
+    if resume and not checkpoint.exists():
+        raise FileNotFoundError(f"nothing to resume: no checkpoint at {checkpoint}")
+
+    seed_everything(seed)
+    device = torch.device(device) if device else get_device()
+    gan = build_gan(recipe, device)
+    images = training_images(recipe, device, limit, root)
+    order = torch.Generator().manual_seed(seed)
+    batches = data.ShuffledBatches(images, batch_size=min(recipe.batch_size, len(images)), generator=order)
+    noise = sample_noise(recipe.n_samples, recipe.latent_shape, "cpu", torch.Generator().manual_seed(seed + 1))
+    value_range = "unit" if recipe.pixel_range == "unit" else "tanh"
+    snapshots = Snapshots(noise.to(device), nrow=recipe.nrow, out_dir=out_dir / "samples", value_range=value_range)
+    history = History()
+
+    start = 0
+    if resume:
+        start, extra = load_checkpoint(checkpoint, gan, history, generators=(order,))
+        if extra.get("recipe") != recipe.name:
+            raise CheckpointError(f"{checkpoint} was saved by recipe {extra.get('recipe')!r}, not {recipe.name!r}")
+        snapshots.load_state_dict(extra["snapshots"])
+    else:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        show_images(images[:64], nrow=8, title="real training images", value_range=value_range,
+                    path=out_dir / "real_images.png")
+        plt.close("all")
+        snapshots.take(gan.generator, 0)
+
+    steps_left = max_steps
+    for epoch in range(start + 1, epochs + 1):
+        bar = tqdm(total=len(batches) if steps_left is None else min(len(batches), steps_left),
+                   desc=f"{recipe.name} epoch {epoch}/{epochs}", leave=False, disable=not progress)
+        done = train_epoch(gan, batches, history, max_steps=steps_left, progress=bar)
+        bar.close()
+        means = history.end_epoch()
+        if progress:
+            tqdm.write(f"epoch {epoch:4d}  " + "  ".join(f"{k} {v:.3f}" for k, v in means.items()))
+        if steps_left is not None:
+            steps_left -= done
+        last = epoch == epochs or steps_left == 0
+        if epoch % recipe.sample_every == 0 or epoch == 1 or last:
+            snapshots.take(gan.generator, epoch)
+        save_checkpoint(checkpoint, gan, history, epoch, generators=(order,),
+                        extra={"recipe": recipe.name, "snapshots": snapshots.state_dict()})
+        if last:
+            break
+
+    write_reports(out_dir, history, snapshots, recipe)
+    return history
+
+
+def write_reports(out_dir, history, snapshots, recipe):
+    """Write ``losses.png``, ``samples.gif`` and ``history.json`` for a run."""
+    if history.steps:
+        fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
+        plot_history(dict(history.steps), keys=["d_loss", "g_loss"], ax=left, xlabel="step",
+                     title=f"{recipe.title}: losses")
+        plot_history(dict(history.epochs), keys=["d_real", "d_fake"], ax=right,
+                     title="mean D(x) and D(G(z)) per epoch")
+        fig.savefig(out_dir / "losses.png", dpi=100, bbox_inches="tight")
+        plt.close(fig)
+    snapshots.save_gif(out_dir / "samples.gif")
+    (out_dir / "history.json").write_text(json.dumps({"recipe": recipe.name, "epochs": dict(history.epochs)}))
+
+
+def positive_int(text):
+    """argparse type: an int of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def writable_dir(text):
+    """argparse type: a folder that exists or can be created, and can be written to."""
+    path = Path(text)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"cannot write to {path}: {error.strerror or error}") from None
+    return path
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m helpers.train",
+                                     description="Train a reference GAN recipe headless.")
+    parser.add_argument("--recipe", required=True, type=str.lower, choices=sorted(RECIPES),
+                        help="which preset to train")
+    parser.add_argument("--epochs", type=positive_int, default=None, help="total epochs (default: the recipe's)")
+    parser.add_argument("--max-steps", type=positive_int, default=None,
+                        help="stop after this many training steps (smoke runs)")
+    parser.add_argument("--out", type=writable_dir, default=None, help="output folder (default runs/<recipe>)")
+    parser.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
+    parser.add_argument("--limit", type=positive_int, default=None, help="use only the first N training images")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar or per-epoch lines")
+    args = parser.parse_args(argv)
+
+    recipe = get_recipe(args.recipe)
+    out = args.out or writable_dir(f"runs/{recipe.name}")
+    try:
+        history = run_recipe(recipe, out, epochs=args.epochs, max_steps=args.max_steps, resume=args.resume,
+                             seed=args.seed, device=args.device, limit=args.limit, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the last finished epoch is saved in {out / 'checkpoint.pt'}; "
+              f"continue with --resume", file=sys.stderr)
+        return 130
+    except (FileExistsError, FileNotFoundError, CheckpointError, data.DataFileError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    epochs_done = len(next(iter(history.epochs.values()), []))
+    print(f"{recipe.title}: {epochs_done} epochs done; outputs in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

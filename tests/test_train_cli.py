@@ -1,0 +1,50 @@
+"""python -m helpers.train: every recipe as a smoke run, resume, and one-line errors."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from helpers.recipes import RECIPES
+from helpers.runtime import REPO_ROOT
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "helpers.train", *args], cwd=REPO_ROOT,
+                          capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("recipe", sorted(RECIPES))
+def test_every_recipe_runs_headless_with_max_steps(recipe, tmp_path):
+    done = cli("--recipe", recipe, "--max-steps", "6", "--limit", "512", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    for name in ("checkpoint.pt", "losses.png", "samples.gif"):
+        assert (tmp_path / name).is_file()
+    again = cli("--recipe", recipe, "--max-steps", "3", "--limit", "512", "--out", str(tmp_path), "--resume")
+    assert again.returncode == 0, again.stderr
+    assert epochs_done(again.stdout) == epochs_done(done.stdout) + 1, "resume goes on with the next epoch"
+
+
+def epochs_done(stdout):
+    return int(re.search(r"(\d+) epochs done", stdout).group(1))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--recipe", "r9"], "invalid choice: 'r9'"),
+    (["--recipe", "r3", "--epochs", "-3"], "must be at least 1"),
+    (["--recipe", "r3", "--max-steps", "many"], "expected a whole number"),
+    (["--recipe", "r3", "--out", "/proc/not-writable"], "cannot write to /proc/not-writable"),
+])
+def test_bad_flags_get_one_line_errors(args, message):
+    done = cli(*args)
+    assert done.returncode != 0
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_resume_without_a_run_and_a_damaged_checkpoint(tmp_path):
+    done = cli("--recipe", "r3", "--resume", "--out", str(tmp_path))
+    assert done.returncode == 1 and "nothing to resume" in done.stderr and "Traceback" not in done.stderr
+    (tmp_path / "checkpoint.pt").write_bytes(b"\x00" * 100)
+    done = cli("--recipe", "r3", "--resume", "--out", str(tmp_path))
+    assert done.returncode == 1 and "cannot be read" in done.stderr and "Traceback" not in done.stderr

@@ -1,0 +1,94 @@
+"""helpers.training, models and recipes: losses, steps, history, and the recipes' exact shapes."""
+
+import math
+
+import pytest
+import torch
+
+from helpers import models, recipes, training
+from helpers.train import build_gan
+
+
+def test_losses_match_hand_computed_values():
+    d_real = torch.tensor([[0.8], [0.6]])
+    d_fake = torch.tensor([[0.3], [0.1]])
+    expected_d = -(math.log(0.8) + math.log(0.6)) / 2 - (math.log(0.7) + math.log(0.9)) / 2
+    assert training.discriminator_loss(d_real, d_fake).item() == pytest.approx(expected_d, rel=1e-6)
+    expected_g = -(math.log(0.3) + math.log(0.1)) / 2
+    assert training.generator_loss(d_fake).item() == pytest.approx(expected_g, rel=1e-6)
+
+
+def test_logit_losses_equal_probability_losses_and_smoothing_changes_targets():
+    logits = torch.tensor([[2.0], [-1.0]])
+    probs = torch.sigmoid(logits)
+    a = training.discriminator_loss(logits, -logits, logits=True)
+    b = training.discriminator_loss(probs, 1 - probs)
+    assert a.item() == pytest.approx(b.item(), rel=1e-5)
+    smoothed = training.discriminator_loss(probs, 1 - probs, real_target=0.9, fake_target=0.1)
+    expected = -(0.9 * torch.log(probs) + 0.1 * torch.log(1 - probs)).mean() * 2
+    assert smoothed.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("name, g_params, d_params", [
+    ("r1", 100 * 256 + 256 + 256 * 512 + 512 + 512 * 784 + 784, 784 * 512 + 512 + 512 * 256 + 256 + 257),
+    ("r2", 64 * 256 + 256 + 256 * 256 + 256 + 256 * 784 + 784, 784 * 256 + 256 + 256 * 256 + 256 + 257),
+    ("r3", 100 * 256 + 256 + 256 * 784 + 784, 784 * 256 + 256 + 257),
+])
+def test_recipe_networks_have_the_reference_sizes(name, g_params, d_params):
+    recipe = recipes.get_recipe(name)
+    G, D = recipe.build_generator(), recipe.build_discriminator()
+    assert models.count_parameters(G) == g_params
+    assert models.count_parameters(D) == d_params
+    z = torch.randn(5, *recipe.latent_shape)
+    images = G(z)
+    assert images.shape == (5, 1, 28, 28)
+    low = 0.0 if recipe.pixel_range == "unit" else -1.0
+    assert images.min() >= low and images.max() <= 1
+    out = D(images)
+    assert out.shape == (5, 1) and out.min() >= 0 and out.max() <= 1
+
+
+def test_recipe_hyperparameters_are_the_reference_ones():
+    r1, r2, r3 = (recipes.get_recipe(n) for n in ("r1", "r2", "r3"))
+    assert (r1.batch_size, r1.epochs, r1.lr, r1.pixel_range, r1.reuse_fake) == (64, 100, 2e-4, "unit", True)
+    assert (r2.batch_size, r2.epochs, r2.latent_shape, r2.reuse_fake, r2.sample_every) == (100, 20, (64,), False, 5)
+    assert (r3.batch_size, r3.epochs, r3.latent_shape, r3.sample_every, r3.n_samples) == (64, 200, (100,), 3, 16)
+    assert all(r.betas == (0.9, 0.999) for r in (r1, r2, r3))
+    with pytest.raises(ValueError, match="choose one of"):
+        recipes.get_recipe("r99")
+
+
+@pytest.mark.parametrize("reuse_fake", [False, True])
+def test_train_step_updates_both_and_keeps_numbers_on_the_device(reuse_fake):
+    torch.manual_seed(0)
+    gan = build_gan(recipes.get_recipe("r3"), "cpu")
+    gan.reuse_fake = reuse_fake
+    g_before = [p.clone() for p in gan.generator.parameters()]
+    d_before = [p.clone() for p in gan.discriminator.parameters()]
+    stats = training.train_step(gan, torch.rand(8, 1, 28, 28) * 2 - 1)
+    assert set(stats) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert all(isinstance(v, torch.Tensor) and v.dim() == 0 and not v.requires_grad for v in stats.values())
+    assert all(not torch.equal(a, b) for a, b in zip(g_before, gan.generator.parameters()))
+    assert all(not torch.equal(a, b) for a, b in zip(d_before, gan.discriminator.parameters()))
+
+
+def test_history_syncs_per_epoch_and_round_trips():
+    history = training.History()
+    for i in range(4):
+        history.log(d_loss=torch.tensor(float(i)), g_loss=torch.tensor(1.0))
+    assert history.steps == {}  # nothing synced yet
+    means = history.end_epoch()
+    assert means == {"d_loss": 1.5, "g_loss": 1.0}
+    assert history.steps["d_loss"] == [0.0, 1.0, 2.0, 3.0] and history.epochs["d_loss"] == [1.5]
+    copy = training.History()
+    copy.load_state_dict(history.state_dict())
+    assert copy.epochs == history.epochs and copy.steps == history.steps
+    with pytest.raises(ValueError, match="single numbers"):
+        history.log(d_loss=torch.zeros(3))
+
+
+@pytest.mark.gpu
+def test_train_step_runs_on_cuda():
+    gan = build_gan(recipes.get_recipe("r2"), "cuda")
+    stats = training.train_step(gan, torch.rand(16, 1, 28, 28, device="cuda") * 2 - 1)
+    assert all(v.device.type == "cuda" for v in stats.values())
