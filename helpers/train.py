@@ -36,6 +36,20 @@ from .snapshots import Snapshots  # noqa: E402
 from .training import GAN, History, sample_noise, train_epoch  # noqa: E402
 
 
+def adam(parameters, lr, betas):
+    """Adam, fused where this PyTorch supports it.
+
+    Fused Adam updates every parameter in one kernel instead of several small
+    ones per tensor: the same numbers, and about 1 ms less per step on these
+    small models on a CPU (measured with benchmarks/train_throughput.py).
+    """
+    parameters = list(parameters)
+    try:
+        return torch.optim.Adam(parameters, lr=lr, betas=betas, fused=True)
+    except (RuntimeError, TypeError):  # older PyTorch, or a device without a fused kernel
+        return torch.optim.Adam(parameters, lr=lr, betas=betas)
+
+
 def build_gan(recipe, device):
     """G, D and their Adam optimisers for ``recipe``, on ``device``, as a ``training.GAN``."""
     generator = recipe.build_generator().to(device)
@@ -46,8 +60,8 @@ def build_gan(recipe, device):
     return GAN(
         generator=generator,
         discriminator=discriminator,
-        opt_g=torch.optim.Adam(generator.parameters(), lr=recipe.lr, betas=recipe.betas),
-        opt_d=torch.optim.Adam(discriminator.parameters(), lr=recipe.lr, betas=recipe.betas),
+        opt_g=adam(generator.parameters(), recipe.lr, recipe.betas),
+        opt_d=adam(discriminator.parameters(), recipe.lr, recipe.betas),
         latent_shape=recipe.latent_shape,
         logits=recipe.logits,
         real_target=recipe.real_target,

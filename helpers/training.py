@@ -123,13 +123,17 @@ def train_step(gan, real):
     d_loss.backward()
     gan.opt_d.step()
 
-    # G step: only G's optimiser steps, so D's weights stay as they are.
+    # G step: only G's optimiser steps, so D's weights stay as they are. D is
+    # frozen meanwhile: gradients flow through it to G, but none are computed
+    # for D's own weights, which this step would not use.
     if not gan.reuse_fake:
         fake = G(sample_noise(n, gan.latent_shape, real.device))
+    D.requires_grad_(False)
     g_loss = generator_loss(D(fake), gan.logits, gan.g_target)
     gan.opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     gan.opt_g.step()
+    D.requires_grad_(True)
 
     return {
         "d_loss": d_loss.detach(),
