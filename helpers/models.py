@@ -95,3 +95,104 @@ def r3_discriminator():
         nn.Linear(256, 1),
         nn.Sigmoid(),
     )
+
+
+# DCGAN initialisation ---------------------------------------------------------
+
+def dcgan_init(module):
+    """DCGAN's initialisation, for ``model.apply(dcgan_init)``.
+
+    Convolution weights ~ N(0, 0.02); BatchNorm scales ~ N(1, 0.02) and shifts 0.
+    """
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+    elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+# R4: DCGAN 28x28 (written for Keras) ------------------------------------------
+
+KERAS_LEAK = 0.3  # Keras' LeakyReLU default slope, which R4 keeps
+
+
+def r4_generator(latent_dim=100):
+    """R4's G: noise ``[B, 100]`` -> images ``[B, 1, 28, 28]`` in (-1, 1).
+
+    Keras' ``padding='same'`` with stride 2 and kernel 5 becomes ``padding=2,
+    output_padding=1`` in PyTorch: 7 -> 14 -> 28.
+    """
+    return nn.Sequential(
+        nn.Linear(latent_dim, 7 * 7 * 256, bias=False),
+        nn.BatchNorm1d(7 * 7 * 256),
+        nn.LeakyReLU(KERAS_LEAK),
+        nn.Unflatten(1, (256, 7, 7)),
+        nn.ConvTranspose2d(256, 128, 5, stride=1, padding=2, bias=False),                    # 7x7
+        nn.BatchNorm2d(128),
+        nn.LeakyReLU(KERAS_LEAK),
+        nn.ConvTranspose2d(128, 64, 5, stride=2, padding=2, output_padding=1, bias=False),   # 14x14
+        nn.BatchNorm2d(64),
+        nn.LeakyReLU(KERAS_LEAK),
+        nn.ConvTranspose2d(64, 1, 5, stride=2, padding=2, output_padding=1, bias=False),     # 28x28
+        nn.Tanh(),
+    )
+
+
+def r4_discriminator():
+    """R4's D: images ``[B, 1, 28, 28]`` -> a logit ``[B, 1]`` (no Sigmoid: use BCE with logits)."""
+    return nn.Sequential(
+        nn.Conv2d(1, 64, 5, stride=2, padding=2),     # 14x14
+        nn.LeakyReLU(KERAS_LEAK),
+        nn.Dropout(0.3),
+        nn.Conv2d(64, 128, 5, stride=2, padding=2),   # 7x7
+        nn.LeakyReLU(KERAS_LEAK),
+        nn.Dropout(0.3),
+        nn.Flatten(),
+        nn.Linear(7 * 7 * 128, 1),
+    )
+
+
+# R5: DCGAN 64x64 on Fashion-MNIST ----------------------------------------------
+
+def r5_generator(noise_channels=256, features=64):
+    """R5's G: noise ``[B, 256, 1, 1]`` -> images ``[B, 1, 64, 64]`` in (-1, 1).
+
+    ReLU comes *before* BatchNorm in each block, as the recipe is written.
+    """
+    f = features
+    return nn.Sequential(
+        nn.ConvTranspose2d(noise_channels, 16 * f, 4, 1, 0),   # 4x4
+        nn.ReLU(),
+        nn.ConvTranspose2d(16 * f, 8 * f, 4, 2, 1),            # 8x8
+        nn.ReLU(),
+        nn.BatchNorm2d(8 * f),
+        nn.ConvTranspose2d(8 * f, 4 * f, 4, 2, 1),             # 16x16
+        nn.ReLU(),
+        nn.BatchNorm2d(4 * f),
+        nn.ConvTranspose2d(4 * f, 2 * f, 4, 2, 1),             # 32x32
+        nn.ReLU(),
+        nn.BatchNorm2d(2 * f),
+        nn.ConvTranspose2d(2 * f, 1, 4, 2, 1),                 # 64x64
+        nn.Tanh(),
+    )
+
+
+def r5_discriminator(features=64):
+    """R5's D: images ``[B, 1, 64, 64]`` -> probability of "real" ``[B, 1]``."""
+    f = features
+    return nn.Sequential(
+        nn.Conv2d(1, f, 4, 2, 1),              # 32x32
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(f, 2 * f, 4, 2, 1),          # 16x16
+        nn.BatchNorm2d(2 * f),
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(2 * f, 4 * f, 4, 2, 1),      # 8x8
+        nn.BatchNorm2d(4 * f),
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(4 * f, 8 * f, 4, 2, 1),      # 4x4
+        nn.BatchNorm2d(8 * f),
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(8 * f, 1, 4, 1, 0),          # 1x1
+        nn.Flatten(),
+        nn.Sigmoid(),
+    )

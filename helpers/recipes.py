@@ -34,6 +34,7 @@ class Recipe:
     g_target: float = 1.0
     reuse_fake: bool = False  # G step reuses the D step's fake batch
     init: Optional[Callable] = None  # weight initialisation applied to G and D
+    seed: int = 0
     sample_every: int = 1  # save a fixed-noise grid every this many epochs
     n_samples: int = 64
     nrow: int = 8
@@ -62,6 +63,22 @@ RECIPES = {
         sample_every=3, n_samples=16, nrow=4,
         notes="Real and fake D losses each call backward before one optimiser step: "
               "the same gradient as backward on their sum, which is what the course does.",
+    ),
+    "r4": Recipe(
+        name="r4", title="R4: DCGAN 28x28 (from Keras)",
+        build_generator=models.r4_generator, build_discriminator=models.r4_discriminator,
+        latent_shape=(100,), batch_size=256, epochs=50, lr=1e-4,
+        logits=True, n_samples=16, nrow=4, sample_every=1,
+        notes="D returns a logit (BCE with logits); Keras' LeakyReLU slope 0.3; dropout 0.3 in D; "
+              "PyTorch's BatchNorm defaults instead of Keras' (momentum 0.99, eps 1e-3).",
+    ),
+    "r5": Recipe(
+        name="r5", title="R5: DCGAN 64x64 on Fashion-MNIST",
+        build_generator=models.r5_generator, build_discriminator=models.r5_discriminator,
+        latent_shape=(256, 1, 1), batch_size=1024, epochs=50, lr=5e-4, betas=(0.5, 0.999),
+        dataset="fashion_mnist", image_size=64, real_target=0.9, fake_target=0.1, g_target=1.0,
+        seed=42, n_samples=64, nrow=8, sample_every=10,
+        notes="Images resized to 64x64; label smoothing 0.9 / 0.1 for D, 1.0 for G; no DCGAN init, as written.",
     ),
 }
 

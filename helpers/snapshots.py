@@ -49,8 +49,12 @@ class Snapshots:
         self.grids.append(grid)
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            save_image(grid, str(self.out_dir / f"{self.prefix}_{epoch:04d}.png"))
+            save_image(grid, str(self.path(epoch)))
         return grid
+
+    def path(self, epoch):
+        """The PNG file ``take`` writes for ``epoch`` (None when not saving)."""
+        return None if self.out_dir is None else self.out_dir / f"{self.prefix}_{epoch:04d}.png"
 
     def animation(self, interval=400):
         """A matplotlib ``FuncAnimation`` that plays the grids in order."""

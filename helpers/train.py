@@ -7,7 +7,9 @@ What a run writes into ``--out`` (default ``runs/<recipe>``):
 - ``samples.gif``             those grids as an animation;
 - ``losses.png``              per-step losses and per-epoch mean D scores;
 - ``checkpoint.pt``           everything needed to resume (written atomically each epoch);
-- ``history.json``            the per-epoch numbers, for other tools.
+- ``history.json``            the per-epoch numbers, for other tools;
+- ``tensorboard/``            losses, D scores and image grids for TensorBoard
+                              (``tensorboard --logdir runs``).
 
 ``--resume`` continues the run saved in ``--out``; ``--max-steps`` stops after
 that many training steps in all (a smoke run). Ctrl-C stops cleanly: the last
@@ -25,11 +27,12 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
+from torch.utils.tensorboard import SummaryWriter  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 from . import data  # noqa: E402
 from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
-from .plotting import plot_history, show_images  # noqa: E402
+from .plotting import image_grid, plot_history, show_images  # noqa: E402
 from .recipes import RECIPES, get_recipe  # noqa: E402
 from .runtime import get_device, seed_everything  # noqa: E402
 from .snapshots import Snapshots  # noqa: E402
@@ -122,6 +125,10 @@ def run_recipe(recipe, out_dir, epochs=None, max_steps=None, resume=False, seed=
         plt.close("all")
         snapshots.take(gan.generator, 0)
 
+    board = SummaryWriter(str(out_dir / "tensorboard"))
+    if start == 0:
+        board.add_image("real", image_grid(images[:64], nrow=8, value_range=value_range), 0)
+        board.add_image("fixed_noise", snapshots.grids[-1], 0)
     steps_left = max_steps
     for epoch in range(start + 1, epochs + 1):
         bar = tqdm(total=len(batches) if steps_left is None else min(len(batches), steps_left),
@@ -129,20 +136,36 @@ def run_recipe(recipe, out_dir, epochs=None, max_steps=None, resume=False, seed=
         done = train_epoch(gan, batches, history, max_steps=steps_left, progress=bar)
         bar.close()
         means = history.end_epoch()
+        log_epoch(board, history, epoch, done)
         if progress:
             tqdm.write(f"epoch {epoch:4d}  " + "  ".join(f"{k} {v:.3f}" for k, v in means.items()))
         if steps_left is not None:
             steps_left -= done
         last = epoch == epochs or steps_left == 0
         if epoch % recipe.sample_every == 0 or epoch == 1 or last:
-            snapshots.take(gan.generator, epoch)
+            board.add_image("fixed_noise", snapshots.take(gan.generator, epoch), epoch)
         save_checkpoint(checkpoint, gan, history, epoch, generators=(order,),
                         extra={"recipe": recipe.name, "snapshots": snapshots.state_dict()})
         if last:
             break
 
+    board.close()
     write_reports(out_dir, history, snapshots, recipe)
     return history
+
+
+def log_epoch(board, history, epoch, steps):
+    """Send one epoch's numbers to TensorBoard: every step's, and the epoch means.
+
+    Called after ``history.end_epoch()``, so it reads values already on the CPU
+    and adds no device sync.
+    """
+    for key, values in history.steps.items():
+        first = len(values) - steps
+        for i, value in enumerate(values[first:], start=first):
+            board.add_scalar(f"step/{key}", value, i)
+    for key, values in history.epochs.items():
+        board.add_scalar(f"epoch/{key}", values[-1], epoch)
 
 
 def write_reports(out_dir, history, snapshots, recipe):
@@ -193,7 +216,7 @@ def main(argv=None):
                         help="stop after this many training steps (smoke runs)")
     parser.add_argument("--out", type=writable_dir, default=None, help="output folder (default runs/<recipe>)")
     parser.add_argument("--resume", action="store_true", help="continue the run saved in --out")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: the recipe's)")
     parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     parser.add_argument("--limit", type=positive_int, default=None, help="use only the first N training images")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar or per-epoch lines")
@@ -202,8 +225,9 @@ def main(argv=None):
     recipe = get_recipe(args.recipe)
     out = args.out or writable_dir(f"runs/{recipe.name}")
     try:
+        seed = recipe.seed if args.seed is None else args.seed
         history = run_recipe(recipe, out, epochs=args.epochs, max_steps=args.max_steps, resume=args.resume,
-                             seed=args.seed, device=args.device, limit=args.limit, progress=not args.no_progress)
+                             seed=seed, device=args.device, limit=args.limit, progress=not args.no_progress)
     except KeyboardInterrupt:
         print(f"\ninterrupted: the last finished epoch is saved in {out / 'checkpoint.pt'}; "
               f"continue with --resume", file=sys.stderr)

@@ -50,6 +50,68 @@ MUTANTS = {
              "def mean_image(images):\n    return images.float().mean() / 255\n"),
         ],
     },
+    "02_mlp_gan": {
+        "make_generator": [
+            ("forgets the Tanh, so pixels are unbounded",
+             "def make_generator(latent_dim=LATENT_DIM, hidden=HIDDEN):\n"
+             "    return nn.Sequential(nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden),\n"
+             "                         nn.ReLU(), nn.Linear(hidden, 784))\n"),
+            ("only one hidden layer",
+             "def make_generator(latent_dim=LATENT_DIM, hidden=HIDDEN):\n"
+             "    return nn.Sequential(nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, 784), nn.Tanh())\n"),
+        ],
+        "make_discriminator": [
+            ("forgets the Sigmoid, so D returns scores, not probabilities",
+             "def make_discriminator(hidden=HIDDEN):\n"
+             "    return nn.Sequential(nn.Linear(784, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, hidden),\n"
+             "                         nn.LeakyReLU(0.2), nn.Linear(hidden, 1))\n"),
+        ],
+        "sample_noise": [
+            ("uniform noise (torch.rand) instead of normal",
+             "def sample_noise(batch_size, latent_dim, device):\n"
+             "    return torch.rand(batch_size, latent_dim, device=device)\n"),
+        ],
+        "discriminator_loss": [
+            ("labels swapped: real 0, fake 1",
+             "def discriminator_loss(d_real, d_fake):\n"
+             "    return (nn.functional.binary_cross_entropy(d_real, torch.zeros_like(d_real))\n"
+             "            + nn.functional.binary_cross_entropy(d_fake, torch.ones_like(d_fake)))\n"),
+        ],
+        "generator_loss": [
+            ("the saturating loss log(1 - D(G(z)))",
+             "def generator_loss(d_fake):\n    return torch.log(1 - d_fake).mean()\n"),
+        ],
+        "discriminator_step": [
+            ("no .detach(): D's loss sends gradients into G",
+             "def discriminator_step(G, D, opt_d, real, latent_dim):\n"
+             "    fake = G(sample_noise(real.shape[0], latent_dim, real.device))\n"
+             "    d_real, d_fake = D(real), D(fake)\n"
+             "    d_loss = discriminator_loss(d_real, d_fake)\n"
+             "    opt_d.zero_grad()\n    d_loss.backward()\n    opt_d.step()\n"
+             "    return d_loss.detach(), d_real.detach().mean(), d_fake.detach().mean()\n"),
+            ("hard-codes the CPU for the noise",
+             "def discriminator_step(G, D, opt_d, real, latent_dim):\n"
+             "    fake = G(torch.randn(real.shape[0], latent_dim, device='cpu')).detach()\n"
+             "    d_real, d_fake = D(real), D(fake)\n"
+             "    d_loss = discriminator_loss(d_real, d_fake)\n"
+             "    opt_d.zero_grad()\n    d_loss.backward()\n    opt_d.step()\n"
+             "    return d_loss.detach(), d_real.detach().mean(), d_fake.detach().mean()\n"),
+        ],
+        "generator_step": [
+            ("labels its fakes 0 (fake) instead of 1",
+             "def generator_step(G, D, opt_g, batch_size, latent_dim):\n"
+             "    d_fake = D(G(sample_noise(batch_size, latent_dim, next(G.parameters()).device)))\n"
+             "    g_loss = nn.functional.binary_cross_entropy(d_fake, torch.zeros_like(d_fake))\n"
+             "    opt_g.zero_grad()\n    g_loss.backward()\n    opt_g.step()\n"
+             "    return g_loss.detach()\n"),
+            ("detaches the fakes, so G gets no gradient",
+             "def generator_step(G, D, opt_g, batch_size, latent_dim):\n"
+             "    fake = G(sample_noise(batch_size, latent_dim, next(G.parameters()).device)).detach()\n"
+             "    g_loss = generator_loss(D(fake))\n"
+             "    opt_g.zero_grad()\n    g_loss.backward()\n    opt_g.step()\n"
+             "    return g_loss.detach()\n"),
+        ],
+    },
 }
 
 

@@ -16,14 +16,29 @@ def cli(*args):
 
 
 @pytest.mark.parametrize("recipe", sorted(RECIPES))
-def test_every_recipe_runs_headless_with_max_steps(recipe, tmp_path):
-    done = cli("--recipe", recipe, "--max-steps", "6", "--limit", "512", "--out", str(tmp_path))
+def test_every_recipe_runs_headless_and_resumes(recipe, tmp_path):
+    # 64 images: one batch, so one step, per epoch
+    done = cli("--recipe", recipe, "--max-steps", "2", "--limit", "64", "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr
-    for name in ("checkpoint.pt", "losses.png", "samples.gif"):
-        assert (tmp_path / name).is_file()
-    again = cli("--recipe", recipe, "--max-steps", "3", "--limit", "512", "--out", str(tmp_path), "--resume")
+    for name in ("checkpoint.pt", "losses.png", "samples.gif", "real_images.png", "history.json"):
+        assert (tmp_path / name).is_file(), name
+    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+    again = cli("--recipe", recipe, "--max-steps", "1", "--limit", "64", "--out", str(tmp_path), "--resume")
     assert again.returncode == 0, again.stderr
     assert epochs_done(again.stdout) == epochs_done(done.stdout) + 1, "resume goes on with the next epoch"
+
+
+def test_tensorboard_logs_are_readable(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    done = cli("--recipe", "r4", "--max-steps", "3", "--limit", "256", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    events = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"images": 0, "scalars": 0})
+    events.Reload()
+    tags = events.Tags()
+    assert {"step/d_loss", "step/g_loss", "epoch/d_real", "epoch/d_fake"} <= set(tags["scalars"])
+    assert {"real", "fixed_noise"} <= set(tags["images"])
+    assert len(events.Scalars("step/d_loss")) == 3
 
 
 def epochs_done(stdout):

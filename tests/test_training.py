@@ -33,19 +33,48 @@ def test_logit_losses_equal_probability_losses_and_smoothing_changes_targets():
     ("r1", 100 * 256 + 256 + 256 * 512 + 512 + 512 * 784 + 784, 784 * 512 + 512 + 512 * 256 + 256 + 257),
     ("r2", 64 * 256 + 256 + 256 * 256 + 256 + 256 * 784 + 784, 784 * 256 + 256 + 256 * 256 + 256 + 257),
     ("r3", 100 * 256 + 256 + 256 * 784 + 784, 784 * 256 + 256 + 257),
+    ("r4", 100 * 12544 + 2 * 12544 + 256 * 128 * 25 + 2 * 128 + 128 * 64 * 25 + 2 * 64 + 64 * 25,
+     64 * 25 + 64 + 64 * 128 * 25 + 128 + 6272 + 1),
+    ("r5", sum(i * o * 16 + o for i, o in [(256, 1024), (1024, 512), (512, 256), (256, 128), (128, 1)])
+     + 2 * (512 + 256 + 128),
+     sum(i * o * 16 + o for i, o in [(1, 64), (64, 128), (128, 256), (256, 512), (512, 1)]) + 2 * (128 + 256 + 512)),
 ])
 def test_recipe_networks_have_the_reference_sizes(name, g_params, d_params):
     recipe = recipes.get_recipe(name)
     G, D = recipe.build_generator(), recipe.build_discriminator()
     assert models.count_parameters(G) == g_params
     assert models.count_parameters(D) == d_params
-    z = torch.randn(5, *recipe.latent_shape)
-    images = G(z)
-    assert images.shape == (5, 1, 28, 28)
+    G.eval()
+    images = G(torch.randn(5, *recipe.latent_shape))
+    size = recipe.image_size
+    assert images.shape == (5, 1, size, size)
     low = 0.0 if recipe.pixel_range == "unit" else -1.0
     assert images.min() >= low and images.max() <= 1
     out = D(images)
-    assert out.shape == (5, 1) and out.min() >= 0 and out.max() <= 1
+    assert out.shape == (5, 1)
+    if not recipe.logits:
+        assert out.min() >= 0 and out.max() <= 1
+
+
+def test_r4_transposed_convolutions_go_7_14_28():
+    G = models.r4_generator().eval()
+    sizes = []
+    x = torch.randn(2, 100)
+    for layer in G:
+        x = layer(x)
+        if isinstance(layer, torch.nn.ConvTranspose2d):
+            sizes.append(x.shape[-1])
+    assert sizes == [7, 14, 28]
+
+
+def test_dcgan_init_draws_the_dcgan_distributions():
+    torch.manual_seed(0)
+    G = models.r5_generator()
+    G.apply(models.dcgan_init)
+    convs = torch.cat([m.weight.flatten() for m in G.modules() if isinstance(m, torch.nn.ConvTranspose2d)])
+    norms = torch.cat([m.weight for m in G.modules() if isinstance(m, torch.nn.BatchNorm2d)])
+    assert abs(convs.mean().item()) < 1e-3 and abs(convs.std().item() - 0.02) < 1e-3
+    assert abs(norms.mean().item() - 1) < 0.01 and abs(norms.std().item() - 0.02) < 0.01
 
 
 def test_recipe_hyperparameters_are_the_reference_ones():
@@ -54,6 +83,11 @@ def test_recipe_hyperparameters_are_the_reference_ones():
     assert (r2.batch_size, r2.epochs, r2.latent_shape, r2.reuse_fake, r2.sample_every) == (100, 20, (64,), False, 5)
     assert (r3.batch_size, r3.epochs, r3.latent_shape, r3.sample_every, r3.n_samples) == (64, 200, (100,), 3, 16)
     assert all(r.betas == (0.9, 0.999) for r in (r1, r2, r3))
+    r4, r5 = recipes.get_recipe("r4"), recipes.get_recipe("r5")
+    assert (r4.batch_size, r4.epochs, r4.lr, r4.logits, r4.n_samples) == (256, 50, 1e-4, True, 16)
+    assert (r5.dataset, r5.image_size, r5.batch_size, r5.lr, r5.betas, r5.seed) == (
+        "fashion_mnist", 64, 1024, 5e-4, (0.5, 0.999), 42)
+    assert (r5.real_target, r5.fake_target, r5.g_target, r5.latent_shape) == (0.9, 0.1, 1.0, (256, 1, 1))
     with pytest.raises(ValueError, match="choose one of"):
         recipes.get_recipe("r99")
 
