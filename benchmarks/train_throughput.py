@@ -20,7 +20,8 @@ one slow moment on a busy machine does not decide the result.
 
 Usage::
 
-    python benchmarks/train_throughput.py                   # MLP (R3), batch 64, on the best device
+    python benchmarks/train_throughput.py                    # MLP (R3's networks), batch 64, best device
+    python benchmarks/train_throughput.py --model dcgan28    # DCGAN 28x28 (R4's networks), batch 64
     python benchmarks/train_throughput.py --device cpu --steps 400
 
 It reads the MNIST training split from ``$GAN_COURSE_DATA`` (or ``data/``).
@@ -37,7 +38,7 @@ from torch.utils.data import DataLoader
 from helpers import data, get_device, recipes, seed_everything, training
 from helpers.train import build_gan
 
-ARCHITECTURES = {"mlp": "r3"}  # benchmark name -> the recipe whose networks it trains
+ARCHITECTURES = {"mlp": "r3", "dcgan28": "r4"}  # benchmark name -> the recipe whose networks it trains
 WARMUP = 20  # steps run before the clock starts, in both loops
 
 
@@ -56,6 +57,7 @@ def classic_loop(recipe, device, steps, batch_size):
     opt_d = torch.optim.Adam(D.parameters(), lr=recipe.lr, betas=recipe.betas)
     dataset = data.classic_dataset("mnist", "train", transform=data.classic_transform())
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True)
+    bce = F.binary_cross_entropy_with_logits if recipe.logits else F.binary_cross_entropy
     losses = []
     done, start = 0, None
     while done < steps + WARMUP:
@@ -64,16 +66,16 @@ def classic_loop(recipe, device, steps, batch_size):
                 synchronize(device)
                 start = time.perf_counter()
             real = real.to(device)
-            ones = torch.ones(real.size(0), 1, device=device)
-            zeros = torch.zeros(real.size(0), 1, device=device)
+            real_labels = torch.full((real.size(0), 1), recipe.real_target, device=device)
+            fake_labels = torch.full((real.size(0), 1), recipe.fake_target, device=device)
             fake = G(torch.randn(real.size(0), *recipe.latent_shape, device=device))
-            d_loss = F.binary_cross_entropy(D(real), ones) + F.binary_cross_entropy(D(fake.detach()), zeros)
+            d_loss = bce(D(real), real_labels) + bce(D(fake.detach()), fake_labels)
             opt_d.zero_grad()
             d_loss.backward()
             opt_d.step()
             if not recipe.reuse_fake:  # the same algorithm as the course's step
                 fake = G(torch.randn(real.size(0), *recipe.latent_shape, device=device))
-            g_loss = F.binary_cross_entropy(D(fake), ones)
+            g_loss = bce(D(fake), torch.full_like(real_labels, recipe.g_target))
             opt_g.zero_grad()
             g_loss.backward()
             opt_g.step()

@@ -6,9 +6,18 @@ notebook with every exercise solved correctly except that one cell. Grading it
 must cost exactly that exercise's points.
 """
 
+import csv
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
+
+from helpers.course import release
+from helpers.runtime import REPO_ROOT
+
+SOURCES = {p.stem: p for p in release.source_notebooks()}
+STUDENTS = {name: release.NOTEBOOKS_DIR / f"{name}.ipynb" for name in SOURCES}
 
 MUTANTS = {
     "01_data": {
@@ -112,6 +121,40 @@ MUTANTS = {
              "    return g_loss.detach()\n"),
         ],
     },
+    "03_dcgan": {
+        "convtranspose_output_size": [
+            ('forgets output_padding',
+             'def convtranspose_output_size(size, kernel, stride=1, padding=0, output_padding=0):\n    return (size - 1) * stride - 2 * padding + (kernel - 1) + 1\n'),
+            ("uses the ordinary convolution's formula",
+             'def convtranspose_output_size(size, kernel, stride=1, padding=0, output_padding=0):\n    return (size + 2 * padding - kernel) // stride + 1\n'),
+        ],
+        "make_dcgan_generator": [
+            ('no output_padding: 7 -> 13 -> 25',
+             'def make_dcgan_generator(latent_dim=LATENT_DIM):\n    return nn.Sequential(\n        nn.Linear(latent_dim, 7 * 7 * 256, bias=False), nn.BatchNorm1d(7 * 7 * 256), nn.LeakyReLU(0.3),\n        nn.Unflatten(1, (256, 7, 7)),\n        nn.ConvTranspose2d(256, 128, 5, stride=1, padding=2, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.3),\n        nn.ConvTranspose2d(128, 64, 5, stride=2, padding=2, bias=False), nn.BatchNorm2d(64), nn.LeakyReLU(0.3),\n        nn.ConvTranspose2d(64, 1, 5, stride=2, padding=2, bias=False), nn.Tanh())\n'),
+            ('forgets the Tanh',
+             'def make_dcgan_generator(latent_dim=LATENT_DIM):\n    return nn.Sequential(\n        nn.Linear(latent_dim, 7 * 7 * 256, bias=False), nn.BatchNorm1d(7 * 7 * 256), nn.LeakyReLU(0.3),\n        nn.Unflatten(1, (256, 7, 7)),\n        nn.ConvTranspose2d(256, 128, 5, stride=1, padding=2, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.3),\n        nn.ConvTranspose2d(128, 64, 5, stride=2, padding=2, output_padding=1, bias=False), nn.BatchNorm2d(64), nn.LeakyReLU(0.3),\n        nn.ConvTranspose2d(64, 1, 5, stride=2, padding=2, output_padding=1, bias=False), nn.Identity())\n'),
+        ],
+        "make_dcgan_discriminator": [
+            ('ends with a Sigmoid, then BCEWithLogits applies a second one',
+             'def make_dcgan_discriminator():\n    return nn.Sequential(\n        nn.Conv2d(1, 64, 5, stride=2, padding=2), nn.LeakyReLU(0.3), nn.Dropout(0.3),\n        nn.Conv2d(64, 128, 5, stride=2, padding=2), nn.LeakyReLU(0.3), nn.Dropout(0.3),\n        nn.Flatten(), nn.Linear(7 * 7 * 128, 1), nn.Sigmoid())\n'),
+            ("BatchNorm in D's first layer",
+             'def make_dcgan_discriminator():\n    return nn.Sequential(\n        nn.Conv2d(1, 64, 5, stride=2, padding=2), nn.BatchNorm2d(64), nn.LeakyReLU(0.3), nn.Dropout(0.3),\n        nn.Conv2d(64, 128, 5, stride=2, padding=2), nn.LeakyReLU(0.3), nn.Dropout(0.3),\n        nn.Flatten(), nn.Linear(7 * 7 * 128, 1))\n'),
+        ],
+        "dcgan_init": [
+            ('standard deviation 0.2 instead of 0.02',
+             'def dcgan_init(module):\n    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):\n        nn.init.normal_(module.weight, 0.0, 0.2)\n    elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):\n        nn.init.normal_(module.weight, 1.0, 0.02)\n        nn.init.zeros_(module.bias)\n'),
+            ('BatchNorm scales centred on 0 instead of 1',
+             'def dcgan_init(module):\n    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm1d, nn.BatchNorm2d)):\n        nn.init.normal_(module.weight, 0.0, 0.02)\n'),
+        ],
+        "discriminator_loss_logits": [
+            ('sigmoid first, then BCEWithLogits: a double sigmoid',
+             'def discriminator_loss_logits(real_logits, fake_logits, real_target=1.0, fake_target=0.0):\n    bce = nn.functional.binary_cross_entropy_with_logits\n    r, f = torch.sigmoid(real_logits), torch.sigmoid(fake_logits)\n    return bce(r, torch.full_like(r, real_target)) + bce(f, torch.full_like(f, fake_target))\n'),
+            ('ignores the smoothed targets',
+             'def discriminator_loss_logits(real_logits, fake_logits, real_target=1.0, fake_target=0.0):\n    bce = nn.functional.binary_cross_entropy_with_logits\n    return bce(real_logits, torch.ones_like(real_logits)) + bce(fake_logits, torch.zeros_like(fake_logits))\n'),
+            ('Sigmoid + BCELoss: breaks for extreme logits',
+             'def discriminator_loss_logits(real_logits, fake_logits, real_target=1.0, fake_target=0.0):\n    bce = nn.functional.binary_cross_entropy\n    r, f = torch.sigmoid(real_logits), torch.sigmoid(fake_logits)\n    return bce(r, torch.full_like(r, real_target)) + bce(f, torch.full_like(f, fake_target))\n'),
+        ],
+    },
 }
 
 
@@ -169,3 +212,35 @@ def exercise_test_ids(solution_path):
             pairs[pending] = meta["grade_id"]
             pending = None
     return pairs
+
+
+def without_trailing_ungraded_cells(nb):
+    """Drop the cells after the last graded one (training demos, plots).
+
+    Used for mutant submissions only, to keep the test suite fast: those cells
+    carry no points, and the solution and blank submissions still run whole.
+    """
+    graded = [i for i, c in enumerate(nb["cells"]) if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
+    nb["cells"] = nb["cells"][: graded[-1] + 1]
+    return nb
+
+
+def write_submission(folder, student, name, nb):
+    """Save ``nb`` as ``folder/<student>/<name>.ipynb``."""
+    path = Path(folder) / student / f"{name}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(nb, indent=1))
+
+
+def run_grade(submissions, out_csv, timeout, workdir=None):
+    """Run the real ``python -m helpers.course grade``; return (rows by (student, notebook), process)."""
+    command = [sys.executable, "-m", "helpers.course", "grade", str(submissions), "--out", str(out_csv),
+               "--timeout", str(timeout)]
+    if workdir is not None:
+        command += ["--keep-workdir", str(workdir)]
+    process = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
+    rows = {}
+    if Path(out_csv).exists():
+        with open(out_csv) as handle:
+            rows = {(r["student"], r["notebook"]): r for r in csv.DictReader(handle)}
+    return rows, process

@@ -1,44 +1,26 @@
 """The grading round trip, through the real `python -m helpers.course grade` command.
 
-One batch holds every case, so nbgrader starts once per notebook:
+One batch holds these cases (the mistakes are graded in test_grading_mutants.py):
 
 - ``solution``: each solution notebook handed in as is -> full marks;
 - ``blank``: each student notebook handed in unmodified -> 0 on every graded cell;
-- ``mut-...``: a student notebook solved correctly except for one realistic
-  mistake (see ``grading_cases.MUTANTS``) -> loses that exercise's points only;
 - ``corrupt``: broken JSON -> status ``unreadable``;
 - ``loop``: an exercise that never finishes -> status ``timeout``, the rest graded;
 - ``absent``: nothing handed in -> status ``missing``.
 """
 
-import csv
 import json
 import subprocess
 import sys
 
 import pytest
 
-from grading_cases import MUTANTS, completed_submission, exercise_test_ids, graded_points
-from helpers.course import release
+from grading_cases import (SOURCES, STUDENTS, completed_submission, exercise_test_ids,
+                           graded_points, run_grade, write_submission)
 from helpers.runtime import REPO_ROOT
 
-SOURCES = {p.stem: p for p in release.source_notebooks()}
-STUDENTS = {p.stem: release.NOTEBOOKS_DIR / p.name for p in release.source_notebooks()}
-TIMEOUT = 20  # seconds per cell: fast-mode cells take a few, the infinite loop is cut here
+TIMEOUT = 40  # seconds per cell: fast-mode cells take a few, the infinite loop is cut here
 FIRST = sorted(SOURCES)[0]
-
-
-def mutant_cases():
-    for name, by_cell in MUTANTS.items():
-        for gid, wrongs in by_cell.items():
-            for k, (what, code) in enumerate(wrongs):
-                yield name, gid, k, what, code
-
-
-def write_submission(folder, student, name, nb):
-    path = folder / student / f"{name}.ipynb"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(nb, indent=1))
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +31,6 @@ def graded(tmp_path_factory):
     for name, source in SOURCES.items():
         write_submission(subs, "solution", name, json.loads(source.read_text()))
         write_submission(subs, "blank", name, json.loads(STUDENTS[name].read_text()))
-    for name, gid, k, _, code in mutant_cases():
-        nb = completed_submission(STUDENTS[name], SOURCES[name], {gid: code})
-        write_submission(subs, f"mut-{name}-{gid}-{k}", name, nb)
     (subs / "absent").mkdir()  # handed nothing in
     (subs / "corrupt").mkdir()
     (subs / "corrupt" / f"{FIRST}.ipynb").write_text('{"cells": [{"cell_type": "code", "source": ')
@@ -59,17 +38,8 @@ def graded(tmp_path_factory):
     looping = completed_submission(STUDENTS[FIRST], SOURCES[FIRST], {first_exercise: "while True:\n    pass\n"})
     write_submission(subs, "loop", FIRST, looping)
 
-    out = root / "grades.csv"
     workdir = root / "course"
-    process = subprocess.run(
-        [sys.executable, "-m", "helpers.course", "grade", str(subs), "--out", str(out),
-         "--timeout", str(TIMEOUT), "--keep-workdir", str(workdir)],
-        cwd=REPO_ROOT, capture_output=True, text=True,
-    )
-    rows = {}
-    if out.exists():
-        with open(out) as handle:
-            rows = {(r["student"], r["notebook"]): r for r in csv.DictReader(handle)}
+    rows, process = run_grade(subs, root / "grades.csv", TIMEOUT, workdir)
     return rows, process, workdir
 
 
@@ -102,24 +72,6 @@ def test_unmodified_student_notebook_gets_zero_on_every_graded_cell(graded, name
     with Gradebook(f"sqlite:///{workdir / 'gradebook.db'}", course_id="gan-course") as gradebook:
         nb = gradebook.find_submission_notebook(name, name, "blank")
         assert nb.grades and all(g.score == 0 for g in nb.grades)
-
-
-@pytest.mark.parametrize("name, gid, k, what, code", list(mutant_cases()),
-                         ids=[f"{n}-{g}-{k}" for n, g, k, _, _ in mutant_cases()])
-def test_a_mistake_loses_that_exercise_and_nothing_else(graded, name, gid, k, what, code):
-    r = row(graded, f"mut-{name}-{gid}-{k}", name)
-    points = graded_points(SOURCES[name])
-    lost = points[exercise_test_ids(SOURCES[name])[gid]]
-    assert r["status"] == "graded"
-    assert float(r["score"]) == float(r["max_score"]) - lost, (
-        f"'{what}' in {gid} should cost exactly {lost} points, got {r['score']}/{r['max_score']}")
-
-
-def test_every_graded_exercise_has_a_mutant():
-    for name, source in SOURCES.items():
-        exercises = set(exercise_test_ids(source))
-        covered = set(MUTANTS.get(name, {}))
-        assert exercises <= covered, f"{name}: no wrong implementation tested for {sorted(exercises - covered)}"
 
 
 def test_corrupt_submission_is_reported_as_unreadable(graded):

@@ -102,7 +102,9 @@ def _nbgrader(workdir, *args):
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env["GAN_COURSE_FAST"] = "1"
-    env["GAN_COURSE_OUT"] = str(workdir / "notebook-outputs")
+    # Each notebook then writes its images and checkpoints under its own
+    # folder, autograded/<student>/<notebook>/outputs/: students never share files.
+    env.pop("GAN_COURSE_OUT", None)
     env.setdefault("MPLBACKEND", "Agg")
     return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=workdir, env=env,
                           capture_output=True, text=True)

@@ -1,0 +1,51 @@
+"""Every graded exercise, done wrong in a realistic way, loses its points and no others.
+
+Each mutant is a student notebook with every exercise solved correctly except
+one (``grading_cases.MUTANTS``), graded in one batch through the real
+``python -m helpers.course grade``. The cells after the last graded one are
+dropped from these submissions to keep the suite fast; they carry no points.
+"""
+
+import pytest
+
+from grading_cases import (MUTANTS, SOURCES, STUDENTS, completed_submission, exercise_test_ids,
+                           graded_points, run_grade, without_trailing_ungraded_cells, write_submission)
+
+TIMEOUT = 60
+
+
+def mutant_cases():
+    for name, by_cell in MUTANTS.items():
+        for gid, wrongs in by_cell.items():
+            for k, (what, code) in enumerate(wrongs):
+                yield name, gid, k, what, code
+
+
+CASES = list(mutant_cases())
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mutants")
+    for name, gid, k, _, code in CASES:
+        nb = completed_submission(STUDENTS[name], SOURCES[name], {gid: code})
+        write_submission(root / "submissions", f"mut-{name}-{gid}-{k}", name, without_trailing_ungraded_cells(nb))
+    rows, process = run_grade(root / "submissions", root / "grades.csv", TIMEOUT)
+    assert process.returncode == 0, process.stdout + process.stderr
+    return rows
+
+
+def test_every_graded_exercise_has_a_mutant():
+    for name, source in SOURCES.items():
+        exercises = set(exercise_test_ids(source))
+        covered = set(MUTANTS.get(name, {}))
+        assert exercises <= covered, f"{name}: no wrong implementation tested for {sorted(exercises - covered)}"
+
+
+@pytest.mark.parametrize("name, gid, k, what, code", CASES, ids=[f"{n}-{g}-{k}" for n, g, k, _, _ in CASES])
+def test_a_mistake_loses_that_exercise_and_nothing_else(graded, name, gid, k, what, code):
+    r = graded[(f"mut-{name}-{gid}-{k}", name)]
+    lost = graded_points(SOURCES[name])[exercise_test_ids(SOURCES[name])[gid]]
+    assert r["status"] == "graded", r["detail"]
+    assert float(r["score"]) == float(r["max_score"]) - lost, (
+        f"'{what}' in {gid} should cost exactly {lost} points, got {r['score']}/{r['max_score']}")
