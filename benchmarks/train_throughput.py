@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from helpers import data, get_device, recipes, seed_everything, training
-from helpers.train import build_gan
+from helpers.train import build_gan, use_gpu_fast_path
 
 ARCHITECTURES = {"mlp": "r3", "dcgan28": "r4"}  # benchmark name -> the recipe whose networks it trains
 WARMUP = 20  # steps run before the clock starts, in both loops
@@ -87,13 +87,13 @@ def classic_loop(recipe, device, steps, batch_size):
     return steps * batch_size / (time.perf_counter() - start)
 
 
-def course_loop(recipe, device, steps, batch_size):
+def course_loop(recipe, device, steps, batch_size, fast_path=None):
     """The course's path; returns images per second over ``steps`` steps.
 
     As for the classic loop, reading the files happens before the clock starts.
     """
     seed_everything(0)
-    gan = build_gan(recipe, device)
+    gan = use_gpu_fast_path(build_gan(recipe, device), **(fast_path or {}))
     images, _ = data.load_to_device("mnist", "train", device=device)
     batches = data.ShuffledBatches(images, batch_size=batch_size, generator=torch.Generator().manual_seed(0))
     history = training.History()
@@ -116,17 +116,22 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--amp", action="store_true", help="course path: bfloat16 autocast")
+    parser.add_argument("--channels-last", action="store_true", help="course path: NHWC layout")
+    parser.add_argument("--compile", action="store_true", help="course path: torch.compile")
     args = parser.parse_args(argv)
 
     device = torch.device(args.device) if args.device else get_device()
     recipe = recipes.get_recipe(ARCHITECTURES[args.model])
     torch_threads = torch.get_num_threads()
     print(f"model {args.model} ({recipe.name} networks), batch {args.batch_size}, {args.steps} steps, "
-          f"device {device}, torch threads {torch_threads}")
+          f"device {device}, torch threads {torch_threads}, "
+          f"course options: {[k for k in ('amp', 'channels_last', 'compile') if getattr(args, k)] or 'none'}")
+    fast_path = {"amp": args.amp, "channels_last": args.channels_last, "compile": args.compile}
     classic_runs, course_runs = [], []
     for _ in range(args.repeats):
         classic_runs.append(classic_loop(recipe, device, args.steps, args.batch_size))
-        course_runs.append(course_loop(recipe, device, args.steps, args.batch_size))
+        course_runs.append(course_loop(recipe, device, args.steps, args.batch_size, fast_path))
     classic, course = statistics.median(classic_runs), statistics.median(course_runs)
     print(f"classic DataLoader loop : {classic:10,.0f} images/s (median of {args.repeats})")
     print(f"course training path    : {course:10,.0f} images/s (median of {args.repeats})")

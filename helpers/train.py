@@ -74,6 +74,30 @@ def build_gan(recipe, device):
     )
 
 
+def use_gpu_fast_path(gan, amp=False, channels_last=False, compile=False):
+    """Opt-in speed-ups for CUDA; each is a separate switch, all off by default.
+
+    - ``amp``: forward passes in bfloat16 under autocast: tensor cores, half the
+      memory traffic; no loss scaling needed, unlike float16.
+    - ``channels_last``: NHWC layout, which cuDNN's convolution kernels prefer
+      (only useful for convolutional models).
+    - ``compile``: ``torch.compile`` fuses the many small element-wise kernels of
+      these small networks; it costs a minute of compiling up front.
+
+    Fused Adam and the on-device data are always on (see ``adam`` and
+    ``data.load_to_device``). Returns ``gan``.
+    """
+    if amp:
+        gan.amp_dtype = torch.bfloat16
+    if channels_last:
+        gan.generator.to(memory_format=torch.channels_last)
+        gan.discriminator.to(memory_format=torch.channels_last)
+    if compile:
+        gan.generator.compile()  # in place: state_dict keys, and so checkpoints, stay the same
+        gan.discriminator.compile()
+    return gan
+
+
 def training_images(recipe, device, limit=None, root=None):
     """The recipe's training split as one tensor ``[N, 1, S, S]`` on ``device``, in its pixel range."""
     images, _ = data.load_to_device(recipe.dataset, "train", device=device, limit=limit, root=root)
@@ -84,13 +108,14 @@ def training_images(recipe, device, limit=None, root=None):
 
 
 def run_recipe(recipe, out_dir, epochs=None, max_steps=None, resume=False, seed=0,
-               device=None, limit=None, root=None, progress=True):
+               device=None, limit=None, root=None, progress=True, fast_path=None):
     """Train ``recipe``, writing its artefacts into ``out_dir``; return the ``History``.
 
     ``epochs``: total epochs for the run (default: the recipe's). ``max_steps``:
     stop after this many steps in this call. ``resume``: continue the
     checkpoint in ``out_dir``. ``limit``: use only the first ``limit``
-    training images.
+    training images. ``fast_path``: keyword arguments for ``use_gpu_fast_path``
+    (e.g. ``{"amp": True}``).
     """
     out_dir = Path(out_dir)
     checkpoint = out_dir / "checkpoint.pt"
@@ -103,7 +128,7 @@ def run_recipe(recipe, out_dir, epochs=None, max_steps=None, resume=False, seed=
 
     seed_everything(seed)
     device = torch.device(device) if device else get_device()
-    gan = build_gan(recipe, device)
+    gan = use_gpu_fast_path(build_gan(recipe, device), **(fast_path or {}))
     images = training_images(recipe, device, limit, root)
     order = torch.Generator().manual_seed(seed)
     batches = data.ShuffledBatches(images, batch_size=min(recipe.batch_size, len(images)), generator=order)
@@ -220,6 +245,9 @@ def main(argv=None):
     parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     parser.add_argument("--limit", type=positive_int, default=None, help="use only the first N training images")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar or per-epoch lines")
+    parser.add_argument("--amp", action="store_true", help="GPU fast path: bfloat16 autocast")
+    parser.add_argument("--channels-last", action="store_true", help="GPU fast path: NHWC memory layout")
+    parser.add_argument("--compile", action="store_true", help="GPU fast path: torch.compile both networks")
     args = parser.parse_args(argv)
 
     recipe = get_recipe(args.recipe)
@@ -227,7 +255,9 @@ def main(argv=None):
     try:
         seed = recipe.seed if args.seed is None else args.seed
         history = run_recipe(recipe, out, epochs=args.epochs, max_steps=args.max_steps, resume=args.resume,
-                             seed=seed, device=args.device, limit=args.limit, progress=not args.no_progress)
+                             seed=seed, device=args.device, limit=args.limit, progress=not args.no_progress,
+                             fast_path={"amp": args.amp, "channels_last": args.channels_last,
+                                        "compile": args.compile})
     except KeyboardInterrupt:
         print(f"\ninterrupted: the last finished epoch is saved in {out / 'checkpoint.pt'}; "
               f"continue with --resume", file=sys.stderr)

@@ -13,8 +13,10 @@ device in a ``History`` and are copied to the CPU once per epoch, so a GPU is
 never made to wait for Python.
 """
 
+import contextlib
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -79,7 +81,8 @@ class GAN:
     probabilities. ``real_target``/``fake_target``: D's targets (1 and 0, or
     0.9 and 0.1 for label smoothing); ``g_target``: G's target (1).
     ``reuse_fake``: the G step reuses the D step's fake batch (as recipe R1
-    does) instead of drawing fresh noise.
+    does) instead of drawing fresh noise. ``amp_dtype``: run the networks
+    under ``torch.autocast`` in this dtype (losses stay in float32).
     """
 
     generator: nn.Module
@@ -92,6 +95,7 @@ class GAN:
     fake_target: float = 0.0
     g_target: float = 1.0
     reuse_fake: bool = False
+    amp_dtype: Optional[torch.dtype] = None  # e.g. torch.bfloat16: forward passes in mixed precision
 
     @property
     def device(self):
@@ -110,14 +114,16 @@ def train_step(gan, real):
     # D step: fakes are made without a graph back into G (or detached), so
     # this loss cannot change G.
     z = sample_noise(n, gan.latent_shape, real.device)
-    if gan.reuse_fake:
-        fake = G(z)
-        d_fake = D(fake.detach())
-    else:
-        with torch.no_grad():
+    with _precision(gan, real.device):
+        if gan.reuse_fake:
             fake = G(z)
-        d_fake = D(fake)
-    d_real = D(real)
+            d_fake = D(fake.detach())
+        else:
+            with torch.no_grad():
+                fake = G(z)
+            d_fake = D(fake)
+        d_real = D(real)
+    d_real, d_fake = d_real.float(), d_fake.float()
     d_loss = discriminator_loss(d_real, d_fake, gan.logits, gan.real_target, gan.fake_target)
     gan.opt_d.zero_grad(set_to_none=True)
     d_loss.backward()
@@ -126,10 +132,12 @@ def train_step(gan, real):
     # G step: only G's optimiser steps, so D's weights stay as they are. D is
     # frozen meanwhile: gradients flow through it to G, but none are computed
     # for D's own weights, which this step would not use.
-    if not gan.reuse_fake:
-        fake = G(sample_noise(n, gan.latent_shape, real.device))
     D.requires_grad_(False)
-    g_loss = generator_loss(D(fake), gan.logits, gan.g_target)
+    with _precision(gan, real.device):
+        if not gan.reuse_fake:
+            fake = G(sample_noise(n, gan.latent_shape, real.device))
+        d_on_fake = D(fake)
+    g_loss = generator_loss(d_on_fake.float(), gan.logits, gan.g_target)
     gan.opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     gan.opt_g.step()
@@ -141,6 +149,13 @@ def train_step(gan, real):
         "d_real": probabilities(d_real.detach(), gan.logits).mean(),
         "d_fake": probabilities(d_fake.detach(), gan.logits).mean(),
     }
+
+
+def _precision(gan, device):
+    """``torch.autocast`` in ``gan.amp_dtype`` when one is set, else a no-op context."""
+    if gan.amp_dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=gan.amp_dtype)
 
 
 def train_epoch(gan, batches, history, max_steps=None, progress=None):

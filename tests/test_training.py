@@ -126,3 +126,23 @@ def test_train_step_runs_on_cuda():
     gan = build_gan(recipes.get_recipe("r2"), "cuda")
     stats = training.train_step(gan, torch.rand(16, 1, 28, 28, device="cuda") * 2 - 1)
     assert all(v.device.type == "cuda" for v in stats.values())
+
+
+def test_mixed_precision_path_runs_and_keeps_losses_in_float32():
+    """bf16 autocast also works on the CPU, so the GPU fast path's code is exercised here."""
+    from helpers.train import use_gpu_fast_path
+
+    torch.manual_seed(0)
+    gan = use_gpu_fast_path(build_gan(recipes.get_recipe("r4"), "cpu"), amp=True, channels_last=True)
+    stats = training.train_step(gan, torch.rand(4, 1, 28, 28) * 2 - 1)
+    assert all(v.dtype == torch.float32 and torch.isfinite(v) for v in stats.values())
+
+
+@pytest.mark.gpu
+def test_gpu_fast_path_trains_the_dcgan():
+    from helpers.train import use_gpu_fast_path
+
+    gan = use_gpu_fast_path(build_gan(recipes.get_recipe("r4"), "cuda"), amp=True, channels_last=True, compile=True)
+    for _ in range(3):
+        stats = training.train_step(gan, torch.rand(64, 1, 28, 28, device="cuda") * 2 - 1)
+    assert all(torch.isfinite(v) for v in stats.values())
