@@ -63,3 +63,30 @@ def test_resume_without_a_run_and_a_damaged_checkpoint(tmp_path):
     (tmp_path / "checkpoint.pt").write_bytes(b"\x00" * 100)
     done = cli("--recipe", "r3", "--resume", "--out", str(tmp_path))
     assert done.returncode == 1 and "cannot be read" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_ctrl_c_keeps_the_last_checkpoint_and_resume_goes_on(tmp_path):
+    import signal
+    import time
+
+    from helpers.checkpoints import read_checkpoint
+
+    run = subprocess.Popen(
+        [sys.executable, "-m", "helpers.train", "--recipe", "r3", "--epochs", "1000", "--limit", "640",
+         "--out", str(tmp_path), "--no-progress"],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a real Ctrl-C, even from a background job
+    )
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "checkpoint.pt").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)  # let it get into the middle of a later epoch
+    run.send_signal(signal.SIGINT)
+    output, _ = run.communicate(timeout=120)
+    assert run.returncode == 130, output
+    assert "continue with --resume" in output and "Traceback" not in output
+    saved = read_checkpoint(tmp_path / "checkpoint.pt")["epoch"]
+    assert saved >= 1
+    again = cli("--recipe", "r3", "--epochs", str(saved + 1), "--limit", "640", "--out", str(tmp_path), "--resume")
+    assert again.returncode == 0, again.stderr
+    assert epochs_done(again.stdout) == saved + 1
