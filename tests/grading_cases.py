@@ -98,6 +98,13 @@ MUTANTS = {
              "    d_loss = discriminator_loss(d_real, d_fake)\n"
              "    opt_d.zero_grad()\n    d_loss.backward()\n    opt_d.step()\n"
              "    return d_loss.detach(), d_real.detach().mean(), d_fake.detach().mean()\n"),
+            ("forgets opt_d.zero_grad(), so old gradients pile up",
+             "def discriminator_step(G, D, opt_d, real, latent_dim):\n"
+             "    fake = G(sample_noise(real.shape[0], latent_dim, real.device)).detach()\n"
+             "    d_real, d_fake = D(real), D(fake)\n"
+             "    d_loss = discriminator_loss(d_real, d_fake)\n"
+             "    d_loss.backward()\n    opt_d.step()\n"
+             "    return d_loss.detach(), d_real.detach().mean(), d_fake.detach().mean()\n"),
             ("hard-codes the CPU for the noise",
              "def discriminator_step(G, D, opt_d, real, latent_dim):\n"
              "    fake = G(torch.randn(real.shape[0], latent_dim, device='cpu')).detach()\n"
@@ -112,6 +119,11 @@ MUTANTS = {
              "    d_fake = D(G(sample_noise(batch_size, latent_dim, next(G.parameters()).device)))\n"
              "    g_loss = nn.functional.binary_cross_entropy(d_fake, torch.zeros_like(d_fake))\n"
              "    opt_g.zero_grad()\n    g_loss.backward()\n    opt_g.step()\n"
+             "    return g_loss.detach()\n"),
+            ("forgets opt_g.zero_grad()",
+             "def generator_step(G, D, opt_g, batch_size, latent_dim):\n"
+             "    g_loss = generator_loss(D(G(sample_noise(batch_size, latent_dim, next(G.parameters()).device))))\n"
+             "    g_loss.backward()\n    opt_g.step()\n"
              "    return g_loss.detach()\n"),
             ("detaches the fakes, so G gets no gradient",
              "def generator_step(G, D, opt_g, batch_size, latent_dim):\n"

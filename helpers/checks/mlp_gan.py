@@ -105,6 +105,16 @@ def _unchanged(model, before):
     return all(torch.equal(p, b) for p, b in zip(model.parameters(), before))
 
 
+def _stale_gradients(model, value=1000.0):
+    """Fill ``model``'s .grad with a large constant: what an earlier backward could leave there."""
+    for p in model.parameters():
+        p.grad = torch.full_like(p, value)
+
+
+def _largest_change(model, before):
+    return max((p.detach() - b).abs().max().item() for p, b in zip(model.parameters(), before))
+
+
 def check_discriminator_step(discriminator_step, latent_dim=8):
     """D's step updates D, returns (loss, mean D(x), mean D(G(z))), and leaves G alone."""
     G, D = _tiny_gan(latent_dim)
@@ -125,6 +135,13 @@ def check_discriminator_step(discriminator_step, latent_dim=8):
     expect(_unchanged(G, g_before), "G's weights changed during D's step: only opt_d may step here")
     expect(all(p.grad is None or p.grad.abs().sum() == 0 for p in G.parameters()),
            "D's loss pushed gradients into G: detach the fakes (G(z).detach()) before showing them to D")
+    G, D = _tiny_gan(latent_dim)
+    _stale_gradients(D)  # G's step leaves gradients in D; D's step must clear them first
+    d_before = _copy(D)
+    discriminator_step(G, D, torch.optim.SGD(D.parameters(), lr=0.1), real, latent_dim)
+    expect(_largest_change(D, d_before) < 5,
+           f"D's weights jumped by {_largest_change(D, d_before):.0f} in one step: old gradients were added to "
+           f"the new ones. Call opt_d.zero_grad() before d_loss.backward().")
     G, D = _tiny_gan(latent_dim)
     G, D = G.to(META), D.to(META)
     try:
@@ -156,6 +173,13 @@ def check_generator_step(generator_step, latent_dim=8):
     expect(after > before,
            f"after G's step, D should rate fakes as *more* real, but mean D(G(z)) went from {before:.4f} "
            f"to {after:.4f}. G's loss should use target 1 (\"real\") for its fakes.")
+    G, D = _tiny_gan(latent_dim)
+    _stale_gradients(G)  # gradients left over from an earlier step must not be applied again
+    g_before = _copy(G)
+    generator_step(G, D, torch.optim.SGD(G.parameters(), lr=0.1), 64, latent_dim)
+    expect(_largest_change(G, g_before) < 5,
+           f"G's weights jumped by {_largest_change(G, g_before):.0f} in one step: old gradients were added to "
+           f"the new ones. Call opt_g.zero_grad() before g_loss.backward().")
     G, D = _tiny_gan(latent_dim)
     G, D = G.to(META), D.to(META)
     try:
