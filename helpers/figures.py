@@ -10,14 +10,12 @@ import argparse
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
-
-from .data import load_mnist  # noqa: E402
-from .plotting import show_images  # noqa: E402
-from .runtime import REPO_ROOT  # noqa: E402
+from .data import load_mnist
+from .plotting import show_images
+from .runtime import REPO_ROOT
 
 FIG_DIR = REPO_ROOT / "fig"
 
@@ -83,6 +81,7 @@ def build_all(out_dir=FIG_DIR, root=None):
 
 
 def main(argv=None):
+    matplotlib.use("Agg")  # files only, no window
     parser = argparse.ArgumentParser(description="Regenerate the course figures in fig/.")
     parser.add_argument("--out", default=str(FIG_DIR), help="folder to write into (default fig/)")
     parser.add_argument("--data", default=None, help="data root (default $GAN_COURSE_DATA or data/)")

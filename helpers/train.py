@@ -22,21 +22,18 @@ import sys
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt
+import torch
+from torch.utils.tensorboard import SummaryWriter
+from tqdm.auto import tqdm
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from torch.utils.tensorboard import SummaryWriter  # noqa: E402
-from tqdm.auto import tqdm  # noqa: E402
-
-from . import data  # noqa: E402
-from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
-from .plotting import image_grid, plot_history, show_images  # noqa: E402
-from .recipes import RECIPES, get_recipe  # noqa: E402
-from .runtime import get_device, seed_everything  # noqa: E402
-from .snapshots import Snapshots  # noqa: E402
-from .training import GAN, History, sample_noise, train_epoch  # noqa: E402
+from . import data
+from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from .plotting import image_grid, plot_history, show_images
+from .recipes import RECIPES, get_recipe
+from .runtime import get_device, seed_everything
+from .snapshots import Snapshots
+from .training import GAN, History, sample_noise, train_epoch
 
 
 def adam(parameters, lr, betas):
@@ -145,9 +142,10 @@ def run_recipe(recipe, out_dir, epochs=None, max_steps=None, resume=False, seed=
         snapshots.load_state_dict(extra["snapshots"])
     else:
         out_dir.mkdir(parents=True, exist_ok=True)
+        fig, ax = plt.subplots(figsize=(5, 5))
         show_images(images[:64], nrow=8, title="real training images", value_range=value_range,
-                    path=out_dir / "real_images.png")
-        plt.close("all")
+                    path=out_dir / "real_images.png", ax=ax)
+        plt.close(fig)  # saved, not shown: a notebook calling this keeps its own figures
         snapshots.take(gan.generator, 0)
 
     board = SummaryWriter(str(out_dir / "tensorboard"))
@@ -232,6 +230,7 @@ def writable_dir(text):
 
 
 def main(argv=None):
+    matplotlib.use("Agg")  # the command line saves its figures; it never opens a window
     parser = argparse.ArgumentParser(prog="python -m helpers.train",
                                      description="Train a reference GAN recipe headless.")
     parser.add_argument("--recipe", required=True, type=str.lower, choices=sorted(RECIPES),

@@ -64,3 +64,16 @@ def test_requirements_install_the_helpers_package_and_pin_nothing_exactly():
     for name in ("torch", "torchvision", "matplotlib", "jupyterlab", "nbgrader", "nbval",
                  "pytest", "tqdm", "tensorboard", "ipywidgets"):
         assert any(re.match(rf"{name}\b", line) for line in lines), f"{name} missing from requirements.txt"
+
+
+def test_importing_helpers_keeps_the_notebooks_plot_backend():
+    """A helper that switched matplotlib to Agg on import would silently hide every plot in a notebook."""
+    code = ("import matplotlib, pkgutil, importlib, helpers\n"
+            "before = matplotlib.get_backend()\n"
+            "for m in pkgutil.walk_packages(helpers.__path__, 'helpers.'):\n"
+            "    if not m.name.endswith('__main__'):\n"
+            "        importlib.import_module(m.name)\n"
+            "assert matplotlib.get_backend() == before, (before, matplotlib.get_backend())\n")
+    env = {**__import__("os").environ, "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
