@@ -115,6 +115,32 @@ def _largest_change(model, before):
     return max((p.detach() - b).abs().max().item() for p, b in zip(model.parameters(), before))
 
 
+def _expect_old_gradients_cleared(name, run_step, latent_dim=8):
+    """``run_step(G, D)`` updates network ``name`` ("G" or "D"); its stale .grad must not be applied.
+
+    The other player's step leaves gradients behind; a step that forgets
+    ``zero_grad()`` adds them to its own, and the weights jump.
+    """
+    G, D = _tiny_gan(latent_dim)
+    model = G if name == "G" else D
+    _stale_gradients(model)
+    before = _copy(model)
+    run_step(G, D)
+    change = _largest_change(model, before)
+    loss = "g_loss" if name == "G" else "d_loss"
+    expect(change < 5, f"{name}'s weights jumped by {change:.0f} in one step: old gradients were added to the "
+                       f"new ones. Call opt_{name.lower()}.zero_grad() before {loss}.backward().")
+
+
+def _expect_any_device(function, hint, run_step, latent_dim=8):
+    """``run_step(G, D)`` must work with both networks on the ``meta`` device."""
+    G, D = _tiny_gan(latent_dim)
+    try:
+        run_step(G.to(META), D.to(META))
+    except (RuntimeError, NotImplementedError) as error:
+        raise AssertionError(f"{function} fails when the models are on another device ({error}). {hint}") from None
+
+
 def check_discriminator_step(discriminator_step, latent_dim=8):
     """D's step updates D, returns (loss, mean D(x), mean D(G(z))), and leaves G alone."""
     G, D = _tiny_gan(latent_dim)
@@ -135,20 +161,12 @@ def check_discriminator_step(discriminator_step, latent_dim=8):
     expect(_unchanged(G, g_before), "G's weights changed during D's step: only opt_d may step here")
     expect(all(p.grad is None or p.grad.abs().sum() == 0 for p in G.parameters()),
            "D's loss pushed gradients into G: detach the fakes (G(z).detach()) before showing them to D")
-    G, D = _tiny_gan(latent_dim)
-    _stale_gradients(D)  # G's step leaves gradients in D; D's step must clear them first
-    d_before = _copy(D)
-    discriminator_step(G, D, torch.optim.SGD(D.parameters(), lr=0.1), real, latent_dim)
-    expect(_largest_change(D, d_before) < 5,
-           f"D's weights jumped by {_largest_change(D, d_before):.0f} in one step: old gradients were added to "
-           f"the new ones. Call opt_d.zero_grad() before d_loss.backward().")
-    G, D = _tiny_gan(latent_dim)
-    G, D = G.to(META), D.to(META)
-    try:
-        discriminator_step(G, D, torch.optim.SGD(D.parameters(), lr=0.1), torch.zeros(4, 784, device=META), latent_dim)
-    except (RuntimeError, NotImplementedError) as error:
-        raise AssertionError(f"discriminator_step fails when the models are on another device ({error}). "
-                             f"Create noise and labels on real.device, not on a fixed device.") from None
+    _expect_old_gradients_cleared(
+        "D", lambda G, D: discriminator_step(G, D, torch.optim.SGD(D.parameters(), lr=0.1), real, latent_dim))
+    _expect_any_device(
+        "discriminator_step", "Create noise and labels on real.device, not on a fixed device.",
+        lambda G, D: discriminator_step(G, D, torch.optim.SGD(D.parameters(), lr=0.1),
+                                        torch.zeros(4, 784, device=META), latent_dim))
     passed("D's step trains D only, with fakes detached from G")
 
 
@@ -173,18 +191,9 @@ def check_generator_step(generator_step, latent_dim=8):
     expect(after > before,
            f"after G's step, D should rate fakes as *more* real, but mean D(G(z)) went from {before:.4f} "
            f"to {after:.4f}. G's loss should use target 1 (\"real\") for its fakes.")
-    G, D = _tiny_gan(latent_dim)
-    _stale_gradients(G)  # gradients left over from an earlier step must not be applied again
-    g_before = _copy(G)
-    generator_step(G, D, torch.optim.SGD(G.parameters(), lr=0.1), 64, latent_dim)
-    expect(_largest_change(G, g_before) < 5,
-           f"G's weights jumped by {_largest_change(G, g_before):.0f} in one step: old gradients were added to "
-           f"the new ones. Call opt_g.zero_grad() before g_loss.backward().")
-    G, D = _tiny_gan(latent_dim)
-    G, D = G.to(META), D.to(META)
-    try:
-        generator_step(G, D, torch.optim.SGD(G.parameters(), lr=0.1), 4, latent_dim)
-    except (RuntimeError, NotImplementedError) as error:
-        raise AssertionError(f"generator_step fails when the models are on another device ({error}). "
-                             f"Find the device with next(G.parameters()).device.") from None
+    _expect_old_gradients_cleared(
+        "G", lambda G, D: generator_step(G, D, torch.optim.SGD(G.parameters(), lr=0.1), 64, latent_dim))
+    _expect_any_device(
+        "generator_step", "Find the device with next(G.parameters()).device.",
+        lambda G, D: generator_step(G, D, torch.optim.SGD(G.parameters(), lr=0.1), 4, latent_dim))
     passed("G's step trains G only, and D now rates the fakes as more real")
