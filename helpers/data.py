@@ -190,7 +190,7 @@ def _download(info, base, md5, raw):
     """
     raw.mkdir(parents=True, exist_ok=True)
     final = raw / f"{base}.gz"
-    partial = raw / f".{base}.gz.part"
+    partial = raw / f".{base}.gz.{os.getpid()}.part"  # one per process: parallel downloads never mix
     errors = []
     name = next(key for key, value in DATASETS.items() if value is info)
     for mirror in _mirrors(name):
@@ -430,7 +430,7 @@ def classic_dataset(name="mnist", split="train", transform=None, root=None, down
 def _unpack(path):
     """Write the un-gzipped copy of ``path`` beside it (temporary file + rename)."""
     target = path.with_suffix("")
-    partial = target.with_name(f".{target.name}.part")
+    partial = target.with_name(f".{target.name}.{os.getpid()}.part")  # safe when processes unpack at once
     try:
         partial.write_bytes(_read_bytes(path))
         os.replace(partial, target)
