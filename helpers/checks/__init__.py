@@ -29,6 +29,12 @@ def expect_shape(x, shape, what):
     expect(tuple(x.shape) == tuple(shape), f"{what} should have shape {tuple(shape)}, got {tuple(x.shape)}")
 
 
+def expect_scalar(x, what):
+    """``x`` must be a 0-dim tensor: one number, such as a loss."""
+    expect_tensor(x, what)
+    expect(x.dim() == 0, f"{what} should be a single number (0-dim tensor), got shape {tuple(x.shape)}")
+
+
 def expect_dtype(x, dtype, what, hint=""):
     """``x`` must be a tensor of ``dtype``."""
     expect_tensor(x, what)

@@ -5,11 +5,9 @@ import math
 import torch
 from torch import nn
 
-from . import expect, expect_close, expect_range, expect_shape, expect_tensor, passed
+from ..models import count_parameters
 
-
-def _params(model):
-    return sum(p.numel() for p in model.parameters())
+from . import expect, expect_close, expect_range, expect_scalar, expect_shape, passed
 
 
 CONV_CASES = [  # (size, kernel, stride, padding, output_padding)
@@ -50,7 +48,7 @@ def check_dcgan_generator(make_generator):
     norms = [m for m in G.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
     expect(len(norms) == 3, f"G should have 3 BatchNorm layers (after the Linear and the first two convs), found {len(norms)}")
     expected = 100 * 12544 + 2 * 12544 + 256 * 128 * 25 + 2 * 128 + 128 * 64 * 25 + 2 * 64 + 64 * 25
-    expect(_params(G) == expected, f"G should have {expected:,} parameters, got {_params(G):,}. Check the layer sizes.")
+    expect(count_parameters(G) == expected, f"G should have {expected:,} parameters, got {count_parameters(G):,}. Check the layer sizes.")
     passed("G turns 100 numbers into a 28x28 image: 7 -> 7 -> 14 -> 28")
 
 
@@ -70,7 +68,7 @@ def check_dcgan_discriminator(make_discriminator):
     drops = [m.p for m in D.modules() if isinstance(m, nn.Dropout)]
     expect(drops == [0.3, 0.3], f"D should have two Dropout(0.3) layers, found {drops}")
     expected = 64 * 25 + 64 + 64 * 128 * 25 + 128 + 7 * 7 * 128 + 1
-    expect(_params(D) == expected, f"D should have {expected:,} parameters, got {_params(D):,}. Check the layer sizes.")
+    expect(count_parameters(D) == expected, f"D should have {expected:,} parameters, got {count_parameters(D):,}. Check the layer sizes.")
     passed("D turns a 28x28 image into one logit: 28 -> 14 -> 7 -> 1")
 
 
@@ -104,8 +102,7 @@ def check_discriminator_loss_logits(loss_fn):
         return -(target * math.log(p) + (1 - target) * math.log(1 - p))
 
     loss = loss_fn(real, fake, 1.0, 0.0)
-    expect_tensor(loss, "the loss")
-    expect(loss.dim() == 0, f"the loss should be a single number (0-dim tensor), got shape {tuple(loss.shape)}")
+    expect_scalar(loss, "the loss")
     plain = (bce(2.0, 1) + bce(0.5, 1)) / 2 + (bce(-1.0, 0) + bce(0.0, 0)) / 2
     double = sum(bce(1 / (1 + math.exp(-x)), t) for x, t in ((2.0, 1), (0.5, 1))) / 2 \
         + sum(bce(1 / (1 + math.exp(-x)), t) for x, t in ((-1.0, 0), (0.0, 0))) / 2

@@ -5,13 +5,11 @@ import math
 import torch
 from torch import nn
 
-from . import expect, expect_close, expect_dtype, expect_range, expect_shape, expect_tensor, passed
+from ..models import count_parameters
+
+from . import expect, expect_close, expect_dtype, expect_range, expect_scalar, expect_shape, passed
 
 META = torch.device("meta")  # a device with no data: code that hard-codes "cpu" fails on it
-
-
-def _params(model):
-    return sum(p.numel() for p in model.parameters())
 
 
 def check_generator(make_generator):
@@ -23,9 +21,9 @@ def check_generator(make_generator):
     expect_range(out, -1.0, 1.0, "G(noise)")
     expect(out.min() < 0, "G's outputs are never negative: end the generator with nn.Tanh(), whose range is (-1, 1)")
     expected = (10 * 32 + 32) + (32 * 32 + 32) + (32 * 784 + 784)
-    expect(_params(G) == expected,
+    expect(count_parameters(G) == expected,
            f"with latent_dim=10, hidden=32, G should have {expected:,} parameters "
-           f"(Linear 10->32, Linear 32->32, Linear 32->784), got {_params(G):,}. Check the layers.")
+           f"(Linear 10->32, Linear 32->32, Linear 32->784), got {count_parameters(G):,}. Check the layers.")
     passed("G maps noise to 784 pixels in (-1, 1) with the right layers")
 
 
@@ -37,9 +35,9 @@ def check_discriminator(make_discriminator):
     expect_shape(out, (6, 1), "D(images) for 6 images")
     expect_range(out, 0.0, 1.0, "D(images)")
     expected = (784 * 32 + 32) + (32 * 32 + 32) + (32 + 1)
-    expect(_params(D) == expected,
+    expect(count_parameters(D) == expected,
            f"with hidden=32, D should have {expected:,} parameters (Linear 784->32, 32->32, 32->1), "
-           f"got {_params(D):,}. Check the layers.")
+           f"got {count_parameters(D):,}. Check the layers.")
     slopes = [m.negative_slope for m in D.modules() if isinstance(m, nn.LeakyReLU)]
     expect(len(slopes) == 2 and all(abs(s - 0.2) < 1e-9 for s in slopes),
            f"D should use two nn.LeakyReLU(0.2) activations, found slopes {slopes}")
@@ -65,8 +63,7 @@ def check_discriminator_loss(discriminator_loss):
     """``discriminator_loss(d_real, d_fake)``: BCE(D(x), 1) + BCE(D(G(z)), 0)."""
     d_real, d_fake = torch.tensor([[0.9], [0.6]]), torch.tensor([[0.2], [0.3]])
     loss = discriminator_loss(d_real, d_fake)
-    expect_tensor(loss, "discriminator_loss(...)")
-    expect(loss.dim() == 0, f"the loss should be a single number (0-dim tensor), got shape {tuple(loss.shape)}")
+    expect_scalar(loss, "discriminator_loss(...)")
     expected = -(math.log(0.9) + math.log(0.6)) / 2 - (math.log(0.8) + math.log(0.7)) / 2
     swapped = -(math.log(0.1) + math.log(0.4)) / 2 - (math.log(0.2) + math.log(0.3)) / 2
     expect(abs(loss.item() - swapped) > 1e-3,
@@ -79,8 +76,7 @@ def check_generator_loss(generator_loss):
     """``generator_loss(d_fake)``: the non-saturating loss BCE(D(G(z)), 1) = -mean log D(G(z))."""
     d_fake = torch.tensor([[0.2], [0.5]])
     loss = generator_loss(d_fake)
-    expect_tensor(loss, "generator_loss(...)")
-    expect(loss.dim() == 0, f"the loss should be a single number (0-dim tensor), got shape {tuple(loss.shape)}")
+    expect_scalar(loss, "generator_loss(...)")
     expected = -(math.log(0.2) + math.log(0.5)) / 2
     saturating = (math.log(0.8) + math.log(0.5)) / 2
     expect(abs(loss.item() - saturating) > 1e-3,
@@ -152,8 +148,7 @@ def check_discriminator_step(discriminator_step, latent_dim=8):
            "discriminator_step should return three things: (d_loss, mean D(x), mean D(G(z)))")
     d_loss, d_real, d_fake = result
     for name, value in (("d_loss", d_loss), ("mean D(x)", d_real), ("mean D(G(z))", d_fake)):
-        expect_tensor(value, name)
-        expect(value.dim() == 0, f"{name} should be a single number (0-dim tensor), got shape {tuple(value.shape)}")
+        expect_scalar(value, name)
         expect(not value.requires_grad, f"{name} should be detached (call .detach()), so the history keeps no graph")
     expect(0 <= d_real.item() <= 1 and 0 <= d_fake.item() <= 1,
            f"mean D(x) and mean D(G(z)) are probabilities, got {d_real.item():.3f} and {d_fake.item():.3f}")
@@ -179,8 +174,7 @@ def check_generator_step(generator_step, latent_dim=8):
         before = D(G(probe)).mean().item()
     g_before, d_before = _copy(G), _copy(D)
     g_loss = generator_step(G, D, opt_g, 256, latent_dim)
-    expect_tensor(g_loss, "generator_step(...)")
-    expect(g_loss.dim() == 0, f"g_loss should be a single number (0-dim tensor), got shape {tuple(g_loss.shape)}")
+    expect_scalar(g_loss, "g_loss returned by generator_step")
     expect(not g_loss.requires_grad, "return g_loss.detach(), so the history keeps no graph")
     expect(not _unchanged(G, g_before),
            "G's weights did not change: the fakes must keep their graph back to G (no .detach() here), "
