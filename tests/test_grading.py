@@ -98,9 +98,9 @@ def test_feedback_html_is_left_for_the_instructor(graded):
     assert feedback.is_file() and "html" in feedback.read_text()[:200].lower()
 
 
-def test_nbgrader_export_ran(graded):
+def test_nbgraders_own_export_is_left_beside_the_csv(graded):
     _, _, workdir = graded
-    export = (workdir / "nbgrader_export.csv").read_text()
+    export = (workdir.parent / "grades-nbgrader.csv").read_text()
     assert "student_id" in export and "solution" in export
 
 

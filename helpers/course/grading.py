@@ -10,7 +10,8 @@ sources come from ``solutions/``. The steps:
    per-cell timeout, the sqlite gradebook, ``source/`` from ``solutions/``,
    ``submitted/`` from the readable submissions.
 3. Run nbgrader's ``generate_assignment``, ``autograde``, ``generate_feedback``
-   and ``export``, with ``GAN_COURSE_FAST=1`` so notebooks are smoke runs.
+   and ``export``, with ``GAN_COURSE_FAST=1`` so notebooks are smoke runs
+   (nbgrader's own export lands beside the CSV as ``<stem>-nbgrader.csv``).
 4. Read the scores from the gradebook and write one CSV row per student and
    notebook: ``student,notebook,score,max_score,status,detail``.
 
@@ -62,6 +63,10 @@ def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIME
     workdir = Path(keep_workdir) if keep_workdir else Path(tempfile.mkdtemp(prefix="gan-grading-"))
     try:
         rows = _grade_in(workdir, submissions, students, names, timeout, feedback_dir)
+        export = workdir / "nbgrader_export.csv"
+        _nbgrader(workdir, "export", "--to", str(export))  # nbgrader's own per-assignment table
+        if export.is_file():
+            shutil.copyfile(export, out_csv.with_name(out_csv.stem + "-nbgrader.csv"))
     finally:
         if not keep_workdir:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -167,11 +172,10 @@ def _grade_notebook(workdir, name, status, feedback_dir):
         log = autograde.stdout + autograde.stderr
     else:
         log = ""
-    _nbgrader(workdir, "export", "--to", str(workdir / "nbgrader_export.csv"))
-    scores = _gradebook_scores(workdir, name)
+    scores, max_score = _gradebook_scores(workdir, name)
     rows = []
     for student, (state, detail) in sorted(status.items()):
-        score, max_score = scores.get(student, (0.0, scores.get(None, (0, 0))[1]))
+        score = scores.get(student, 0.0)
         if state == "graded":
             state, detail = _outcome(workdir, name, student, student in scores, log)
             _copy_feedback(workdir, name, student, feedback_dir)
@@ -181,19 +185,18 @@ def _grade_notebook(workdir, name, status, feedback_dir):
 
 
 def _gradebook_scores(workdir, name):
-    """``{student: (score, max_score)}`` from the gradebook, plus ``None: (0, max)``."""
+    """``({student: score}, max_score)`` for notebook ``name``, from the gradebook."""
     from nbgrader.api import Gradebook, MissingEntry
 
     with Gradebook(f"sqlite:///{workdir / 'gradebook.db'}", course_id=COURSE_ID) as gradebook:
         max_score = gradebook.find_notebook(name, name).max_score
-        scores = {None: (0.0, max_score)}
+        scores = {}
         for student in gradebook.students:
             try:
-                nb = gradebook.find_submission_notebook(name, name, student.id)
+                scores[student.id] = gradebook.find_submission_notebook(name, name, student.id).score
             except MissingEntry:
                 continue
-            scores[student.id] = (nb.score, nb.max_score)
-    return scores
+    return scores, max_score
 
 
 def _outcome(workdir, name, student, in_gradebook, log):
