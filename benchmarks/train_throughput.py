@@ -10,21 +10,26 @@ into just getting batches.
   transforms, a shuffling ``DataLoader``, and ``.item()`` on the losses every
   step (the way most tutorials log);
 - course: the whole split as one tensor on the device (``data.load_to_device``),
-  batches sliced by ``data.ShuffledBatches``, ``training.train_step`` (which
-  freezes D's weights during G's step) with fused Adam, and a
-  ``training.History`` that syncs once per epoch.
+  batches sliced by ``data.ShuffledBatches``, ``training.train_step`` (one D
+  pass over real and fake together when D has no BatchNorm, D's weights frozen
+  during G's step) with fused Adam, and a ``training.History`` that syncs once
+  per epoch.
 
 Both run the same algorithm (the recipe's: fresh noise for G's step unless
-the recipe reuses the D step's fakes) and time only the training steps, after
-20 warm-up steps; reading the data files happens before the clock starts. Each
-loop runs ``--repeats`` times, alternating, and the medians are compared, so
-one slow moment on a busy machine does not decide the result.
+the recipe reuses the D step's fakes). Reading the data files and the warm-up
+steps (``--warmup``, 20) happen before any clock starts. The two loops then
+take turns: a chunk of ``--steps / --rounds`` steps of one, then of the other,
+and so on. On a shared machine, whose speed drifts from second to second, both
+loops see the same slow and fast moments, so their ratio stays steadier than
+the absolute numbers. The script prints the images per second of each loop
+over all its chunks, the spread of the per-round ratios, and the overall ratio
+last.
 
 Usage::
 
     python benchmarks/train_throughput.py                    # MLP (R3's networks), batch 64, best device
     python benchmarks/train_throughput.py --model dcgan28    # DCGAN 28x28 (R4's networks), batch 64
-    python benchmarks/train_throughput.py --device cpu --steps 400
+    python benchmarks/train_throughput.py --device cpu --steps 1000 --rounds 20
 
 It reads the MNIST training split from ``$GAN_COURSE_DATA`` (or ``data/``).
 """
@@ -50,8 +55,8 @@ def synchronize(device):
         torch.cuda.synchronize()
 
 
-def classic_loop(recipe, device, steps, batch_size):
-    """The seed-style loop; returns images per second over ``steps`` steps."""
+def classic_steps(recipe, device, batch_size):
+    """The seed-style loop as a generator: each ``next()`` runs one training step."""
     seed_everything(0)
     G = recipe.build_generator().to(device)
     D = recipe.build_discriminator().to(device)
@@ -61,12 +66,8 @@ def classic_loop(recipe, device, steps, batch_size):
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True)
     bce = F.binary_cross_entropy_with_logits if recipe.logits else F.binary_cross_entropy
     losses = []
-    done, start = 0, None
-    while done < steps + WARMUP:
+    while True:
         for real, _ in loader:
-            if done == WARMUP:  # the first steps warm up allocators and caches
-                synchronize(device)
-                start = time.perf_counter()
             real = real.to(device)
             real_labels = torch.full((real.size(0), 1), recipe.real_target, device=device)
             fake_labels = torch.full((real.size(0), 1), recipe.fake_target, device=device)
@@ -82,33 +83,59 @@ def classic_loop(recipe, device, steps, batch_size):
             g_loss.backward()
             opt_g.step()
             losses.append((d_loss.item(), g_loss.item()))  # a host sync every step
-            done += 1
-            if done == steps + WARMUP:
-                break
-    synchronize(device)
-    return steps * batch_size / (time.perf_counter() - start)
+            yield
 
 
-def course_loop(recipe, device, steps, batch_size, fast_path=None):
-    """The course's path; returns images per second over ``steps`` steps.
-
-    As for the classic loop, reading the files happens before the clock starts.
-    """
-    seed_everything(0)
-    gan = use_gpu_fast_path(build_gan(recipe, device), **(fast_path or {}))
-    images, _ = data.load_to_device("mnist", "train", device=device)
-    batches = data.ShuffledBatches(images, batch_size=batch_size, generator=torch.Generator().manual_seed(0))
-    history = training.History()
-    training.train_epoch(gan, batches, history, max_steps=WARMUP)  # the same warm-up steps
-    history = training.History()
-    synchronize(device)
+def time_classic(steps, n):
+    """Seconds that ``n`` steps of a ``classic_steps`` generator take."""
     start = time.perf_counter()
-    done = 0
-    while done < steps:
-        done += training.train_epoch(gan, batches, history, max_steps=steps - done)
-        history.end_epoch()  # one host sync per epoch
-    synchronize(device)
-    return steps * batch_size / (time.perf_counter() - start)
+    for _ in range(n):
+        next(steps)
+    return time.perf_counter() - start
+
+
+class CoursePath:
+    """The course's path: ``training.train_epoch`` over shuffled slices of the on-device split."""
+
+    def __init__(self, recipe, device, batch_size, fast_path=None):
+        seed_everything(0)
+        self.gan = use_gpu_fast_path(build_gan(recipe, device), **(fast_path or {}))
+        images, _ = data.load_to_device("mnist", "train", device=device)
+        self.batches = data.ShuffledBatches(images, batch_size=batch_size,
+                                            generator=torch.Generator().manual_seed(0))
+        self.history = training.History()
+
+    def time(self, n):
+        """Seconds that ``n`` training steps take, ending with the once-per-epoch sync."""
+        start = time.perf_counter()
+        done = 0
+        while done < n:
+            done += training.train_epoch(self.gan, self.batches, self.history, max_steps=n - done)
+            self.history.end_epoch()  # one host sync per epoch (here: per chunk, at most)
+        return time.perf_counter() - start
+
+
+def compare(recipe, device, steps, rounds, batch_size, fast_path=None, warmup=WARMUP):
+    """Run both loops in turns, ``rounds`` chunks each.
+
+    Returns ``(chunk, pairs)``: the steps per chunk, and one
+    ``(classic_seconds, course_seconds)`` pair per round.
+    """
+    classic = classic_steps(recipe, device, batch_size)
+    course = CoursePath(recipe, device, batch_size, fast_path)
+    time_classic(classic, warmup)  # warm-up: allocators, caches, compilation
+    course.time(warmup)
+    chunk = max(1, steps // rounds)
+    pairs = []
+    for _ in range(rounds):
+        synchronize(device)
+        classic_seconds = time_classic(classic, chunk)
+        synchronize(device)
+        start = time.perf_counter()
+        course.time(chunk)
+        synchronize(device)
+        pairs.append((classic_seconds, time.perf_counter() - start))
+    return chunk, pairs
 
 
 def data_only(route, device, steps, batch_size):
@@ -140,7 +167,8 @@ def main(argv=None):
     parser.add_argument("--device", default=None, help="cpu or cuda (default: the best available)")
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=10, help="chunks each loop runs, taking turns (default 10)")
+    parser.add_argument("--warmup", type=int, default=WARMUP, help="untimed steps first (default %(default)s)")
     parser.add_argument("--amp", action="store_true", help="course path: bfloat16 autocast")
     parser.add_argument("--channels-last", action="store_true", help="course path: NHWC layout")
     parser.add_argument("--compile", action="store_true", help="course path: torch.compile")
@@ -153,13 +181,15 @@ def main(argv=None):
           f"device {device}, torch threads {torch_threads}, "
           f"course options: {[k for k in ('amp', 'channels_last', 'compile') if getattr(args, k)] or 'none'}")
     fast_path = {"amp": args.amp, "channels_last": args.channels_last, "compile": args.compile}
-    classic_runs, course_runs = [], []
-    for _ in range(args.repeats):
-        classic_runs.append(classic_loop(recipe, device, args.steps, args.batch_size))
-        course_runs.append(course_loop(recipe, device, args.steps, args.batch_size, fast_path))
-    classic, course = statistics.median(classic_runs), statistics.median(course_runs)
-    print(f"classic DataLoader loop : {classic:10,.0f} images/s (median of {args.repeats})")
-    print(f"course training path    : {course:10,.0f} images/s (median of {args.repeats})")
+    chunk, pairs = compare(recipe, device, args.steps, args.rounds, args.batch_size, fast_path, args.warmup)
+    images = chunk * args.batch_size * len(pairs)
+    classic = images / sum(c for c, _ in pairs)
+    course = images / sum(k for _, k in pairs)
+    ratios = sorted(c / k for c, k in pairs)
+    print(f"classic DataLoader loop : {classic:10,.0f} images/s ({len(pairs)} rounds of {chunk} steps)")
+    print(f"course training path    : {course:10,.0f} images/s ({len(pairs)} rounds of {chunk} steps)")
+    print(f"  per-round ratios      : min {ratios[0]:.2f}x, median {statistics.median(ratios):.2f}x, "
+          f"max {ratios[-1]:.2f}x")
     print(f"  data alone, classic   : {data_only('classic', device, args.steps, args.batch_size):10,.0f} images/s")
     print(f"  data alone, course    : {data_only('course', device, args.steps, args.batch_size):10,.0f} images/s")
     print(f"{args.model} {device.type} speed-up (course / classic): {course / classic:.2f}x")

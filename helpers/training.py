@@ -112,17 +112,17 @@ def train_step(gan, real):
     n = real.shape[0]
 
     # D step: fakes are made without a graph back into G (or detached), so
-    # this loss cannot change G.
+    # this loss cannot change G. D scores real and fake in one pass where it
+    # can (see ``discriminate``).
     z = sample_noise(n, gan.latent_shape, real.device)
     with _precision(gan, real.device):
         if gan.reuse_fake:
-            fake = G(z)
-            d_fake = D(fake.detach())
+            fake = G(z)  # kept, with its graph, for G's step
+            d_real, d_fake = discriminate(D, real, fake.detach())
         else:
             with torch.no_grad():
                 fake = G(z)
-            d_fake = D(fake)
-        d_real = D(real)
+            d_real, d_fake = discriminate(D, real, fake)
     d_real, d_fake = d_real.float(), d_fake.float()
     d_loss = discriminator_loss(d_real, d_fake, gan.logits, gan.real_target, gan.fake_target)
     gan.opt_d.zero_grad(set_to_none=True)
@@ -149,6 +149,37 @@ def train_step(gan, real):
         "d_real": probabilities(d_real.detach(), gan.logits).mean(),
         "d_fake": probabilities(d_fake.detach(), gan.logits).mean(),
     }
+
+
+def discriminate(D, real, fake):
+    """D's outputs on a real and a fake batch: ``(D(real), D(fake))``.
+
+    ``real``: ``[B, C, H, W]``; ``fake``: ``[B', C, H, W]``. Returns
+    ``[B, 1]`` and ``[B', 1]``.
+
+    A D without BatchNorm scores every image on its own, so one pass over the
+    two batches stacked gives the same outputs as two passes: half the layer
+    calls, bigger (faster) matrix products, and one weight gradient per layer
+    instead of two to add up. BatchNorm normalises with the statistics of the
+    whole batch, so there a stacked batch would mix real and fake statistics;
+    such a D gets one pass per batch (the usual advice for BatchNorm GANs:
+    batches that are all real or all fake).
+    """
+    if real.shape[1:] != fake.shape[1:]:
+        raise ValueError(f"real and fake images must have the same shape (batch sizes aside); "
+                         f"real: {describe(real)}; fake: {describe(fake)}. Does G reshape its output "
+                         f"to [B, C, H, W]?")
+    if uses_batch_statistics(D):
+        return D(real), D(fake)
+    return D(torch.cat([real, fake.to(real.dtype)])).split([real.shape[0], fake.shape[0]])
+
+
+BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+
+
+def uses_batch_statistics(module):
+    """True if ``module`` holds a BatchNorm layer, whose output depends on the rest of the batch."""
+    return any(isinstance(m, BATCH_NORMS) for m in module.modules())
 
 
 def _precision(gan, device):

@@ -146,3 +146,53 @@ def test_gpu_fast_path_trains_the_dcgan():
     for _ in range(3):
         stats = training.train_step(gan, torch.rand(64, 1, 28, 28, device="cuda") * 2 - 1)
     assert all(torch.isfinite(v) for v in stats.values())
+
+
+def _two_pass_d_step(gan, real, fake):
+    """The textbook D step, one pass per batch: the reference the joint pass must match."""
+    d_loss = training.discriminator_loss(gan.discriminator(real), gan.discriminator(fake))
+    gan.opt_d.zero_grad()
+    d_loss.backward()
+    return d_loss
+
+
+def test_joint_d_pass_gives_the_same_loss_and_gradients_as_two_passes():
+    """Without BatchNorm, one pass over real+fake is the same algorithm, only faster."""
+    torch.manual_seed(0)
+    gan = build_gan(recipes.get_recipe("r2"), "cpu")
+    gan.discriminator.eval()  # no dropout here, so both routes see the same network
+    real, fake = torch.rand(8, 1, 28, 28) * 2 - 1, torch.rand(8, 1, 28, 28) * 2 - 1
+    expected = _two_pass_d_step(gan, real, fake)
+    expected_grads = [p.grad.clone() for p in gan.discriminator.parameters()]
+    d_real, d_fake = training.discriminate(gan.discriminator, real, fake)
+    assert d_real.shape == d_fake.shape == (8, 1)
+    gan.opt_d.zero_grad()
+    loss = training.discriminator_loss(d_real, d_fake)
+    loss.backward()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+    for got, want in zip((p.grad for p in gan.discriminator.parameters()), expected_grads):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)
+
+
+def _batch_sizes_seen(module):
+    """Record the batch size of every forward call of ``module``."""
+    seen = []
+    module.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape[0]))
+    return seen
+
+
+def test_d_with_batchnorm_never_sees_real_and_fake_mixed():
+    bn_d = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 8), torch.nn.BatchNorm1d(8),
+                               torch.nn.Linear(8, 1))
+    plain_d = models.r3_discriminator()
+    assert training.uses_batch_statistics(bn_d) and not training.uses_batch_statistics(plain_d)
+    real, fake = torch.zeros(4, 1, 28, 28), torch.ones(6, 1, 28, 28)
+    bn_seen, plain_seen = _batch_sizes_seen(bn_d), _batch_sizes_seen(plain_d)
+    training.discriminate(bn_d, real, fake)
+    training.discriminate(plain_d, real, fake)
+    assert bn_seen == [4, 6] and plain_seen == [10]
+
+
+def test_discriminate_names_both_shapes_when_g_forgets_to_reshape():
+    with pytest.raises(ValueError, match=r"real: shape \(4, 1, 28, 28\).*fake: shape \(4, 784\)"):
+        training.discriminate(models.r3_discriminator(), torch.zeros(4, 1, 28, 28), torch.zeros(4, 784))
