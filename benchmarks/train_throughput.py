@@ -23,13 +23,19 @@ and so on. On a shared machine, whose speed drifts from second to second, both
 loops see the same slow and fast moments, so their ratio stays steadier than
 the absolute numbers. The script prints the images per second of each loop
 over all its chunks, the spread of the per-round ratios, and the overall ratio
-last.
+last. On a CPU it also prints how much faster a matrix product ran on all
+threads than on one, probed before each round: on a shared virtual machine the
+host sometimes takes a core away, which slows the (multi-threaded,
+compute-bound) course path far more than the (single-threaded, Python-bound)
+classic loop. The line shows when that happened (not every slow phase of such
+a machine is of that kind).
 
 Usage::
 
     python benchmarks/train_throughput.py                    # MLP (R3's networks), batch 64, best device
     python benchmarks/train_throughput.py --model dcgan28    # DCGAN 28x28 (R4's networks), batch 64
     python benchmarks/train_throughput.py --device cpu --steps 1000 --rounds 20
+    python benchmarks/train_throughput.py --device cpu --profile   # where the course path's time goes
 
 It reads the MNIST training split from ``$GAN_COURSE_DATA`` (or ``data/``).
 """
@@ -115,19 +121,43 @@ class CoursePath:
         return time.perf_counter() - start
 
 
+def thread_speedup(repeats=20):
+    """How many times faster a CPU matrix product runs on all torch threads than on one.
+
+    With N free cores this is close to N. On a shared virtual machine whose
+    host is busy it drops towards 1 for a while, and every multi-threaded
+    computation (the course path's, on a CPU) slows down with it, while the
+    classic loop's single-threaded Python hardly notices.
+    """
+    a, b = torch.randn(128, 784), torch.randn(784, 256)
+    threads = torch.get_num_threads()
+    seconds = {}
+    for n in (1, threads):
+        torch.set_num_threads(n)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        seconds[n] = time.perf_counter() - start
+    torch.set_num_threads(threads)
+    return seconds[1] / seconds[threads]
+
+
 def compare(recipe, device, steps, rounds, batch_size, fast_path=None, warmup=WARMUP):
     """Run both loops in turns, ``rounds`` chunks each.
 
-    Returns ``(chunk, pairs)``: the steps per chunk, and one
-    ``(classic_seconds, course_seconds)`` pair per round.
+    Returns ``(chunk, pairs, speedups)``: the steps per chunk, one
+    ``(classic_seconds, course_seconds)`` pair per round, and (on a CPU) the
+    ``thread_speedup`` measured before each round.
     """
     classic = classic_steps(recipe, device, batch_size)
     course = CoursePath(recipe, device, batch_size, fast_path)
     time_classic(classic, warmup)  # warm-up: allocators, caches, compilation
     course.time(warmup)
     chunk = max(1, steps // rounds)
-    pairs = []
+    pairs, speedups = [], []
     for _ in range(rounds):
+        if device.type == "cpu":
+            speedups.append(thread_speedup())
         synchronize(device)
         classic_seconds = time_classic(classic, chunk)
         synchronize(device)
@@ -135,7 +165,20 @@ def compare(recipe, device, steps, rounds, batch_size, fast_path=None, warmup=WA
         course.time(chunk)
         synchronize(device)
         pairs.append((classic_seconds, time.perf_counter() - start))
-    return chunk, pairs
+    return chunk, pairs, speedups
+
+
+def profile_course(recipe, device, batch_size, fast_path=None, steps=100):
+    """Print where the course path's time goes: ``torch.profiler``'s table of its top operations."""
+    from torch.profiler import ProfilerActivity, profile
+
+    course = CoursePath(recipe, device, batch_size, fast_path)
+    course.time(WARMUP)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        course.time(steps)
+    sort_by = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    print(prof.key_averages().table(sort_by=sort_by, row_limit=12, max_name_column_width=40))
 
 
 def data_only(route, device, steps, batch_size):
@@ -169,6 +212,8 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=10, help="chunks each loop runs, taking turns (default 10)")
     parser.add_argument("--warmup", type=int, default=WARMUP, help="untimed steps first (default %(default)s)")
+    parser.add_argument("--profile", action="store_true",
+                        help="print a profile of 100 course-path steps instead of the comparison")
     parser.add_argument("--amp", action="store_true", help="course path: bfloat16 autocast")
     parser.add_argument("--channels-last", action="store_true", help="course path: NHWC layout")
     parser.add_argument("--compile", action="store_true", help="course path: torch.compile")
@@ -181,7 +226,10 @@ def main(argv=None):
           f"device {device}, torch threads {torch_threads}, "
           f"course options: {[k for k in ('amp', 'channels_last', 'compile') if getattr(args, k)] or 'none'}")
     fast_path = {"amp": args.amp, "channels_last": args.channels_last, "compile": args.compile}
-    chunk, pairs = compare(recipe, device, args.steps, args.rounds, args.batch_size, fast_path, args.warmup)
+    if args.profile:
+        profile_course(recipe, device, args.batch_size, fast_path)
+        return
+    chunk, pairs, speedups = compare(recipe, device, args.steps, args.rounds, args.batch_size, fast_path, args.warmup)
     images = chunk * args.batch_size * len(pairs)
     classic = images / sum(c for c, _ in pairs)
     course = images / sum(k for _, k in pairs)
@@ -190,6 +238,11 @@ def main(argv=None):
     print(f"course training path    : {course:10,.0f} images/s ({len(pairs)} rounds of {chunk} steps)")
     print(f"  per-round ratios      : min {ratios[0]:.2f}x, median {statistics.median(ratios):.2f}x, "
           f"max {ratios[-1]:.2f}x")
+    if speedups:
+        speedups.sort()
+        print(f"  CPU threads at work   : a matrix product ran {speedups[0]:.2f}x to {speedups[-1]:.2f}x "
+              f"(median {statistics.median(speedups):.2f}x) faster on {torch_threads} threads than on 1 "
+              f"({torch_threads}x: every core free)")
     print(f"  data alone, classic   : {data_only('classic', device, args.steps, args.batch_size):10,.0f} images/s")
     print(f"  data alone, course    : {data_only('course', device, args.steps, args.batch_size):10,.0f} images/s")
     print(f"{args.model} {device.type} speed-up (course / classic): {course / classic:.2f}x")

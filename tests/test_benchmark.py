@@ -27,6 +27,16 @@ def test_benchmark_prints_both_loops_and_their_ratio_last(model):
     course = float(re.search("course training path *: *" + NUMBER, result.stdout).group(1).replace(",", ""))
     assert "2 rounds of 2 steps" in result.stdout
     assert re.search(r"per-round ratios *: min [\d.]+x, median [\d.]+x, max [\d.]+x", result.stdout)
+    assert re.search(r"CPU threads at work *: a matrix product ran [\d.]+x to [\d.]+x", result.stdout)
     last = re.fullmatch(rf"{model} cpu speed-up \(course / classic\): ([\d.]+)x", lines[-1])
     assert last, lines[-1]
     assert float(last.group(1)) == pytest.approx(course / classic, abs=0.01 + 0.01 * course / classic)
+
+
+def test_profile_prints_the_course_paths_top_operations():
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--device", "cpu", "--profile", "--batch-size", "8"],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "Self CPU time total" in result.stdout
+    assert "aten::addmm" in result.stdout  # the MLP's linear layers
