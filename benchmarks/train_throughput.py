@@ -61,6 +61,18 @@ def synchronize(device):
         torch.cuda.synchronize()
 
 
+def classic_loader(batch_size):
+    """The classic data route: torchvision's MNIST, ToTensor + Normalize, a shuffling DataLoader."""
+    dataset = data.classic_dataset("mnist", "train", transform=data.classic_transform())
+    return DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True)
+
+
+def course_batches(device, batch_size):
+    """The course's data route: the split as one tensor on ``device``, sliced in shuffled batches."""
+    images, _ = data.load_to_device("mnist", "train", device=device)
+    return data.ShuffledBatches(images, batch_size=batch_size, generator=torch.Generator().manual_seed(0))
+
+
 def classic_steps(recipe, device, batch_size):
     """The seed-style loop as a generator: each ``next()`` runs one training step."""
     seed_everything(0)
@@ -68,8 +80,7 @@ def classic_steps(recipe, device, batch_size):
     D = recipe.build_discriminator().to(device)
     opt_g = torch.optim.Adam(G.parameters(), lr=recipe.lr, betas=recipe.betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=recipe.lr, betas=recipe.betas)
-    dataset = data.classic_dataset("mnist", "train", transform=data.classic_transform())
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True)
+    loader = classic_loader(batch_size)
     bce = F.binary_cross_entropy_with_logits if recipe.logits else F.binary_cross_entropy
     losses = []
     while True:
@@ -106,9 +117,7 @@ class CoursePath:
     def __init__(self, recipe, device, batch_size, fast_path=None):
         seed_everything(0)
         self.gan = use_gpu_fast_path(build_gan(recipe, device), **(fast_path or {}))
-        images, _ = data.load_to_device("mnist", "train", device=device)
-        self.batches = data.ShuffledBatches(images, batch_size=batch_size,
-                                            generator=torch.Generator().manual_seed(0))
+        self.batches = course_batches(device, batch_size)
         self.history = training.History()
 
     def time(self, n):
@@ -153,7 +162,7 @@ def compare(recipe, device, steps, rounds, batch_size, fast_path=None, warmup=WA
     course = CoursePath(recipe, device, batch_size, fast_path)
     time_classic(classic, warmup)  # warm-up: allocators, caches, compilation
     course.time(warmup)
-    chunk = max(1, steps // rounds)
+    chunk = steps // rounds
     pairs, speedups = [], []
     for _ in range(rounds):
         if device.type == "cpu":
@@ -168,12 +177,12 @@ def compare(recipe, device, steps, rounds, batch_size, fast_path=None, warmup=WA
     return chunk, pairs, speedups
 
 
-def profile_course(recipe, device, batch_size, fast_path=None, steps=100):
+def profile_course(recipe, device, batch_size, fast_path=None, steps=100, warmup=WARMUP):
     """Print where the course path's time goes: ``torch.profiler``'s table of its top operations."""
     from torch.profiler import ProfilerActivity, profile
 
     course = CoursePath(recipe, device, batch_size, fast_path)
-    course.time(WARMUP)
+    course.time(warmup)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     with profile(activities=activities) as prof:
         course.time(steps)
@@ -187,12 +196,7 @@ def data_only(route, device, steps, batch_size):
     ``route``: ``"classic"`` (DataLoader + transforms + copy to the device) or
     ``"course"`` (slices of the tensor already on the device).
     """
-    if route == "classic":
-        dataset = data.classic_dataset("mnist", "train", transform=data.classic_transform())
-        loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True)
-    else:
-        images, _ = data.load_to_device("mnist", "train", device=device)
-        loader = data.ShuffledBatches(images, batch_size=batch_size, generator=torch.Generator().manual_seed(0))
+    loader = classic_loader(batch_size) if route == "classic" else course_batches(device, batch_size)
     steps = min(steps, len(loader) - 1)  # stay within one epoch
     batches = iter(loader)
     next(batches)  # warm-up
@@ -218,6 +222,13 @@ def main(argv=None):
     parser.add_argument("--channels-last", action="store_true", help="course path: NHWC layout")
     parser.add_argument("--compile", action="store_true", help="course path: torch.compile")
     args = parser.parse_args(argv)
+    if not 1 <= args.rounds <= args.steps:
+        parser.error(f"--rounds must be between 1 and --steps ({args.steps}), got {args.rounds}")
+    if args.steps % args.rounds:
+        parser.error(f"--steps ({args.steps}) must be a multiple of --rounds ({args.rounds}), "
+                     f"so that every round runs the same number of steps")
+    if args.warmup < 0 or args.batch_size < 1:
+        parser.error(f"--warmup must be >= 0 and --batch-size >= 1, got {args.warmup} and {args.batch_size}")
 
     device = torch.device(args.device) if args.device else get_device()
     recipe = recipes.get_recipe(ARCHITECTURES[args.model])
@@ -227,17 +238,19 @@ def main(argv=None):
           f"course options: {[k for k in ('amp', 'channels_last', 'compile') if getattr(args, k)] or 'none'}")
     fast_path = {"amp": args.amp, "channels_last": args.channels_last, "compile": args.compile}
     if args.profile:
-        profile_course(recipe, device, args.batch_size, fast_path)
+        profile_course(recipe, device, args.batch_size, fast_path, warmup=args.warmup)
         return
     chunk, pairs, speedups = compare(recipe, device, args.steps, args.rounds, args.batch_size, fast_path, args.warmup)
     images = chunk * args.batch_size * len(pairs)
     classic = images / sum(c for c, _ in pairs)
     course = images / sum(k for _, k in pairs)
     ratios = sorted(c / k for c, k in pairs)
+    course_rounds = sorted(chunk * args.batch_size / k for _, k in pairs)
     print(f"classic DataLoader loop : {classic:10,.0f} images/s ({len(pairs)} rounds of {chunk} steps)")
     print(f"course training path    : {course:10,.0f} images/s ({len(pairs)} rounds of {chunk} steps)")
     print(f"  per-round ratios      : min {ratios[0]:.2f}x, median {statistics.median(ratios):.2f}x, "
           f"max {ratios[-1]:.2f}x")
+    print(f"  course, per round     : {course_rounds[0]:,.0f} to {course_rounds[-1]:,.0f} images/s")
     if speedups:
         speedups.sort()
         print(f"  CPU threads at work   : a matrix product ran {speedups[0]:.2f}x to {speedups[-1]:.2f}x "

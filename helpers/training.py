@@ -171,7 +171,8 @@ def discriminate(D, real, fake):
                          f"to [B, C, H, W]?")
     if uses_batch_statistics(D):
         return D(real), D(fake)
-    return D(torch.cat([real, fake.to(real.dtype)])).split([real.shape[0], fake.shape[0]])
+    fake = fake.to(real.dtype)  # under autocast G's images may be bfloat16, the real ones float32
+    return D(torch.cat([real, fake])).split([real.shape[0], fake.shape[0]])
 
 
 BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)

@@ -26,6 +26,7 @@ def test_benchmark_prints_both_loops_and_their_ratio_last(model):
     classic = float(re.search("classic DataLoader loop : *" + NUMBER, result.stdout).group(1).replace(",", ""))
     course = float(re.search("course training path *: *" + NUMBER, result.stdout).group(1).replace(",", ""))
     assert "2 rounds of 2 steps" in result.stdout
+    assert re.search(r"course, per round *: [\d,]+ to [\d,]+ images/s", result.stdout)
     assert re.search(r"per-round ratios *: min [\d.]+x, median [\d.]+x, max [\d.]+x", result.stdout)
     assert re.search(r"CPU threads at work *: a matrix product ran [\d.]+x to [\d.]+x", result.stdout)
     last = re.fullmatch(rf"{model} cpu speed-up \(course / classic\): ([\d.]+)x", lines[-1])
@@ -40,3 +41,16 @@ def test_profile_prints_the_course_paths_top_operations():
     assert result.returncode == 0, result.stderr
     assert "Self CPU time total" in result.stdout
     assert "aten::addmm" in result.stdout  # the MLP's linear layers
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--rounds", "0"], "--rounds must be between 1 and --steps"),
+    (["--steps", "10", "--rounds", "20"], "--rounds must be between 1 and --steps"),
+    (["--steps", "10", "--rounds", "3"], "must be a multiple of --rounds"),
+    (["--warmup", "-1"], "--warmup must be >= 0"),
+])
+def test_bad_flags_get_a_one_line_error(flags, message):
+    result = subprocess.run([sys.executable, str(SCRIPT), "--device", "cpu", *flags],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
