@@ -4,7 +4,7 @@ Under ``pytest`` every notebook is a smoke run (``GAN_COURSE_FAST=1``) unless
 the caller set ``GAN_COURSE_FAST`` already (the GPU job sets it to 0).
 
 If ``GAN_COURSE_DATA`` is not set and the course's shared offline data sits
-beside the repository (``../shared/data``), a complete stand-in root is built
+beside the repository (``../shared/data``), a complete root is built
 from it once per session (see ``tests/offline_data.py``). Otherwise the normal
 default (``data/``, downloading what is missing) applies.
 """

@@ -10,10 +10,10 @@ into just getting batches.
   transforms, a shuffling ``DataLoader``, and ``.item()`` on the losses every
   step (the way most tutorials log);
 - course: the whole split as one tensor on the device (``data.load_to_device``),
-  batches sliced by ``data.ShuffledBatches``, ``training.train_step`` (one D
+  batches sliced by ``data.ShuffledBatches``, ``steps.train_step`` (one D
   pass over real and fake together when D has no BatchNorm, D's weights frozen
-  during G's step) with fused Adam, and a ``training.History`` that syncs once
-  per epoch.
+  during G's step) with fused Adam, run by the course's one training loop,
+  ``loop.fit``, which copies the numbers to the CPU once per epoch.
 
 Both run the same algorithm (the recipe's: fresh noise for G's step unless
 the recipe reuses the D step's fakes). Reading the data files and the warm-up
@@ -48,8 +48,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from helpers import data, get_device, recipes, seed_everything, training
-from helpers.train import build_gan, use_gpu_fast_path
+from helpers import data, loop, recipes, seed_everything
+from helpers.runs import apply_speed_options, build_gan
+from helpers.runtime import resolve_device
+from helpers.steps import train_step
 
 ARCHITECTURES = {"mlp": "r3", "dcgan28": "r4"}  # benchmark name -> the recipe whose networks it trains
 WARMUP = 20  # steps run before the clock starts, in both loops
@@ -112,21 +114,20 @@ def time_classic(steps, n):
 
 
 class CoursePath:
-    """The course's path: ``training.train_epoch`` over shuffled slices of the on-device split."""
+    """The course's path: ``loop.fit`` running ``steps.train_step`` over shuffled slices of the on-device split."""
 
-    def __init__(self, recipe, device, batch_size, fast_path=None):
+    def __init__(self, recipe, device, batch_size, speed=None):
         seed_everything(0)
-        self.gan = use_gpu_fast_path(build_gan(recipe, device), **(fast_path or {}))
+        self.gan = apply_speed_options(build_gan(recipe, device), **(speed or {}))
         self.batches = course_batches(device, batch_size)
-        self.history = training.History()
+        self.history = loop.History()
 
     def time(self, n):
         """Seconds that ``n`` training steps take, ending with the once-per-epoch sync."""
         start = time.perf_counter()
-        done = 0
-        while done < n:
-            done += training.train_epoch(self.gan, self.batches, self.history, max_steps=n - done)
-            self.history.end_epoch()  # one host sync per epoch (here: per chunk, at most)
+        loop.fit(lambda real: train_step(self.gan, real), self.batches, epochs=n, history=self.history,
+                 max_steps=n, generator=self.gan.generator, discriminator=self.gan.discriminator,
+                 progress=False)
         return time.perf_counter() - start
 
 
@@ -151,7 +152,7 @@ def thread_speedup(repeats=20):
     return seconds[1] / seconds[threads]
 
 
-def compare(recipe, device, steps, rounds, batch_size, fast_path=None, warmup=WARMUP):
+def compare(recipe, device, steps, rounds, batch_size, speed=None, warmup=WARMUP):
     """Run both loops in turns, ``rounds`` chunks each.
 
     Returns ``(chunk, pairs, speedups)``: the steps per chunk, one
@@ -159,7 +160,7 @@ def compare(recipe, device, steps, rounds, batch_size, fast_path=None, warmup=WA
     ``thread_speedup`` measured before each round.
     """
     classic = classic_steps(recipe, device, batch_size)
-    course = CoursePath(recipe, device, batch_size, fast_path)
+    course = CoursePath(recipe, device, batch_size, speed)
     time_classic(classic, warmup)  # warm-up: allocators, caches, compilation
     course.time(warmup)
     chunk = steps // rounds
@@ -177,11 +178,11 @@ def compare(recipe, device, steps, rounds, batch_size, fast_path=None, warmup=WA
     return chunk, pairs, speedups
 
 
-def profile_course(recipe, device, batch_size, fast_path=None, steps=100, warmup=WARMUP):
+def profile_course(recipe, device, batch_size, speed=None, steps=100, warmup=WARMUP):
     """Print where the course path's time goes: ``torch.profiler``'s table of its top operations."""
     from torch.profiler import ProfilerActivity, profile
 
-    course = CoursePath(recipe, device, batch_size, fast_path)
+    course = CoursePath(recipe, device, batch_size, speed)
     course.time(warmup)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     with profile(activities=activities) as prof:
@@ -230,17 +231,20 @@ def main(argv=None):
     if args.warmup < 0 or args.batch_size < 1:
         parser.error(f"--warmup must be >= 0 and --batch-size >= 1, got {args.warmup} and {args.batch_size}")
 
-    device = torch.device(args.device) if args.device else get_device()
+    try:
+        device = resolve_device(args.device)
+    except ValueError as error:
+        parser.error(str(error))
     recipe = recipes.get_recipe(ARCHITECTURES[args.model])
     torch_threads = torch.get_num_threads()
     print(f"model {args.model} ({recipe.name} networks), batch {args.batch_size}, {args.steps} steps, "
           f"device {device}, torch threads {torch_threads}, "
           f"course options: {[k for k in ('amp', 'channels_last', 'compile') if getattr(args, k)] or 'none'}")
-    fast_path = {"amp": args.amp, "channels_last": args.channels_last, "compile": args.compile}
+    speed = {"amp": args.amp, "channels_last": args.channels_last, "compile": args.compile}
     if args.profile:
-        profile_course(recipe, device, args.batch_size, fast_path, warmup=args.warmup)
+        profile_course(recipe, device, args.batch_size, speed, warmup=args.warmup)
         return
-    chunk, pairs, speedups = compare(recipe, device, args.steps, args.rounds, args.batch_size, fast_path, args.warmup)
+    chunk, pairs, speedups = compare(recipe, device, args.steps, args.rounds, args.batch_size, speed, args.warmup)
     images = chunk * args.batch_size * len(pairs)
     classic = images / sum(c for c, _ in pairs)
     course = images / sum(k for _, k in pairs)

@@ -1,20 +1,26 @@
 """Helpers for the hands-on GAN course: one package for every notebook.
 
-Modules, each named for what it holds:
+Modules, each named for what it holds, from the bottom up (each imports only
+the ones above it in this list):
 
-- ``helpers.runtime``      device, seeds, fast mode, output folders
-- ``helpers.data``         MNIST / Fashion-MNIST files, pixel ranges, batch iterators
-- ``helpers.plotting``     image grids and training curves
-- ``helpers.models``       the reference recipes' networks, layer by layer
-- ``helpers.training``     losses, one GAN step, one epoch, the training history
-- ``helpers.snapshots``    fixed-noise grids across training, as PNGs and an animation
-- ``helpers.checkpoints``  saving and resuming a run, atomically
-- ``helpers.recipes``      the reference recipes as named presets
-- ``helpers.train``        ``python -m helpers.train``: train a recipe headless
-- ``helpers.checks``       friendly checks that tell a student what to fix
-- ``helpers.validation``   argument checks with clear error messages
-- ``helpers.figures``      regenerates the static figures in ``fig/``
-- ``helpers.course``       instructor tools: release student notebooks, grade submissions
+- ``helpers.runtime``         device, seeds, fast mode, output folders
+- ``helpers.guards``          checks of a helper's arguments, with clear error messages
+- ``helpers.data``            MNIST / Fashion-MNIST files, the pixel-range converter, batch iterators
+- ``helpers.plotting``        image grids and training curves, drawn in a notebook
+- ``helpers.static_figures``  ``python -m helpers.static_figures``: regenerates the files in ``fig/``
+- ``helpers.snapshots``       fixed-noise grids across training, as PNGs and an animation
+- ``helpers.models``          the reference recipes' networks, layer by layer
+- ``helpers.recipes``         the reference recipes as named presets
+- ``helpers.steps``           noise, the two losses, and one GAN training step
+- ``helpers.loop``            the training loop, ``fit``: every epoch of every GAN runs through it
+- ``helpers.checkpoints``     saving and resuming a run, atomically
+- ``helpers.runs``            a recipe's training run on disk (``run_recipe``)
+- ``helpers.train``           ``python -m helpers.train``: the command line over ``runs``
+- ``helpers.checks``          each session's friendly exercise checks: the fix first, then the evidence
+- ``helpers.course``          instructor tools: release student notebooks, grade submissions
+
+A helper that solves an exercise says so in its docstring ("taught in session
+2, ..."); the session that teaches it never uses it.
 
 The three switches every notebook needs are available at the top level.
 """

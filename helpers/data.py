@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .runtime import REPO_ROOT, get_device
-from .validation import FLOAT_DTYPES, require_range, require_tensor
+from .guards import FLOAT_DTYPES, require_range, require_tensor
+from .runtime import REPO_ROOT, resolve_device
 
 IMAGE_MAGIC = 2051  # IDX header: 0x00000803, unsigned bytes, 3 dimensions
 LABEL_MAGIC = 2049  # IDX header: 0x00000801, unsigned bytes, 1 dimension
@@ -297,37 +297,40 @@ def load_fashion_mnist(split="train", root=None, download=True):
 
 
 # ---------------------------------------------------------------------------
-# Pixel ranges: uint8 [0,255] <-> float [0,1] <-> float [-1,1]
+# Pixel ranges: the course's one converter
 # ---------------------------------------------------------------------------
 
-def pixels_to_unit(images):
-    """uint8 pixels in [0,255] -> float32 in [0,1], same shape."""
-    require_tensor(images, "images", dtypes=(torch.uint8,))
-    return images.float() / 255.0
+PIXEL_RANGES = {
+    "uint8": (0, 255),     # bytes, as stored in the files
+    "unit": (0.0, 1.0),    # floats, as images are shown and saved (and a Sigmoid generator's range)
+    "tanh": (-1.0, 1.0),   # floats, as a Tanh generator makes them and the course trains on them
+}
 
 
-def pixels_to_tanh(images):
-    """uint8 pixels in [0,255] -> float32 in [-1,1], same shape (the range of Tanh)."""
-    return pixels_to_unit(images) * 2.0 - 1.0
+def convert_pixels(images, source, target):
+    """Images from one pixel range to another: ``"uint8"`` [0, 255], ``"unit"`` [0, 1], ``"tanh"`` [-1, 1].
 
+    ``images``: a tensor of any shape, uint8 when ``source`` is ``"uint8"``,
+    float otherwise. Returns the same shape: float32 for ``"unit"`` and
+    ``"tanh"``, uint8 (rounded) for ``"uint8"``. The input is never changed.
+    Values outside ``source``'s range, NaN or infinite, raise ``ValueError``:
+    a converter that passed them on would turn them into plausible pixels.
 
-def tanh_to_unit(x):
-    """float in [-1,1] (a Tanh generator's output) -> float in [0,1], for display."""
-    require_tensor(x, "x", dtypes=FLOAT_DTYPES)
-    require_range(x, -1.0, 1.0, "tanh_to_unit(x)", tolerance=1e-3)
-    return ((x + 1.0) / 2.0).clamp(0.0, 1.0)
-
-
-def unit_to_tanh(x):
-    """float in [0,1] -> float in [-1,1]."""
-    require_tensor(x, "x", dtypes=FLOAT_DTYPES)
-    require_range(x, 0.0, 1.0, "unit_to_tanh(x)", tolerance=1e-3)
-    return x * 2.0 - 1.0
-
-
-def tanh_to_pixels(x):
-    """float in [-1,1] -> uint8 pixels in [0,255], for saving or comparing with data."""
-    return (tanh_to_unit(x) * 255.0).round().to(torch.uint8)
+    Taught in session 1, section 4 (Exercises 1 and 2, ``to_minus_one_one``
+    and ``to_zero_one``): the course uses this one everywhere else.
+    """
+    for name in (source, target):
+        if name not in PIXEL_RANGES:
+            raise ValueError(f"pixel range must be one of {sorted(PIXEL_RANGES)}, got {name!r}")
+    dtypes = (torch.uint8,) if source == "uint8" else FLOAT_DTYPES
+    require_tensor(images, "images", dtypes=dtypes)
+    low, high = PIXEL_RANGES[source]
+    require_range(images, low, high, f"images in the {source!r} range", tolerance=1e-3)
+    x = images.float()
+    x = (x - low) / (high - low)                      # -> [0, 1]
+    low, high = PIXEL_RANGES[target]
+    x = (x * (high - low) + low).clamp(low, high)     # -> the target range, rounding errors clipped
+    return x.round().to(torch.uint8) if target == "uint8" else x
 
 
 # ---------------------------------------------------------------------------
@@ -346,9 +349,9 @@ def load_to_device(name="mnist", split="train", device=None, limit=None, root=No
         if limit < 1:
             raise ValueError(f"limit must be a positive int, got {limit!r}")
         images, labels = images[:limit], labels[:limit]
-    device = torch.device(device) if device is not None else get_device()
+    device = resolve_device(device)
     images = images.to(device)  # move as uint8 (4x less traffic), convert there
-    return pixels_to_tanh(images).unsqueeze(1), labels.to(device)
+    return convert_pixels(images, "uint8", "tanh").unsqueeze(1), labels.to(device)
 
 
 class ShuffledBatches:

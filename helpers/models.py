@@ -48,7 +48,10 @@ def r1_discriminator():
 # R2: MLP GAN, pixels in [-1, 1], LeakyReLU discriminator ----------------------
 
 def r2_generator(latent_dim=64, hidden=256):
-    """R2's G: noise ``[B, 64]`` -> images ``[B, 1, 28, 28]`` in (-1, 1)."""
+    """R2's G: noise ``[B, 64]`` -> images ``[B, 1, 28, 28]`` in (-1, 1).
+
+    Session 2's Exercise 1 builds the same layers (its G returns flat images).
+    """
     return nn.Sequential(
         nn.Linear(latent_dim, hidden),
         nn.ReLU(),
@@ -61,7 +64,10 @@ def r2_generator(latent_dim=64, hidden=256):
 
 
 def r2_discriminator(hidden=256):
-    """R2's D: images ``[B, 1, 28, 28]`` -> probability of "real" ``[B, 1]``."""
+    """R2's D: images ``[B, 1, 28, 28]`` -> probability of "real" ``[B, 1]``.
+
+    Session 2's Exercise 2 builds the same layers (its D takes flat images).
+    """
     return nn.Sequential(
         nn.Flatten(),
         nn.Linear(PIXELS, hidden),
@@ -103,6 +109,7 @@ def dcgan_init(module):
     """DCGAN's initialisation, for ``model.apply(dcgan_init)``.
 
     Convolution weights ~ N(0, 0.02); BatchNorm scales ~ N(1, 0.02) and shifts 0.
+    Taught in session 3, section 3 (Exercise 4).
     """
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
         nn.init.normal_(module.weight, 0.0, 0.02)
@@ -120,7 +127,8 @@ def r4_generator(latent_dim=100):
     """R4's G: noise ``[B, 100]`` -> images ``[B, 1, 28, 28]`` in (-1, 1).
 
     Keras' ``padding='same'`` with stride 2 and kernel 5 becomes ``padding=2,
-    output_padding=1`` in PyTorch: 7 -> 14 -> 28.
+    output_padding=1`` in PyTorch: 7 -> 14 -> 28. Taught in session 3,
+    section 2 (Exercise 2).
     """
     return nn.Sequential(
         nn.Linear(latent_dim, 7 * 7 * 256, bias=False),
@@ -139,7 +147,10 @@ def r4_generator(latent_dim=100):
 
 
 def r4_discriminator():
-    """R4's D: images ``[B, 1, 28, 28]`` -> a logit ``[B, 1]`` (no Sigmoid: use BCE with logits)."""
+    """R4's D: images ``[B, 1, 28, 28]`` -> a logit ``[B, 1]`` (no Sigmoid: use BCE with logits).
+
+    Taught in session 3, section 2 (Exercise 3).
+    """
     return nn.Sequential(
         nn.Conv2d(1, 64, 5, stride=2, padding=2),     # 14x14
         nn.LeakyReLU(KERAS_LEAK),

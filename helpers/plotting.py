@@ -11,7 +11,8 @@ import matplotlib.pyplot as plt
 import torch
 from torchvision.utils import make_grid, save_image
 
-from .validation import FLOAT_DTYPES, describe, require_range, require_tensor
+from .data import convert_pixels
+from .guards import FLOAT_DTYPES, describe, require_tensor
 
 SIDE = 28  # MNIST images are 28x28; a flat [B, 784] batch is reshaped to that
 
@@ -27,6 +28,8 @@ def as_image_batch(images, value_range=None):
     """
     require_tensor(images, "images", dtypes=FLOAT_DTYPES + (torch.uint8,), ndims=(2, 3, 4))
     x = images.detach().to("cpu")
+    if x.is_floating_point():
+        x = x.float()
     if x.dim() == 2:
         if x.shape[1] != SIDE * SIDE:
             raise ValueError(f"flat images must have {SIDE * SIDE} values each, got {describe(images)}")
@@ -38,17 +41,12 @@ def as_image_batch(images, value_range=None):
             f"images must have 1 or 3 channels as [B, C, H, W], got {describe(images)}"
         )
     if x.dtype == torch.uint8:
-        return x.float() / 255.0
-    x = x.float()
+        return convert_pixels(x, "uint8", "unit")
     if value_range is None:
         value_range = "tanh" if x.numel() and x.min() < 0 else "unit"
-    if value_range == "tanh":
-        require_range(x, -1.0, 1.0, "images", tolerance=1e-3)
-        return ((x + 1.0) / 2.0).clamp(0.0, 1.0)
-    if value_range == "unit":
-        require_range(x, 0.0, 1.0, "images", tolerance=1e-3)
-        return x.clamp(0.0, 1.0)
-    raise ValueError(f"value_range must be 'tanh', 'unit' or None, got {value_range!r}")
+    if value_range not in ("tanh", "unit"):
+        raise ValueError(f"value_range must be 'tanh', 'unit' or None, got {value_range!r}")
+    return convert_pixels(x, value_range, "unit")
 
 
 def image_grid(images, nrow=8, value_range=None, padding=2):

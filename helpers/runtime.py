@@ -2,7 +2,8 @@
 
 Three small switches every notebook uses:
 
-- ``get_device()``   pick the fastest device this machine has;
+- ``get_device()``   pick the fastest device this machine has (``resolve_device``
+  turns a name a user typed into a device, or says which ones exist);
 - ``seed_everything(seed)``   make a run repeatable;
 - ``fast_mode()``   True when ``GAN_COURSE_FAST=1``: the notebook becomes a smoke run.
 """
@@ -21,12 +22,37 @@ _TRUE_WORDS = {"1", "true", "yes", "on"}
 
 def get_device():
     """Return the best available ``torch.device``: cuda, then mps, then cpu."""
+    return torch.device(available_devices()[0])
+
+
+def available_devices():
+    """The device names this machine can train on, best first, e.g. ``["cuda", "cpu"]``."""
+    names = []
     if torch.cuda.is_available():
-        return torch.device("cuda")
+        names.append("cuda")
     mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+        names.append("mps")
+    return names + ["cpu"]
+
+
+def resolve_device(device=None):
+    """The ``torch.device`` to use: ``device`` if given (a name or a device), else ``get_device()``.
+
+    This is the one place a default device is worked out. A name this machine
+    cannot use (``"gpu"``, or ``"cuda"`` without a GPU) raises ``ValueError``
+    listing the devices it has.
+    """
+    if device is None:
+        return get_device()
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r}; this machine has: {', '.join(available_devices())}") from None
+    if device.type not in available_devices():
+        raise ValueError(f"device {device.type!r} is not available on this machine; "
+                         f"it has: {', '.join(available_devices())}")
+    return device
 
 
 def seed_everything(seed):

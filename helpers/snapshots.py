@@ -13,6 +13,7 @@ import torch
 from matplotlib import animation
 from torchvision.utils import save_image
 
+from .data import convert_pixels
 from .plotting import image_grid
 
 
@@ -22,10 +23,14 @@ class Snapshots:
     ``noise``: the fixed latent batch ``[N, ...]``; ``nrow``: images per grid
     row; ``out_dir``: where ``take`` saves ``<prefix>_<epoch>.png`` (None: do
     not save). ``value_range``: ``"tanh"`` or ``"unit"``, G's output range.
+    ``live``: in a notebook, show the latest grid below the cell, redrawn in
+    place at every ``take`` (so training can be watched as it happens).
     """
 
-    def __init__(self, noise, nrow=8, out_dir=None, prefix="epoch", value_range="tanh"):
+    def __init__(self, noise, nrow=8, out_dir=None, prefix="epoch", value_range="tanh", live=False):
         self.noise = noise
+        self.live = live
+        self._view = None  # the notebook display that ``live`` redraws
         self.nrow = nrow
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.prefix = prefix
@@ -44,13 +49,33 @@ class Snapshots:
         generator.train(not eval_mode)
         images = generator(self.noise.to(next(generator.parameters()).device))
         generator.train(was_training)
-        grid = image_grid(images.float(), nrow=self.nrow, value_range=self.value_range)
+        try:
+            grid = image_grid(images.float(), nrow=self.nrow, value_range=self.value_range)
+        except ValueError as error:  # NaN, or values outside G's range: say so, never draw a wrong grid
+            raise ValueError(f"the generator's images for the fixed noise at epoch {epoch} cannot be "
+                             f"drawn: {error}. A NaN here usually means training diverged.") from None
         self.epochs.append(epoch)
         self.grids.append(grid)
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             save_image(grid, str(self.path(epoch)))
+        if self.live:
+            self._show(grid, epoch)
         return grid
+
+    def _show(self, grid, epoch):
+        """Draw ``grid`` below the running notebook cell, replacing the previous one."""
+        from IPython.display import display
+
+        fig, ax = plt.subplots(figsize=(4, 4))
+        ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+        ax.set_axis_off()
+        ax.set_title(f"fixed noise, epoch {epoch}")
+        plt.close(fig)  # shown through the display below, not again at the end of the cell
+        if self._view is None:
+            self._view = display(fig, display_id=True)
+        else:
+            self._view.update(fig)
 
     def path(self, epoch):
         """The PNG file ``take`` writes for ``epoch`` (None when not saving)."""
@@ -88,9 +113,9 @@ class Snapshots:
     def state_dict(self):
         """The fixed noise and grids taken so far, for checkpoints."""
         return {"noise": self.noise.cpu(), "epochs": list(self.epochs),
-                "grids": [(g * 255).round().to(torch.uint8) for g in self.grids]}
+                "grids": [convert_pixels(g, "unit", "uint8") for g in self.grids]}
 
     def load_state_dict(self, state):
         self.noise = state["noise"].to(self.noise.device)
         self.epochs = list(state["epochs"])
-        self.grids = [g.float() / 255 for g in state["grids"]]
+        self.grids = [convert_pixels(g, "uint8", "unit") for g in state["grids"]]

@@ -1,9 +1,13 @@
 """Wrong submissions a student could realistically hand in, for the grading tests.
 
-``MUTANTS[notebook][grade_id]`` lists ``(what is wrong, replacement code)`` for
-the solution cell ``grade_id``. Each mutant is a whole submission: the student
-notebook with every exercise solved correctly except that one cell. Grading it
-must cost exactly that exercise's points.
+``MUTANTS[notebook][grade_id]`` lists ``(what is wrong, replacement code, fix)``
+for the solution cell ``grade_id``. Each mutant is a whole submission: the
+student notebook with every exercise solved correctly except that one cell.
+Grading it must cost exactly that exercise's points, and the exercise's
+visible check must fail with a message that names ``fix`` first.
+
+``VARIANTS`` lists correct solutions written differently from ours: they must
+keep full marks.
 """
 
 import csv
@@ -23,40 +27,40 @@ MUTANTS = {
     "01_data": {
         "to_minus_one_one": [
             ("divides by 255 only, so the range is [0, 1]",
-             "def to_minus_one_one(images):\n    return images.float() / 255\n"),
+             "def to_minus_one_one(images):\n    return images.float() / 255\n", "subtract 1"),
             ("divides by 128, so 255 maps to 0.99 instead of 1",
-             "def to_minus_one_one(images):\n    return images.float() / 128 - 1\n"),
+             "def to_minus_one_one(images):\n    return images.float() / 128 - 1\n", "127.5"),
         ],
         "to_zero_one": [
             ("halves without shifting, so -1 maps to -0.5",
-             "def to_zero_one(x):\n    return x * 0.5\n"),
+             "def to_zero_one(x):\n    return x * 0.5\n", "(x + 1) / 2"),
             ("maps back to pixel values instead of [0, 1]",
-             "def to_zero_one(x):\n    return (x + 1) * 127.5\n"),
+             "def to_zero_one(x):\n    return (x + 1) * 127.5\n", "(x + 1) / 2"),
         ],
         "make_mnist_loader": [
             ("forgets Normalize, so batches are in [0, 1]",
              "from torch.utils.data import DataLoader\nfrom torchvision import transforms\n\n"
              "def make_mnist_loader(batch_size):\n"
              "    dataset = data.classic_dataset('mnist', 'train', transform=transforms.ToTensor())\n"
-             "    return DataLoader(dataset, batch_size=batch_size, shuffle=True)\n"),
+             "    return DataLoader(dataset, batch_size=batch_size, shuffle=True)\n", "Normalize((0.5,), (0.5,))"),
             ("does not shuffle",
              "from torch.utils.data import DataLoader\nfrom torchvision import transforms\n\n"
              "def make_mnist_loader(batch_size):\n"
              "    t = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])\n"
-             "    return DataLoader(data.classic_dataset('mnist', 'train', transform=t), batch_size=batch_size)\n"),
+             "    return DataLoader(data.classic_dataset('mnist', 'train', transform=t), batch_size=batch_size)\n", "shuffle=True"),
         ],
         "class_counts": [
             ("bincount without minlength: absent top classes have no entry",
-             "def class_counts(labels, num_classes=10):\n    return torch.bincount(labels)\n"),
+             "def class_counts(labels, num_classes=10):\n    return torch.bincount(labels)\n", "minlength"),
             ("counts only the classes present",
              "def class_counts(labels, num_classes=10):\n"
-             "    return torch.unique(labels, return_counts=True)[1]\n"),
+             "    return torch.unique(labels, return_counts=True)[1]\n", "minlength"),
         ],
         "mean_image": [
             ("forgets to divide by 255",
-             "def mean_image(images):\n    return images.float().mean(dim=0)\n"),
+             "def mean_image(images):\n    return images.float().mean(dim=0)\n", "Divide by 255"),
             ("averages everything into one number",
-             "def mean_image(images):\n    return images.float().mean() / 255\n"),
+             "def mean_image(images):\n    return images.float().mean() / 255\n", "dim=0"),
         ],
     },
     "02_mlp_gan": {
@@ -64,31 +68,31 @@ MUTANTS = {
             ("forgets the Tanh, so pixels are unbounded",
              "def make_generator(latent_dim=LATENT_DIM, hidden=HIDDEN):\n"
              "    return nn.Sequential(nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden),\n"
-             "                         nn.ReLU(), nn.Linear(hidden, 784))\n"),
+             "                         nn.ReLU(), nn.Linear(hidden, 784))\n", "nn.Tanh()"),
             ("only one hidden layer",
              "def make_generator(latent_dim=LATENT_DIM, hidden=HIDDEN):\n"
-             "    return nn.Sequential(nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, 784), nn.Tanh())\n"),
+             "    return nn.Sequential(nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, 784), nn.Tanh())\n", "three Linear layers"),
         ],
         "make_discriminator": [
             ("forgets the Sigmoid, so D returns scores, not probabilities",
              "def make_discriminator(hidden=HIDDEN):\n"
              "    return nn.Sequential(nn.Linear(784, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, hidden),\n"
-             "                         nn.LeakyReLU(0.2), nn.Linear(hidden, 1))\n"),
+             "                         nn.LeakyReLU(0.2), nn.Linear(hidden, 1))\n", "nn.Sigmoid()"),
         ],
         "sample_noise": [
             ("uniform noise (torch.rand) instead of normal",
              "def sample_noise(batch_size, latent_dim, device):\n"
-             "    return torch.rand(batch_size, latent_dim, device=device)\n"),
+             "    return torch.rand(batch_size, latent_dim, device=device)\n", "torch.randn"),
         ],
         "discriminator_loss": [
             ("labels swapped: real 0, fake 1",
              "def discriminator_loss(d_real, d_fake):\n"
              "    return (nn.functional.binary_cross_entropy(d_real, torch.zeros_like(d_real))\n"
-             "            + nn.functional.binary_cross_entropy(d_fake, torch.ones_like(d_fake)))\n"),
+             "            + nn.functional.binary_cross_entropy(d_fake, torch.ones_like(d_fake)))\n", "Swap the labels"),
         ],
         "generator_loss": [
             ("the saturating loss log(1 - D(G(z)))",
-             "def generator_loss(d_fake):\n    return torch.log(1 - d_fake).mean()\n"),
+             "def generator_loss(d_fake):\n    return torch.log(1 - d_fake).mean()\n", "non-saturating"),
         ],
         "discriminator_step": [
             ("no .detach(): D's loss sends gradients into G",
@@ -97,21 +101,21 @@ MUTANTS = {
              "    d_real, d_fake = D(real), D(fake)\n"
              "    d_loss = discriminator_loss(d_real, d_fake)\n"
              "    opt_d.zero_grad()\n    d_loss.backward()\n    opt_d.step()\n"
-             "    return d_loss.detach(), d_real.detach().mean(), d_fake.detach().mean()\n"),
+             "    return d_loss.detach(), d_real.detach().mean(), d_fake.detach().mean()\n", "G(z).detach()"),
             ("forgets opt_d.zero_grad(), so old gradients pile up",
              "def discriminator_step(G, D, opt_d, real, latent_dim):\n"
              "    fake = G(sample_noise(real.shape[0], latent_dim, real.device)).detach()\n"
              "    d_real, d_fake = D(real), D(fake)\n"
              "    d_loss = discriminator_loss(d_real, d_fake)\n"
              "    d_loss.backward()\n    opt_d.step()\n"
-             "    return d_loss.detach(), d_real.detach().mean(), d_fake.detach().mean()\n"),
+             "    return d_loss.detach(), d_real.detach().mean(), d_fake.detach().mean()\n", "opt_d.zero_grad()"),
             ("hard-codes the CPU for the noise",
              "def discriminator_step(G, D, opt_d, real, latent_dim):\n"
              "    fake = G(torch.randn(real.shape[0], latent_dim, device='cpu')).detach()\n"
              "    d_real, d_fake = D(real), D(fake)\n"
              "    d_loss = discriminator_loss(d_real, d_fake)\n"
              "    opt_d.zero_grad()\n    d_loss.backward()\n    opt_d.step()\n"
-             "    return d_loss.detach(), d_real.detach().mean(), d_fake.detach().mean()\n"),
+             "    return d_loss.detach(), d_real.detach().mean(), d_fake.detach().mean()\n", "real.device"),
         ],
         "generator_step": [
             ("labels its fakes 0 (fake) instead of 1",
@@ -119,52 +123,134 @@ MUTANTS = {
              "    d_fake = D(G(sample_noise(batch_size, latent_dim, next(G.parameters()).device)))\n"
              "    g_loss = nn.functional.binary_cross_entropy(d_fake, torch.zeros_like(d_fake))\n"
              "    opt_g.zero_grad()\n    g_loss.backward()\n    opt_g.step()\n"
-             "    return g_loss.detach()\n"),
+             "    return g_loss.detach()\n", "Label G's fakes 1"),
             ("forgets opt_g.zero_grad()",
              "def generator_step(G, D, opt_g, batch_size, latent_dim):\n"
              "    g_loss = generator_loss(D(G(sample_noise(batch_size, latent_dim, next(G.parameters()).device))))\n"
              "    g_loss.backward()\n    opt_g.step()\n"
-             "    return g_loss.detach()\n"),
+             "    return g_loss.detach()\n", "opt_g.zero_grad()"),
             ("detaches the fakes, so G gets no gradient",
              "def generator_step(G, D, opt_g, batch_size, latent_dim):\n"
              "    fake = G(sample_noise(batch_size, latent_dim, next(G.parameters()).device)).detach()\n"
              "    g_loss = generator_loss(D(fake))\n"
              "    opt_g.zero_grad()\n    g_loss.backward()\n    opt_g.step()\n"
-             "    return g_loss.detach()\n"),
+             "    return g_loss.detach()\n", "Remove any .detach()"),
         ],
     },
     "03_dcgan": {
         "convtranspose_output_size": [
             ('forgets output_padding',
-             'def convtranspose_output_size(size, kernel, stride=1, padding=0, output_padding=0):\n    return (size - 1) * stride - 2 * padding + (kernel - 1) + 1\n'),
+             'def convtranspose_output_size(size, kernel, stride=1, padding=0, output_padding=0):\n    return (size - 1) * stride - 2 * padding + (kernel - 1) + 1\n', "Add output_padding"),
             ("uses the ordinary convolution's formula",
-             'def convtranspose_output_size(size, kernel, stride=1, padding=0, output_padding=0):\n    return (size + 2 * padding - kernel) // stride + 1\n'),
+             'def convtranspose_output_size(size, kernel, stride=1, padding=0, output_padding=0):\n    return (size + 2 * padding - kernel) // stride + 1\n', "transposed convolution's formula"),
         ],
         "make_dcgan_generator": [
             ('no output_padding: 7 -> 13 -> 25',
-             'def make_dcgan_generator(latent_dim=LATENT_DIM):\n    return nn.Sequential(\n        nn.Linear(latent_dim, 7 * 7 * 256, bias=False), nn.BatchNorm1d(7 * 7 * 256), nn.LeakyReLU(0.3),\n        nn.Unflatten(1, (256, 7, 7)),\n        nn.ConvTranspose2d(256, 128, 5, stride=1, padding=2, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.3),\n        nn.ConvTranspose2d(128, 64, 5, stride=2, padding=2, bias=False), nn.BatchNorm2d(64), nn.LeakyReLU(0.3),\n        nn.ConvTranspose2d(64, 1, 5, stride=2, padding=2, bias=False), nn.Tanh())\n'),
+             'def make_dcgan_generator(latent_dim=LATENT_DIM):\n    return nn.Sequential(\n        nn.Linear(latent_dim, 7 * 7 * 256, bias=False), nn.BatchNorm1d(7 * 7 * 256), nn.LeakyReLU(0.3),\n        nn.Unflatten(1, (256, 7, 7)),\n        nn.ConvTranspose2d(256, 128, 5, stride=1, padding=2, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.3),\n        nn.ConvTranspose2d(128, 64, 5, stride=2, padding=2, bias=False), nn.BatchNorm2d(64), nn.LeakyReLU(0.3),\n        nn.ConvTranspose2d(64, 1, 5, stride=2, padding=2, bias=False), nn.Tanh())\n', "output_padding=1"),
             ('forgets the Tanh',
-             'def make_dcgan_generator(latent_dim=LATENT_DIM):\n    return nn.Sequential(\n        nn.Linear(latent_dim, 7 * 7 * 256, bias=False), nn.BatchNorm1d(7 * 7 * 256), nn.LeakyReLU(0.3),\n        nn.Unflatten(1, (256, 7, 7)),\n        nn.ConvTranspose2d(256, 128, 5, stride=1, padding=2, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.3),\n        nn.ConvTranspose2d(128, 64, 5, stride=2, padding=2, output_padding=1, bias=False), nn.BatchNorm2d(64), nn.LeakyReLU(0.3),\n        nn.ConvTranspose2d(64, 1, 5, stride=2, padding=2, output_padding=1, bias=False), nn.Identity())\n'),
+             'def make_dcgan_generator(latent_dim=LATENT_DIM):\n    return nn.Sequential(\n        nn.Linear(latent_dim, 7 * 7 * 256, bias=False), nn.BatchNorm1d(7 * 7 * 256), nn.LeakyReLU(0.3),\n        nn.Unflatten(1, (256, 7, 7)),\n        nn.ConvTranspose2d(256, 128, 5, stride=1, padding=2, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.3),\n        nn.ConvTranspose2d(128, 64, 5, stride=2, padding=2, output_padding=1, bias=False), nn.BatchNorm2d(64), nn.LeakyReLU(0.3),\n        nn.ConvTranspose2d(64, 1, 5, stride=2, padding=2, output_padding=1, bias=False), nn.Identity())\n', "nn.Tanh()"),
         ],
         "make_dcgan_discriminator": [
             ('ends with a Sigmoid, then BCEWithLogits applies a second one',
-             'def make_dcgan_discriminator():\n    return nn.Sequential(\n        nn.Conv2d(1, 64, 5, stride=2, padding=2), nn.LeakyReLU(0.3), nn.Dropout(0.3),\n        nn.Conv2d(64, 128, 5, stride=2, padding=2), nn.LeakyReLU(0.3), nn.Dropout(0.3),\n        nn.Flatten(), nn.Linear(7 * 7 * 128, 1), nn.Sigmoid())\n'),
+             'def make_dcgan_discriminator():\n    return nn.Sequential(\n        nn.Conv2d(1, 64, 5, stride=2, padding=2), nn.LeakyReLU(0.3), nn.Dropout(0.3),\n        nn.Conv2d(64, 128, 5, stride=2, padding=2), nn.LeakyReLU(0.3), nn.Dropout(0.3),\n        nn.Flatten(), nn.Linear(7 * 7 * 128, 1), nn.Sigmoid())\n', "Remove the nn.Sigmoid"),
             ("BatchNorm in D's first layer",
-             'def make_dcgan_discriminator():\n    return nn.Sequential(\n        nn.Conv2d(1, 64, 5, stride=2, padding=2), nn.BatchNorm2d(64), nn.LeakyReLU(0.3), nn.Dropout(0.3),\n        nn.Conv2d(64, 128, 5, stride=2, padding=2), nn.LeakyReLU(0.3), nn.Dropout(0.3),\n        nn.Flatten(), nn.Linear(7 * 7 * 128, 1))\n'),
+             'def make_dcgan_discriminator():\n    return nn.Sequential(\n        nn.Conv2d(1, 64, 5, stride=2, padding=2), nn.BatchNorm2d(64), nn.LeakyReLU(0.3), nn.Dropout(0.3),\n        nn.Conv2d(64, 128, 5, stride=2, padding=2), nn.LeakyReLU(0.3), nn.Dropout(0.3),\n        nn.Flatten(), nn.Linear(7 * 7 * 128, 1))\n', "Remove the BatchNorm"),
         ],
         "dcgan_init": [
             ('standard deviation 0.2 instead of 0.02',
-             'def dcgan_init(module):\n    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):\n        nn.init.normal_(module.weight, 0.0, 0.2)\n    elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):\n        nn.init.normal_(module.weight, 1.0, 0.02)\n        nn.init.zeros_(module.bias)\n'),
+             'def dcgan_init(module):\n    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):\n        nn.init.normal_(module.weight, 0.0, 0.2)\n    elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):\n        nn.init.normal_(module.weight, 1.0, 0.02)\n        nn.init.zeros_(module.bias)\n', "0.0, 0.02"),
             ('BatchNorm scales centred on 0 instead of 1',
-             'def dcgan_init(module):\n    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm1d, nn.BatchNorm2d)):\n        nn.init.normal_(module.weight, 0.0, 0.02)\n'),
+             'def dcgan_init(module):\n    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm1d, nn.BatchNorm2d)):\n        nn.init.normal_(module.weight, 0.0, 0.02)\n', "1.0, 0.02"),
         ],
         "discriminator_loss_logits": [
             ('sigmoid first, then BCEWithLogits: a double sigmoid',
-             'def discriminator_loss_logits(real_logits, fake_logits, real_target=1.0, fake_target=0.0):\n    bce = nn.functional.binary_cross_entropy_with_logits\n    r, f = torch.sigmoid(real_logits), torch.sigmoid(fake_logits)\n    return bce(r, torch.full_like(r, real_target)) + bce(f, torch.full_like(f, fake_target))\n'),
+             'def discriminator_loss_logits(real_logits, fake_logits, real_target=1.0, fake_target=0.0):\n    bce = nn.functional.binary_cross_entropy_with_logits\n    r, f = torch.sigmoid(real_logits), torch.sigmoid(fake_logits)\n    return bce(r, torch.full_like(r, real_target)) + bce(f, torch.full_like(f, fake_target))\n', "raw logits"),
             ('ignores the smoothed targets',
-             'def discriminator_loss_logits(real_logits, fake_logits, real_target=1.0, fake_target=0.0):\n    bce = nn.functional.binary_cross_entropy_with_logits\n    return bce(real_logits, torch.ones_like(real_logits)) + bce(fake_logits, torch.zeros_like(fake_logits))\n'),
+             'def discriminator_loss_logits(real_logits, fake_logits, real_target=1.0, fake_target=0.0):\n    bce = nn.functional.binary_cross_entropy_with_logits\n    return bce(real_logits, torch.ones_like(real_logits)) + bce(fake_logits, torch.zeros_like(fake_logits))\n', "real_target"),
             ('Sigmoid + BCELoss: breaks for extreme logits',
-             'def discriminator_loss_logits(real_logits, fake_logits, real_target=1.0, fake_target=0.0):\n    bce = nn.functional.binary_cross_entropy\n    r, f = torch.sigmoid(real_logits), torch.sigmoid(fake_logits)\n    return bce(r, torch.full_like(r, real_target)) + bce(f, torch.full_like(f, fake_target))\n'),
+             'def discriminator_loss_logits(real_logits, fake_logits, real_target=1.0, fake_target=0.0):\n    bce = nn.functional.binary_cross_entropy\n    r, f = torch.sigmoid(real_logits), torch.sigmoid(fake_logits)\n    return bce(r, torch.full_like(r, real_target)) + bce(f, torch.full_like(f, fake_target))\n', "binary_cross_entropy_with_logits"),
+        ],
+    },
+}
+
+
+# Realistic mistakes that older checks let through with full marks.
+MUTANTS["01_data"]["make_mnist_loader"].append(
+    ("builds the loader on the test split",
+     "from torch.utils.data import DataLoader\nfrom torchvision import transforms\n\n"
+     "def make_mnist_loader(batch_size):\n"
+     "    t = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])\n"
+     "    return DataLoader(data.classic_dataset('mnist', 'test', transform=t), batch_size=batch_size, shuffle=True)\n",
+     "'train' split"))
+MUTANTS["02_mlp_gan"]["generator_step"] += [
+    ("ignores its optimiser argument and steps an Adam of its own",
+     "def generator_step(G, D, opt_g, batch_size, latent_dim):\n"
+     "    own = torch.optim.Adam(G.parameters(), lr=2e-4)\n"
+     "    g_loss = generator_loss(D(G(sample_noise(batch_size, latent_dim, next(G.parameters()).device))))\n"
+     "    own.zero_grad()\n    g_loss.backward()\n    own.step()\n"
+     "    return g_loss.detach()\n",
+     "optimiser you are given"),
+    ("freezes D for its step and never unfreezes it",
+     "def generator_step(G, D, opt_g, batch_size, latent_dim):\n"
+     "    D.requires_grad_(False)\n"
+     "    g_loss = generator_loss(D(G(sample_noise(batch_size, latent_dim, next(G.parameters()).device))))\n"
+     "    opt_g.zero_grad()\n    g_loss.backward()\n    opt_g.step()\n"
+     "    return g_loss.detach()\n",
+     "D.requires_grad_(True)"),
+]
+MUTANTS["03_dcgan"]["make_dcgan_generator"].append(
+    ("ReLU where the recipe says LeakyReLU(0.3)",
+     'def make_dcgan_generator(latent_dim=LATENT_DIM):\n    return nn.Sequential(\n'
+     '        nn.Linear(latent_dim, 7 * 7 * 256, bias=False), nn.BatchNorm1d(7 * 7 * 256), nn.ReLU(),\n'
+     '        nn.Unflatten(1, (256, 7, 7)),\n'
+     '        nn.ConvTranspose2d(256, 128, 5, stride=1, padding=2, bias=False), nn.BatchNorm2d(128), nn.ReLU(),\n'
+     '        nn.ConvTranspose2d(128, 64, 5, stride=2, padding=2, output_padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),\n'
+     '        nn.ConvTranspose2d(64, 1, 5, stride=2, padding=2, output_padding=1, bias=False), nn.Tanh())\n',
+     "nn.LeakyReLU(0.3)"))
+MUTANTS["03_dcgan"]["make_dcgan_discriminator"].append(
+    ("applies torch.sigmoid in forward, before a logits loss",
+     'class SigmoidD(nn.Module):\n    def __init__(self):\n        super().__init__()\n'
+     '        self.body = nn.Sequential(\n'
+     '            nn.Conv2d(1, 64, 5, stride=2, padding=2), nn.LeakyReLU(0.3), nn.Dropout(0.3),\n'
+     '            nn.Conv2d(64, 128, 5, stride=2, padding=2), nn.LeakyReLU(0.3), nn.Dropout(0.3),\n'
+     '            nn.Flatten(), nn.Linear(7 * 7 * 128, 1))\n\n'
+     '    def forward(self, x):\n        return torch.sigmoid(self.body(x))\n\n\n'
+     'def make_dcgan_discriminator():\n    return SigmoidD()\n',
+     "torch.sigmoid"))
+MUTANTS["03_dcgan"]["discriminator_loss_logits"].append(
+    ("smooths the fake target on the wrong side: 1 - real_target",
+     'def discriminator_loss_logits(real_logits, fake_logits, real_target=1.0, fake_target=0.0):\n'
+     '    bce = nn.functional.binary_cross_entropy_with_logits\n'
+     '    return (bce(real_logits, torch.full_like(real_logits, real_target))\n'
+     '            + bce(fake_logits, torch.full_like(fake_logits, 1 - real_target)))\n',
+     "fake_target"))
+
+VARIANTS = {
+    "02_mlp_gan": {
+        "discriminator_step": [
+            ("prints its loss with .item() (fine: reading a number is no device mistake)",
+             "def discriminator_step(G, D, opt_d, real, latent_dim):\n"
+             "    fake = G(sample_noise(real.shape[0], latent_dim, real.device)).detach()\n"
+             "    d_real, d_fake = D(real), D(fake)\n"
+             "    d_loss = discriminator_loss(d_real, d_fake)\n"
+             "    opt_d.zero_grad()\n    d_loss.backward()\n    opt_d.step()\n"
+             "    if d_loss.item() > 100:\n        print(f'd_loss is large: {d_loss.item():.1f}')\n"
+             "    return d_loss.detach(), d_real.detach().mean(), d_fake.detach().mean()\n"),
+        ],
+    },
+    "03_dcgan": {
+        "make_dcgan_generator": [
+            ("torch.tanh in forward instead of an nn.Tanh module (session 3 allows either)",
+             'class Generator(nn.Module):\n    def __init__(self, latent_dim):\n        super().__init__()\n'
+             '        self.body = nn.Sequential(\n'
+             '            nn.Linear(latent_dim, 7 * 7 * 256, bias=False), nn.BatchNorm1d(7 * 7 * 256), nn.LeakyReLU(0.3),\n'
+             '            nn.Unflatten(1, (256, 7, 7)),\n'
+             '            nn.ConvTranspose2d(256, 128, 5, stride=1, padding=2, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.3),\n'
+             '            nn.ConvTranspose2d(128, 64, 5, stride=2, padding=2, output_padding=1, bias=False),\n'
+             '            nn.BatchNorm2d(64), nn.LeakyReLU(0.3),\n'
+             '            nn.ConvTranspose2d(64, 1, 5, stride=2, padding=2, output_padding=1, bias=False))\n\n'
+             '    def forward(self, z):\n        return torch.tanh(self.body(z))\n\n\n'
+             'def make_dcgan_generator(latent_dim=LATENT_DIM):\n    return Generator(latent_dim)\n'),
         ],
     },
 }

@@ -3,12 +3,12 @@
 import pytest
 import torch
 
-from helpers import checkpoints, recipes, train
-from helpers.training import History
+from helpers import checkpoints, recipes, runs
+from helpers.loop import History
 
 
 def small_run(out, **kwargs):
-    return train.run_recipe(recipes.get_recipe("r3"), out, limit=256, device="cpu", progress=False, **kwargs)
+    return runs.run_recipe(recipes.get_recipe("r3"), out, limit=256, device="cpu", progress=False, **kwargs)
 
 
 def test_resumed_cpu_run_matches_an_uninterrupted_one_bit_for_bit(tmp_path):
@@ -50,7 +50,7 @@ def test_an_interrupted_save_leaves_the_old_checkpoint_intact(tmp_path, monkeypa
         raise KeyboardInterrupt
 
     monkeypatch.setattr(checkpoints.torch, "save", crash_halfway)
-    gan = train.build_gan(recipes.get_recipe("r3"), "cpu")
+    gan = runs.build_gan(recipes.get_recipe("r3"), "cpu")
     with pytest.raises(KeyboardInterrupt):
         checkpoints.save_checkpoint(path, gan, History(), 2)
     assert path.read_bytes() == before
@@ -61,22 +61,22 @@ def test_truncated_checkpoint_is_a_clear_error(tmp_path):
     small_run(tmp_path, epochs=1)
     path = tmp_path / "checkpoint.pt"
     path.write_bytes(path.read_bytes()[:2000])
-    gan = train.build_gan(recipes.get_recipe("r3"), "cpu")
+    gan = runs.build_gan(recipes.get_recipe("r3"), "cpu")
     with pytest.raises(checkpoints.CheckpointError, match=r"checkpoint.pt cannot be read .* truncated or damaged"):
         checkpoints.load_checkpoint(path, gan)
 
 
 def test_checkpoint_of_another_architecture_names_the_mismatch(tmp_path):
     small_run(tmp_path, epochs=1)
-    gan = train.build_gan(recipes.get_recipe("r1"), "cpu")
+    gan = runs.build_gan(recipes.get_recipe("r1"), "cpu")
     with pytest.raises(checkpoints.CheckpointError, match=r"checkpoint.pt: the generator"):
         checkpoints.load_checkpoint(tmp_path / "checkpoint.pt", gan)
 
 
 def test_shape_mismatch_is_named(tmp_path):
-    gan = train.build_gan(recipes.get_recipe("r3"), "cpu")
+    gan = runs.build_gan(recipes.get_recipe("r3"), "cpu")
     checkpoints.save_checkpoint(tmp_path / "c.pt", gan, History(), 1)
-    other = train.build_gan(recipes.get_recipe("r3"), "cpu")
+    other = runs.build_gan(recipes.get_recipe("r3"), "cpu")
     other.generator[0] = torch.nn.Linear(100, 128)
     other.generator[2] = torch.nn.Linear(128, 784)
     with pytest.raises(checkpoints.CheckpointError, match=r"'0.weight' has shape \(256, 100\) in the checkpoint"):
@@ -85,7 +85,7 @@ def test_shape_mismatch_is_named(tmp_path):
 
 def test_a_file_that_is_not_a_checkpoint(tmp_path):
     torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
-    gan = train.build_gan(recipes.get_recipe("r3"), "cpu")
+    gan = runs.build_gan(recipes.get_recipe("r3"), "cpu")
     with pytest.raises(checkpoints.CheckpointError, match="not a GAN course checkpoint"):
         checkpoints.load_checkpoint(tmp_path / "other.pt", gan)
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):

@@ -146,28 +146,28 @@ def test_unknown_split_and_dataset():
 
 def test_pixel_conversions_round_trip():
     pixels = torch.arange(256, dtype=torch.uint8).reshape(16, 16)
-    unit = data.pixels_to_unit(pixels)
-    tanh = data.pixels_to_tanh(pixels)
+    unit = data.convert_pixels(pixels, "uint8", "unit")
+    tanh = data.convert_pixels(pixels, "uint8", "tanh")
     assert unit.dtype == torch.float32 and unit.min() == 0 and unit.max() == 1
-    assert tanh.min() == -1 and tanh.max() == 1
-    assert torch.allclose(data.tanh_to_unit(tanh), unit)
-    assert torch.allclose(data.unit_to_tanh(unit), tanh)
-    assert torch.equal(data.tanh_to_pixels(tanh), pixels)
+    assert tanh.min() == -1 and tanh.max() == 1 and tanh.dtype == torch.float32
+    assert torch.allclose(data.convert_pixels(tanh, "tanh", "unit"), unit)
+    assert torch.allclose(data.convert_pixels(unit, "unit", "tanh"), tanh)
+    assert torch.equal(data.convert_pixels(tanh, "tanh", "uint8"), pixels)
+    assert pixels[1, 0] == 16, "the input is never changed"
 
 
-@pytest.mark.parametrize("bad, message", [
-    (torch.zeros(2, 2), "dtype torch.uint8"),
-    (torch.zeros(2, 2, dtype=torch.int64), "dtype torch.uint8"),
-    ([1, 2, 3], "must be a torch.Tensor"),
+@pytest.mark.parametrize("bad, source, message", [
+    (torch.zeros(2, 2), "uint8", "dtype torch.uint8"),
+    (torch.zeros(2, 2, dtype=torch.int64), "uint8", "dtype torch.uint8"),
+    ([1, 2, 3], "uint8", "must be a torch.Tensor"),
+    (torch.tensor([0.0, 255.0]), "tanh", r"expected values in \[-1, 1\], got min 0 max 255"),
+    (torch.tensor([0.5, float("nan")]), "unit", r"got 1 NaN value"),
+    (torch.tensor([0.5, float("inf")]), "tanh", r"got 1 infinite value"),
+    (torch.tensor([0.5]), "pixels", "pixel range must be one of"),
 ])
-def test_pixel_converters_reject_wrong_dtype(bad, message):
+def test_the_pixel_converter_refuses_what_is_not_in_its_source_range(bad, source, message):
     with pytest.raises((TypeError, ValueError), match=message):
-        data.pixels_to_tanh(bad)
-
-
-def test_tanh_to_unit_rejects_pixel_values():
-    with pytest.raises(ValueError, match=r"expected values in \[-1, 1\], got min 0 max 255"):
-        data.tanh_to_unit(torch.tensor([0.0, 255.0]))
+        data.convert_pixels(bad, source, "unit")
 
 
 def test_load_to_device_gives_a_gan_ready_tensor():
@@ -200,7 +200,7 @@ def test_shuffled_batches_reject_bad_arguments():
 
 
 def test_classic_route_matches_the_fast_route(tmp_path):
-    """torchvision's dataset + transforms gives the same numbers as pixels_to_tanh."""
+    """torchvision's dataset + transforms gives the same numbers as convert_pixels."""
     root = tmp_path / "root"
     make_split(root, "train", n=6)
     make_split(root, "test", n=5)
@@ -212,3 +212,17 @@ def test_classic_route_matches_the_fast_route(tmp_path):
     loader = torch.utils.data.DataLoader(dataset, batch_size=2)
     batch, labels = next(iter(loader))
     assert batch.shape == (2, 1, 28, 28) and labels.tolist() == [0, 1]
+
+
+REAL_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+
+
+def test_the_real_mnist_training_split_when_it_is_there():
+    """The offline root carries the real 60,000-image split wherever ../shared/data has it."""
+    root = data.data_root()
+    note = root / "STAND-IN.txt"
+    if note.is_file() and "real MNIST training split" not in note.read_text():
+        pytest.skip("this data root has a stand-in MNIST training split")
+    images, labels = data.load_mnist("train")
+    assert images.shape == (60000, 28, 28) and images.dtype == torch.uint8
+    assert torch.bincount(labels, minlength=10).tolist() == REAL_TRAIN_COUNTS

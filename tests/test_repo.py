@@ -56,14 +56,19 @@ def test_ci_runs_the_readme_commands():
         assert command in ci_lines, f".ci/run must run the README command {command!r}"
 
 
-def test_requirements_install_the_helpers_package_and_pin_nothing_exactly():
+def test_requirements_install_the_helpers_package_with_every_tool_and_pin_nothing_exactly():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
     lines = [line.split("#")[0].strip() for line in (REPO_ROOT / "requirements.txt").read_text().splitlines()]
-    lines = [line for line in lines if line]
-    assert "-e ." in lines
-    assert not [line for line in lines if "==" in line], "use lower bounds, not exact pins"
-    for name in ("torch", "torchvision", "matplotlib", "jupyterlab", "nbgrader", "nbval",
-                 "pytest", "tqdm", "tensorboard", "ipywidgets"):
-        assert any(re.match(rf"{name}\b", line) for line in lines), f"{name} missing from requirements.txt"
+    assert [line for line in lines if line] == ["-e .[course]"], "requirements.txt installs the package and its course extra"
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    student, course = project["dependencies"], project["optional-dependencies"]["course"]
+    assert not [d for d in student + course if "==" in d], "use lower bounds, not exact pins"
+    for name in ("torch", "torchvision", "matplotlib", "tqdm", "tensorboard", "ipywidgets"):
+        assert any(re.match(rf"{name}\b", d) for d in student), f"{name} missing from the student dependencies"
+    for name in ("jupyterlab", "nbgrader", "nbval", "pytest"):
+        assert any(re.match(rf"{name}\b", d) for d in course), f"{name} missing from the course extra"
+        assert not any(re.match(rf"{name}\b", d) for d in student), f"a student does not need {name}"
 
 
 def test_importing_helpers_keeps_the_notebooks_plot_backend():

@@ -2,13 +2,18 @@
 
 Each session has its own module (``helpers.checks.data`` for session 1, ...)
 whose ``check_*`` functions call a student's function on small inputs and
-raise ``AssertionError`` with a message like "expected values in [-1, 1], got
-min 0.0 max 255.0". When everything is right they print one happy line.
+raise ``AssertionError`` whose message names the fix first (the layer, the
+call or the argument), then the evidence: "End the generator with nn.Tanh():
+G(noise) expected values in [-1, 1], got min -1.2 max 1.6". The most specific
+diagnosis runs first; a generic one only catches what no specific one named.
+When everything is right they print one happy line.
 
 The small ``expect_*`` functions below are the building blocks.
 """
 
 import torch
+
+from ..guards import range_problem
 
 
 def expect(condition, message):
@@ -23,10 +28,11 @@ def expect_tensor(x, what):
            f"{what} should be a torch.Tensor, got {type(x).__name__}. Did you forget to return it?")
 
 
-def expect_shape(x, shape, what):
-    """``x`` must be a tensor of exactly ``shape``."""
+def expect_shape(x, shape, what, fix=""):
+    """``x`` must be a tensor of exactly ``shape``; ``fix``, if given, comes first in the message."""
     expect_tensor(x, what)
-    expect(tuple(x.shape) == tuple(shape), f"{what} should have shape {tuple(shape)}, got {tuple(x.shape)}")
+    found = f"{what} should have shape {tuple(shape)}, got {tuple(x.shape)}"
+    expect(tuple(x.shape) == tuple(shape), f"{fix} ({found})" if fix else found)
 
 
 def expect_scalar(x, what):
@@ -41,11 +47,10 @@ def expect_dtype(x, dtype, what, hint=""):
     expect(x.dtype == dtype, f"{what} should have dtype {dtype}, got {x.dtype}. {hint}".strip())
 
 
-def expect_range(x, low, high, what, tolerance=1e-4):
-    """Every value of ``x`` must lie in ``[low, high]``."""
-    lo, hi = x.min().item(), x.max().item()
-    expect(lo >= low - tolerance and hi <= high + tolerance,
-           f"{what}: expected values in [{low:g}, {high:g}], got min {lo:.4g} max {hi:.4g}")
+def expect_range(x, low, high, what, fix, tolerance=1e-4):
+    """Every value of ``x`` must be a number in ``[low, high]``; else ``fix`` comes first in the message."""
+    problem = range_problem(x, low, high, tolerance)
+    expect(problem is None, f"{fix} ({what}: {problem})")
 
 
 def expect_close(x, expected, what, atol=1e-5):

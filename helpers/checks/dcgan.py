@@ -1,4 +1,7 @@
-"""Checks for session 3 (DCGAN): transposed-conv arithmetic, R4's networks, init, the logit loss."""
+"""Checks for session 3 (DCGAN): transposed-conv arithmetic, R4's networks, init, the logit loss.
+
+Every message names the fix first, then what was seen.
+"""
 
 import math
 
@@ -23,52 +26,73 @@ def check_convtranspose_output_size(fn):
         truth = layer(torch.zeros(1, 1, size, size)).shape[-1]
         got = fn(size, kernel, stride, padding, output_padding)
         expect(isinstance(got, int) and not isinstance(got, bool),
-               f"convtranspose_output_size should return an int, got {type(got).__name__}")
+               f"Return an int (use // for any division): convtranspose_output_size returned {type(got).__name__}")
+        case = (f"for input {size}, kernel {kernel}, stride {stride}, padding {padding}, "
+                f"output_padding {output_padding}: PyTorch gives {truth}, you gave {got}")
+        expect(got != truth - output_padding or output_padding == 0, f"Add output_padding at the end: {case}")
         expect(got == truth,
-               f"for input {size}, kernel {kernel}, stride {stride}, padding {padding}, "
-               f"output_padding {output_padding}: PyTorch gives {truth}, you gave {got}. "
-               f"Formula: (size - 1) * stride - 2 * padding + (kernel - 1) + output_padding + 1")
+               f"Use the transposed convolution's formula, (size - 1) * stride - 2 * padding + (kernel - 1) "
+               f"+ output_padding + 1 (an ordinary convolution's formula goes the other way): {case}")
     passed(f"your formula agrees with nn.ConvTranspose2d on {len(CONV_CASES)} cases")
 
 
 def check_dcgan_generator(make_generator):
     """R4's G: noise [B, 100] -> [B, 1, 28, 28] in (-1, 1), BatchNorm, three transposed convolutions."""
     G = make_generator()
-    expect(isinstance(G, nn.Module), f"make_dcgan_generator should return an nn.Module, got {type(G).__name__}")
+    expect(isinstance(G, nn.Module), f"Return an nn.Module from make_dcgan_generator, got {type(G).__name__}")
     G.eval()
     with torch.no_grad():
         out = G(torch.randn(3, 100) * 3)
-    expect_shape(out, (3, 1, 28, 28), "G(noise) for 3 noise vectors")
-    expect_range(out, -1.0, 1.0, "G(noise)")
-    expect(out.min() < 0, "G's outputs are never negative: end with nn.Tanh()")
+    expect(out.shape[-1] != 25,
+           f"Add output_padding=1 to the two stride-2 ConvTranspose2d layers: 7 -> 13 -> 25 without it, "
+           f"got images of shape {tuple(out.shape)}")
+    expect_shape(out, (3, 1, 28, 28), "G(noise) for 3 noise vectors",
+                 "Follow the table: Linear to 256x7x7 (nn.Unflatten), then ConvTranspose2d 256->128->64->1")
+    expect_range(out, -1.0, 1.0, "G(noise)", "End the generator with nn.Tanh() (or torch.tanh), whose range is (-1, 1)")
+    expect(out.min() < 0, "End the generator with nn.Tanh(): G's outputs are never negative")
     convs = [m for m in G.modules() if isinstance(m, nn.ConvTranspose2d)]
-    expect(len(convs) == 3, f"G should have 3 ConvTranspose2d layers, found {len(convs)}")
+    expect(len(convs) == 3, f"Use 3 ConvTranspose2d layers, as in the table: found {len(convs)}")
     expect(all(c.kernel_size == (5, 5) and c.bias is None for c in convs),
-           "each ConvTranspose2d should have kernel 5 and bias=False (BatchNorm follows, so a bias is redundant)")
+           "Give each ConvTranspose2d kernel 5 and bias=False (BatchNorm follows, so a bias is redundant)")
     norms = [m for m in G.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
-    expect(len(norms) == 3, f"G should have 3 BatchNorm layers (after the Linear and the first two convs), found {len(norms)}")
+    expect(len(norms) == 3,
+           f"Put a BatchNorm after the Linear and after the first two ConvTranspose2d layers: found {len(norms)}")
+    slopes = [m.negative_slope for m in G.modules() if isinstance(m, nn.LeakyReLU)]
+    others = [type(m).__name__ for m in G.modules() if isinstance(m, (nn.ReLU, nn.ELU, nn.GELU, nn.SiLU))]
+    expect(len(slopes) == 3 and all(abs(s - 0.3) < 1e-9 for s in slopes) and not others,
+           f"Use nn.LeakyReLU(0.3), Keras' default slope, after each BatchNorm: found LeakyReLU slopes "
+           f"{slopes} and {others or 'no other activations'}")
     expected = 100 * 12544 + 2 * 12544 + 256 * 128 * 25 + 2 * 128 + 128 * 64 * 25 + 2 * 64 + 64 * 25
-    expect(count_parameters(G) == expected, f"G should have {expected:,} parameters, got {count_parameters(G):,}. Check the layer sizes.")
+    expect(count_parameters(G) == expected,
+           f"Check the layer sizes against the table: G should have {expected:,} parameters, got "
+           f"{count_parameters(G):,}")
     passed("G turns 100 numbers into a 28x28 image: 7 -> 7 -> 14 -> 28")
 
 
 def check_dcgan_discriminator(make_discriminator):
     """R4's D: images [B, 1, 28, 28] -> one logit per image, no BatchNorm, dropout 0.3."""
+    torch.manual_seed(0)  # the same weights every time: the logit test below is then deterministic
     D = make_discriminator()
-    expect(isinstance(D, nn.Module), f"make_dcgan_discriminator should return an nn.Module, got {type(D).__name__}")
+    expect(isinstance(D, nn.Module), f"Return an nn.Module from make_dcgan_discriminator, got {type(D).__name__}")
     D.eval()
-    torch.manual_seed(0)
     with torch.no_grad():
         out = D(torch.randn(4, 1, 28, 28) * 50)
-    expect_shape(out, (4, 1), "D(images) for 4 images")
+    expect_shape(out, (4, 1), "D(images) for 4 images",
+                 "Follow the table: Conv2d 1->64->128 with stride 2, then Flatten and Linear(7*7*128, 1)")
     expect(not any(isinstance(m, nn.Sigmoid) for m in D.modules()),
-           "D should return a logit: remove the Sigmoid (BCEWithLogitsLoss applies it, more safely)")
+           "Remove the nn.Sigmoid at the end: D should return a logit (BCEWithLogitsLoss applies the sigmoid, "
+           "more safely)")
+    expect(bool(out.min() < 0 or out.max() > 1),
+           f"Remove the sigmoid from forward (torch.sigmoid): D should return a logit, a score of any sign, but "
+           f"every output was in (0, 1): {[round(v, 3) for v in out.flatten().tolist()]}")
     expect(not any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) for m in D.modules()),
-           "R4's D has no BatchNorm: remove it")
+           "Remove the BatchNorm: R4's D has none")
     drops = [m.p for m in D.modules() if isinstance(m, nn.Dropout)]
-    expect(drops == [0.3, 0.3], f"D should have two Dropout(0.3) layers, found {drops}")
+    expect(drops == [0.3, 0.3], f"Put nn.Dropout(0.3) after each LeakyReLU: found dropout rates {drops}")
     expected = 64 * 25 + 64 + 64 * 128 * 25 + 128 + 7 * 7 * 128 + 1
-    expect(count_parameters(D) == expected, f"D should have {expected:,} parameters, got {count_parameters(D):,}. Check the layer sizes.")
+    expect(count_parameters(D) == expected,
+           f"Check the layer sizes against the table: D should have {expected:,} parameters, got "
+           f"{count_parameters(D):,}")
     passed("D turns a 28x28 image into one logit: 28 -> 14 -> 7 -> 1")
 
 
@@ -81,13 +105,13 @@ def check_dcgan_init(init):
     for name, conv in (("ConvTranspose2d", model[0]), ("Conv2d", model[2])):
         w = conv.weight
         expect(abs(w.mean().item()) < 2e-3 and abs(w.std().item() - 0.02) < 2e-3,
-               f"{name} weights should be drawn from N(0, 0.02), got mean {w.mean().item():.4f} "
-               f"std {w.std().item():.4f}")
+               f"Draw {name} weights with nn.init.normal_(module.weight, 0.0, 0.02): got mean "
+               f"{w.mean().item():.4f} std {w.std().item():.4f}")
     bn = model[1]
     expect(abs(bn.weight.mean().item() - 1) < 3e-3 and abs(bn.weight.std().item() - 0.02) < 3e-3,
-           f"BatchNorm weights should be drawn from N(1, 0.02), got mean {bn.weight.mean().item():.4f} "
-           f"std {bn.weight.std().item():.4f}")
-    expect(torch.all(bn.bias == 0), "BatchNorm biases should be set to 0")
+           f"Draw BatchNorm weights with nn.init.normal_(module.weight, 1.0, 0.02): got mean "
+           f"{bn.weight.mean().item():.4f} std {bn.weight.std().item():.4f}")
+    expect(torch.all(bn.bias == 0), "Set BatchNorm biases to 0 with nn.init.zeros_(module.bias)")
     linear = nn.Linear(3, 3)
     linear.apply(init)  # must not fail on layers it does not handle
     passed("DCGAN initialisation for Conv, ConvTranspose and BatchNorm layers")
@@ -107,13 +131,18 @@ def check_discriminator_loss_logits(loss_fn):
     double = sum(bce(1 / (1 + math.exp(-x)), t) for x, t in ((2.0, 1), (0.5, 1))) / 2 \
         + sum(bce(1 / (1 + math.exp(-x)), t) for x, t in ((-1.0, 0), (0.0, 0))) / 2
     expect(abs(loss.item() - double) > 1e-4,
-           "the logits went through a Sigmoid twice: BCEWithLogits applies it itself, so pass raw logits")
-    expect_close(loss, torch.tensor(plain), "loss with targets 1 / 0")
-    smoothed = (bce(2.0, 0.9) + bce(0.5, 0.9)) / 2 + (bce(-1.0, 0.1) + bce(0.0, 0.1)) / 2
-    expect_close(loss_fn(real, fake, 0.9, 0.1), torch.tensor(smoothed),
-                 "loss with smoothed targets 0.9 / 0.1 (use real_target and fake_target)")
+           "Pass the raw logits to binary_cross_entropy_with_logits, which applies the sigmoid itself: "
+           "the logits went through a sigmoid twice")
     huge = loss_fn(torch.tensor([[-200.0]]), torch.tensor([[200.0]]), 1.0, 0.0)
-    expect(torch.isfinite(huge) and abs(huge.item() - 400.0) < 1e-2,
-           f"for very confident wrong logits (-200 real, +200 fake) the loss should be exactly 400, got "
-           f"{huge.item():.4g}. Use nn.functional.binary_cross_entropy_with_logits, not a Sigmoid and BCE.")
+    expect(bool(torch.isfinite(huge)) and abs(huge.item() - 400.0) < 1e-2,
+           f"Use nn.functional.binary_cross_entropy_with_logits, not a sigmoid and BCE: for very confident "
+           f"wrong logits (-200 real, +200 fake) the loss should be exactly 400, got {huge.item():.4g}")
+    expect_close(loss, torch.tensor(plain), "loss with targets 1 / 0")
+    for real_target, fake_target in ((0.9, 0.1), (0.9, 0.0), (0.8, 0.05)):
+        want = sum(bce(x, real_target) for x in (2.0, 0.5)) / 2 + sum(bce(x, fake_target) for x in (-1.0, 0.0)) / 2
+        got = loss_fn(real, fake, real_target, fake_target)
+        expect(abs(got.item() - want) < 1e-4,
+               f"Use real_target for the real logits and fake_target for the fake ones "
+               f"(torch.full_like(logits, target)): with targets {real_target} / {fake_target} the loss should "
+               f"be {want:.5f}, got {got.item():.5f}")
     passed("BCE with logits, label smoothing respected, stable for extreme logits")

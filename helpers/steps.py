@@ -1,4 +1,4 @@
-"""Training a GAN: the losses, one training step, one epoch, and a history.
+"""One GAN training step: the noise, the two losses, the D step and the G step.
 
 A GAN step has two halves:
 
@@ -8,21 +8,26 @@ A GAN step has two halves:
 2. **G step.** Show D a fake batch again, this time with target "real"
    (the non-saturating loss), and update G only.
 
-Nothing here calls ``.item()`` inside the loop: step numbers stay on the
-device in a ``History`` and are copied to the CPU once per epoch, so a GPU is
-never made to wait for Python.
+``train_step`` returns its numbers as 0-dim tensors that stay on the device;
+``loop.fit`` runs it over every batch and copies them to the CPU once per
+epoch. The one read it makes of the device is its check of the real batch at
+the door: a batch in the wrong range, or holding NaN, is refused in words
+before it can train anything.
+
+``sample_noise``, ``discriminator_loss`` and ``generator_loss`` are the
+answers to session 2's Exercises 3-5; session 2 never imports them.
 """
 
 import contextlib
-from collections import defaultdict
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .validation import describe
+from .data import PIXEL_RANGES
+from .guards import FLOAT_DTYPES, describe, range_problem
 
 
 # ---------------------------------------------------------------------------
@@ -30,7 +35,10 @@ from .validation import describe
 # ---------------------------------------------------------------------------
 
 def sample_noise(batch_size, latent_shape, device, generator=None):
-    """Standard normal noise ``[batch_size, *latent_shape]`` on ``device``."""
+    """Standard normal noise ``[batch_size, *latent_shape]`` on ``device``.
+
+    Taught in session 2, section 3 (Exercise 3).
+    """
     if isinstance(latent_shape, int):
         latent_shape = (latent_shape,)
     return torch.randn(batch_size, *latent_shape, device=device, generator=generator)
@@ -59,7 +67,8 @@ def generator_loss(d_fake, logits=False, target=1.0):
 
     Minimising it pushes D(G(z)) up. (The original minimax form,
     ``log(1 - D(G(z)))``, has almost no gradient early on, when D easily
-    rejects every fake.) Returns a 0-dim tensor.
+    rejects every fake.) Returns a 0-dim tensor. Taught in session 2,
+    section 4 (Exercise 5).
     """
     return _bce(d_fake, target, logits)
 
@@ -80,9 +89,13 @@ class GAN:
     ``logits``: D returns logits (use ``BCEWithLogits``) rather than
     probabilities. ``real_target``/``fake_target``: D's targets (1 and 0, or
     0.9 and 0.1 for label smoothing); ``g_target``: G's target (1).
-    ``reuse_fake``: the G step reuses the D step's fake batch (as recipe R1
-    does) instead of drawing fresh noise. ``amp_dtype``: run the networks
-    under ``torch.autocast`` in this dtype (losses stay in float32).
+    ``d_loss_fn(d_real, d_fake)`` and ``g_loss_fn(d_fake)``: your own losses,
+    used instead of the ones built from those settings (a session passes the
+    loss its student wrote). ``reuse_fake``: the G step reuses the D step's
+    fake batch (as recipe R1 does) instead of drawing fresh noise.
+    ``pixel_range``: the range real images must be in (``"tanh"`` or
+    ``"unit"``). ``amp_dtype``: run the networks under ``torch.autocast`` in
+    this dtype (losses stay in float32).
     """
 
     generator: nn.Module
@@ -94,12 +107,23 @@ class GAN:
     real_target: float = 1.0
     fake_target: float = 0.0
     g_target: float = 1.0
+    d_loss_fn: Optional[Callable] = None
+    g_loss_fn: Optional[Callable] = None
     reuse_fake: bool = False
+    pixel_range: str = "tanh"
     amp_dtype: Optional[torch.dtype] = None  # e.g. torch.bfloat16: forward passes in mixed precision
 
-    @property
-    def device(self):
-        return next(self.generator.parameters()).device
+    def d_loss(self, d_real, d_fake):
+        """D's loss on its outputs for a real and a fake batch: a 0-dim tensor."""
+        if self.d_loss_fn is not None:
+            return self.d_loss_fn(d_real, d_fake)
+        return discriminator_loss(d_real, d_fake, self.logits, self.real_target, self.fake_target)
+
+    def g_loss(self, d_fake):
+        """G's loss on D's outputs for a fake batch: a 0-dim tensor."""
+        if self.g_loss_fn is not None:
+            return self.g_loss_fn(d_fake)
+        return generator_loss(d_fake, self.logits, self.g_target)
 
 
 def train_step(gan, real):
@@ -107,8 +131,11 @@ def train_step(gan, real):
 
     Returns a dict of 0-dim tensors, still on the device (no sync):
     ``d_loss``, ``g_loss``, ``d_real`` (mean D(x)) and ``d_fake`` (mean D(G(z))).
+    The batch is checked first (``check_real_batch``): nothing is trained on
+    a batch that is not images in the GAN's pixel range.
     """
     G, D = gan.generator, gan.discriminator
+    check_real_batch(gan, real)
     n = real.shape[0]
 
     # D step: fakes are made without a graph back into G (or detached), so
@@ -117,14 +144,14 @@ def train_step(gan, real):
     z = sample_noise(n, gan.latent_shape, real.device)
     with _precision(gan, real.device):
         if gan.reuse_fake:
-            fake = G(z)  # kept, with its graph, for G's step
+            fake = generate(G, z)  # kept, with its graph, for G's step
             d_real, d_fake = discriminate(D, real, fake.detach())
         else:
             with torch.no_grad():
-                fake = G(z)
+                fake = generate(G, z)
             d_real, d_fake = discriminate(D, real, fake)
     d_real, d_fake = d_real.float(), d_fake.float()
-    d_loss = discriminator_loss(d_real, d_fake, gan.logits, gan.real_target, gan.fake_target)
+    d_loss = gan.d_loss(d_real, d_fake)
     gan.opt_d.zero_grad(set_to_none=True)
     d_loss.backward()
     gan.opt_d.step()
@@ -133,15 +160,17 @@ def train_step(gan, real):
     # frozen meanwhile: gradients flow through it to G, but none are computed
     # for D's own weights, which this step would not use.
     D.requires_grad_(False)
-    with _precision(gan, real.device):
-        if not gan.reuse_fake:
-            fake = G(sample_noise(n, gan.latent_shape, real.device))
-        d_on_fake = D(fake)
-    g_loss = generator_loss(d_on_fake.float(), gan.logits, gan.g_target)
-    gan.opt_g.zero_grad(set_to_none=True)
-    g_loss.backward()
-    gan.opt_g.step()
-    D.requires_grad_(True)
+    try:
+        with _precision(gan, real.device):
+            if not gan.reuse_fake:
+                fake = G(sample_noise(n, gan.latent_shape, real.device))
+            d_on_fake = D(fake)
+        g_loss = gan.g_loss(d_on_fake.float())
+        gan.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        gan.opt_g.step()
+    finally:
+        D.requires_grad_(True)  # even if G's step failed: D must be trainable again
 
     return {
         "d_loss": d_loss.detach(),
@@ -149,6 +178,46 @@ def train_step(gan, real):
         "d_real": probabilities(d_real.detach(), gan.logits).mean(),
         "d_fake": probabilities(d_fake.detach(), gan.logits).mean(),
     }
+
+
+def check_real_batch(gan, real):
+    """Raise ``ValueError``/``TypeError`` unless ``real`` is a batch ``gan`` can train on.
+
+    A float tensor ``[B, C, H, W]`` (or ``[B, features]`` for a flat MLP), at
+    least 2 images where a network has BatchNorm, every value a number in the
+    GAN's pixel range. Reads the batch's minimum and maximum: the one host
+    sync of a step.
+    """
+    if not isinstance(real, torch.Tensor):
+        raise TypeError(f"the real batch must be a torch.Tensor of images, got {type(real).__name__}")
+    if real.dtype not in FLOAT_DTYPES:
+        hint = (" Convert pixels first: data.convert_pixels(images, 'uint8', 'tanh')."
+                if real.dtype == torch.uint8 else "")
+        raise TypeError(f"the real batch must be float images, got {describe(real)}.{hint}")
+    if real.dim() not in (2, 4):
+        raise ValueError(f"the real batch must be images [B, C, H, W] (or flat [B, features]), got {describe(real)}")
+    smallest = 2 if uses_batch_statistics(gan.generator) or uses_batch_statistics(gan.discriminator) else 1
+    if real.shape[0] < smallest:
+        raise ValueError(f"the real batch must hold at least {smallest} image(s)"
+                         f"{' (BatchNorm needs 2 to compute a variance)' if smallest == 2 else ''}, "
+                         f"got {describe(real)}")
+    low, high = PIXEL_RANGES[gan.pixel_range]
+    problem = range_problem(real, low, high, tolerance=1e-3)
+    if problem:
+        raise ValueError(f"the real batch is not images in the {gan.pixel_range!r} range [{low:g}, {high:g}]: "
+                         f"{problem}. Convert it with data.convert_pixels, and look for NaN in the data.")
+
+
+def generate(G, z):
+    """``G(z)``, with a clear error when G cannot take noise of ``z``'s shape."""
+    try:
+        return G(z)
+    except RuntimeError as error:
+        if "shape" not in str(error) and "size" not in str(error):
+            raise
+        raise ValueError(f"the generator cannot take noise of shape {tuple(z.shape)} (latent_shape "
+                         f"{tuple(z.shape[1:])}); does latent_shape match G's first layer? "
+                         f"torch said: {str(error).splitlines()[0]}") from None
 
 
 def discriminate(D, real, fake):
@@ -188,80 +257,3 @@ def _precision(gan, device):
     if gan.amp_dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=gan.amp_dtype)
-
-
-def train_epoch(gan, batches, history, max_steps=None, progress=None):
-    """Run ``train_step`` over every batch (at most ``max_steps``); return the steps done.
-
-    ``batches`` yields image tensors (or ``(images, labels)`` pairs);
-    ``history`` records each step's numbers; ``progress`` is an optional
-    ``tqdm`` bar to advance.
-    """
-    gan.generator.train()
-    gan.discriminator.train()
-    steps = 0
-    for batch in batches:
-        if max_steps is not None and steps >= max_steps:
-            break
-        real = batch[0] if isinstance(batch, (tuple, list)) else batch
-        history.log(**train_step(gan, real))
-        steps += 1
-        if progress is not None:
-            progress.update(1)
-    return steps
-
-
-# ---------------------------------------------------------------------------
-# History: numbers per step and per epoch, synced once per epoch
-# ---------------------------------------------------------------------------
-
-class History:
-    """Per-step and per-epoch training numbers.
-
-    ``log(d_loss=t, ...)`` keeps 0-dim tensors on their device;
-    ``end_epoch()`` copies the epoch's values to the CPU in one transfer and
-    records their means. Afterwards ``history.steps["d_loss"]`` is a list of
-    per-step floats and ``history.epochs["d_loss"]`` a list of per-epoch means.
-    """
-
-    def __init__(self):
-        self.steps = defaultdict(list)
-        self.epochs = defaultdict(list)
-        self._pending = defaultdict(list)
-
-    def log(self, **values):
-        """Record one step's values (0-dim tensors or numbers); nothing is synced."""
-        for key, value in values.items():
-            if isinstance(value, torch.Tensor) and value.dim() != 0:
-                raise ValueError(f"history values must be single numbers, got {key}: {describe(value)}")
-            self._pending[key].append(value.detach() if isinstance(value, torch.Tensor) else torch.tensor(float(value)))
-
-    def end_epoch(self):
-        """Move this epoch's values to the CPU (one sync); return the epoch means."""
-        if not self._pending:
-            return {}
-        keys = list(self._pending)
-        lengths = [len(self._pending[k]) for k in keys]
-        device = self._pending[keys[0]][0].device
-        flat = torch.cat([torch.stack(self._pending[k]).float().to(device) for k in keys]).cpu()
-        means = {}
-        for key, chunk in zip(keys, flat.split(lengths)):
-            self.steps[key].extend(chunk.tolist())
-            means[key] = chunk.mean().item()
-            self.epochs[key].append(means[key])
-        self._pending.clear()
-        return means
-
-    def state_dict(self):
-        """Plain lists, for checkpoints (pending values are flushed first)."""
-        self.end_epoch()
-        return {"steps": dict(self.steps), "epochs": dict(self.epochs)}
-
-    def load_state_dict(self, state):
-        self.steps = defaultdict(list, {k: list(v) for k, v in state["steps"].items()})
-        self.epochs = defaultdict(list, {k: list(v) for k, v in state["epochs"].items()})
-        self._pending.clear()
-
-    def __repr__(self):
-        last = {k: round(v[-1], 4) for k, v in self.epochs.items() if v}
-        return f"History({len(next(iter(self.epochs.values()), []))} epochs, last: {last})"

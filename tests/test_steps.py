@@ -1,30 +1,30 @@
-"""helpers.training, models and recipes: losses, steps, history, and the recipes' exact shapes."""
+"""helpers.steps, loop, models and recipes: losses, one step, the loop, history, and the recipes' exact shapes."""
 
 import math
 
 import pytest
 import torch
 
-from helpers import models, recipes, training
-from helpers.train import build_gan
+from helpers import loop, models, recipes, steps
+from helpers.runs import apply_speed_options, build_gan
 
 
 def test_losses_match_hand_computed_values():
     d_real = torch.tensor([[0.8], [0.6]])
     d_fake = torch.tensor([[0.3], [0.1]])
     expected_d = -(math.log(0.8) + math.log(0.6)) / 2 - (math.log(0.7) + math.log(0.9)) / 2
-    assert training.discriminator_loss(d_real, d_fake).item() == pytest.approx(expected_d, rel=1e-6)
+    assert steps.discriminator_loss(d_real, d_fake).item() == pytest.approx(expected_d, rel=1e-6)
     expected_g = -(math.log(0.3) + math.log(0.1)) / 2
-    assert training.generator_loss(d_fake).item() == pytest.approx(expected_g, rel=1e-6)
+    assert steps.generator_loss(d_fake).item() == pytest.approx(expected_g, rel=1e-6)
 
 
 def test_logit_losses_equal_probability_losses_and_smoothing_changes_targets():
     logits = torch.tensor([[2.0], [-1.0]])
     probs = torch.sigmoid(logits)
-    a = training.discriminator_loss(logits, -logits, logits=True)
-    b = training.discriminator_loss(probs, 1 - probs)
+    a = steps.discriminator_loss(logits, -logits, logits=True)
+    b = steps.discriminator_loss(probs, 1 - probs)
     assert a.item() == pytest.approx(b.item(), rel=1e-5)
-    smoothed = training.discriminator_loss(probs, 1 - probs, real_target=0.9, fake_target=0.1)
+    smoothed = steps.discriminator_loss(probs, 1 - probs, real_target=0.9, fake_target=0.1)
     expected = -(0.9 * torch.log(probs) + 0.1 * torch.log(1 - probs)).mean() * 2
     assert smoothed.item() == pytest.approx(expected.item(), rel=1e-5)
 
@@ -99,7 +99,7 @@ def test_train_step_updates_both_and_keeps_numbers_on_the_device(reuse_fake):
     gan.reuse_fake = reuse_fake
     g_before = [p.clone() for p in gan.generator.parameters()]
     d_before = [p.clone() for p in gan.discriminator.parameters()]
-    stats = training.train_step(gan, torch.rand(8, 1, 28, 28) * 2 - 1)
+    stats = steps.train_step(gan, torch.rand(8, 1, 28, 28) * 2 - 1)
     assert set(stats) == {"d_loss", "g_loss", "d_real", "d_fake"}
     assert all(isinstance(v, torch.Tensor) and v.dim() == 0 and not v.requires_grad for v in stats.values())
     assert all(not torch.equal(a, b) for a, b in zip(g_before, gan.generator.parameters()))
@@ -107,14 +107,14 @@ def test_train_step_updates_both_and_keeps_numbers_on_the_device(reuse_fake):
 
 
 def test_history_syncs_per_epoch_and_round_trips():
-    history = training.History()
+    history = loop.History()
     for i in range(4):
         history.log(d_loss=torch.tensor(float(i)), g_loss=torch.tensor(1.0))
     assert history.steps == {}  # nothing synced yet
     means = history.end_epoch()
     assert means == {"d_loss": 1.5, "g_loss": 1.0}
     assert history.steps["d_loss"] == [0.0, 1.0, 2.0, 3.0] and history.epochs["d_loss"] == [1.5]
-    copy = training.History()
+    copy = loop.History()
     copy.load_state_dict(history.state_dict())
     assert copy.epochs == history.epochs and copy.steps == history.steps
     with pytest.raises(ValueError, match="single numbers"):
@@ -124,33 +124,29 @@ def test_history_syncs_per_epoch_and_round_trips():
 @pytest.mark.gpu
 def test_train_step_runs_on_cuda():
     gan = build_gan(recipes.get_recipe("r2"), "cuda")
-    stats = training.train_step(gan, torch.rand(16, 1, 28, 28, device="cuda") * 2 - 1)
+    stats = steps.train_step(gan, torch.rand(16, 1, 28, 28, device="cuda") * 2 - 1)
     assert all(v.device.type == "cuda" for v in stats.values())
 
 
 def test_mixed_precision_path_runs_and_keeps_losses_in_float32():
-    """bf16 autocast also works on the CPU, so the GPU fast path's code is exercised here."""
-    from helpers.train import use_gpu_fast_path
-
+    """bf16 autocast also works on the CPU, so the speed options' code is exercised here."""
     torch.manual_seed(0)
-    gan = use_gpu_fast_path(build_gan(recipes.get_recipe("r4"), "cpu"), amp=True, channels_last=True)
-    stats = training.train_step(gan, torch.rand(4, 1, 28, 28) * 2 - 1)
+    gan = apply_speed_options(build_gan(recipes.get_recipe("r4"), "cpu"), amp=True, channels_last=True)
+    stats = steps.train_step(gan, torch.rand(4, 1, 28, 28) * 2 - 1)
     assert all(v.dtype == torch.float32 and torch.isfinite(v) for v in stats.values())
 
 
 @pytest.mark.gpu
 def test_gpu_fast_path_trains_the_dcgan():
-    from helpers.train import use_gpu_fast_path
-
-    gan = use_gpu_fast_path(build_gan(recipes.get_recipe("r4"), "cuda"), amp=True, channels_last=True, compile=True)
+    gan = apply_speed_options(build_gan(recipes.get_recipe("r4"), "cuda"), amp=True, channels_last=True, compile=True)
     for _ in range(3):
-        stats = training.train_step(gan, torch.rand(64, 1, 28, 28, device="cuda") * 2 - 1)
+        stats = steps.train_step(gan, torch.rand(64, 1, 28, 28, device="cuda") * 2 - 1)
     assert all(torch.isfinite(v) for v in stats.values())
 
 
 def _two_pass_d_step(gan, real, fake):
     """The textbook D step, one pass per batch: the reference the joint pass must match."""
-    d_loss = training.discriminator_loss(gan.discriminator(real), gan.discriminator(fake))
+    d_loss = steps.discriminator_loss(gan.discriminator(real), gan.discriminator(fake))
     gan.opt_d.zero_grad()
     d_loss.backward()
     return d_loss
@@ -164,10 +160,10 @@ def test_joint_d_pass_gives_the_same_loss_and_gradients_as_two_passes():
     real, fake = torch.rand(8, 1, 28, 28) * 2 - 1, torch.rand(8, 1, 28, 28) * 2 - 1
     expected = _two_pass_d_step(gan, real, fake)
     expected_grads = [p.grad.clone() for p in gan.discriminator.parameters()]
-    d_real, d_fake = training.discriminate(gan.discriminator, real, fake)
+    d_real, d_fake = steps.discriminate(gan.discriminator, real, fake)
     assert d_real.shape == d_fake.shape == (8, 1)
     gan.opt_d.zero_grad()
-    loss = training.discriminator_loss(d_real, d_fake)
+    loss = steps.discriminator_loss(d_real, d_fake)
     loss.backward()
     assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
     for got, want in zip((p.grad for p in gan.discriminator.parameters()), expected_grads):
@@ -185,14 +181,14 @@ def test_d_with_batchnorm_never_sees_real_and_fake_mixed():
     bn_d = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 8), torch.nn.BatchNorm1d(8),
                                torch.nn.Linear(8, 1))
     plain_d = models.r3_discriminator()
-    assert training.uses_batch_statistics(bn_d) and not training.uses_batch_statistics(plain_d)
+    assert steps.uses_batch_statistics(bn_d) and not steps.uses_batch_statistics(plain_d)
     real, fake = torch.zeros(4, 1, 28, 28), torch.ones(6, 1, 28, 28)
     bn_seen, plain_seen = _batch_sizes_seen(bn_d), _batch_sizes_seen(plain_d)
-    training.discriminate(bn_d, real, fake)
-    training.discriminate(plain_d, real, fake)
+    steps.discriminate(bn_d, real, fake)
+    steps.discriminate(plain_d, real, fake)
     assert bn_seen == [4, 6] and plain_seen == [10]
 
 
 def test_discriminate_names_both_shapes_when_g_forgets_to_reshape():
     with pytest.raises(ValueError, match=r"real: shape \(4, 1, 28, 28\).*fake: shape \(4, 784\)"):
-        training.discriminate(models.r3_discriminator(), torch.zeros(4, 1, 28, 28), torch.zeros(4, 784))
+        steps.discriminate(models.r3_discriminator(), torch.zeros(4, 1, 28, 28), torch.zeros(4, 784))

@@ -2,12 +2,12 @@
 
 from PIL import Image
 
-from helpers import figures
+from helpers import static_figures
 
 
 def test_build_all_regenerates_every_shipped_figure(tmp_path):
-    written = figures.build_all(tmp_path)
-    assert {p.name for p in written} == {p.name for p in figures.FIG_DIR.glob("*.png")}
+    written = static_figures.build_all(tmp_path)
+    assert {p.name for p in written} == {p.name for p in static_figures.FIG_DIR.glob("*.png")}
     for path in written:
         width, height = Image.open(path).size
         assert width > 200 and height > 200
