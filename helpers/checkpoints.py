@@ -138,3 +138,18 @@ def load_checkpoint(path, gan, history=None, generators=()):
         history.load_state_dict(state["history"])
     set_rng_state(state["rng"], *generators)
     return state["epoch"], state["extra"]
+
+
+def checkpoint_generator(path, build_generator):
+    """The generator saved in the checkpoint at ``path``, in a new network from ``build_generator()``.
+
+    For a checkpoint written by any training run of the course (a notebook's
+    or the command line's). Raises ``FileNotFoundError`` when there is none,
+    ``CheckpointError`` when the saved generator has another architecture.
+    Returns the network in eval mode, on the CPU.
+    """
+    state = read_checkpoint(path)
+    generator = build_generator()
+    _check_fits(path, "generator", generator, state["generator"])
+    generator.load_state_dict(state["generator"])
+    return generator.eval()

@@ -16,6 +16,7 @@ function, so each session trains exactly what its student wrote:
 then per step and per epoch on the CPU, after one transfer.
 """
 
+import time
 from collections import defaultdict
 
 import torch
@@ -24,7 +25,7 @@ from tqdm.auto import tqdm
 from .guards import describe
 
 
-def fit(step, batches, epochs, history=None, *, first_epoch=1, max_steps=None, generator=None,
+def fit(step, batches, epochs, history=None, *, first_epoch=1, max_steps=None, max_seconds=None, generator=None,
         discriminator=None, snapshots=None, sample_every=1, board=None, save=None, progress=True,
         label="epoch"):
     """Train from epoch ``first_epoch`` to ``epochs`` (inclusive); return the ``History``.
@@ -33,8 +34,8 @@ def fit(step, batches, epochs, history=None, *, first_epoch=1, max_steps=None, g
     0-dim tensors (``d_loss``, ``g_loss``, ...), ideally still on the device.
     ``batches``: an iterable of real batches (or ``(images, labels)`` pairs),
     gone through once per epoch, with a ``len``.
-    ``max_steps``: stop after this many steps in all (the last epoch may end
-    early). ``generator``/``discriminator``: put in training mode at the
+    ``max_steps``: stop after this many steps in all, ``max_seconds`` after
+    this much wall time (the last epoch may end early). ``generator``/``discriminator``: put in training mode at the
     start of every epoch; ``snapshots`` (a ``Snapshots``) draws
     ``generator`` after epoch 1, every ``sample_every``-th epoch and the last. ``board``: a TensorBoard
     ``SummaryWriter``. ``save(epoch, history)``: called after every epoch,
@@ -43,6 +44,7 @@ def fit(step, batches, epochs, history=None, *, first_epoch=1, max_steps=None, g
     """
     history = History() if history is None else history
     steps_left = max_steps
+    deadline = None if max_seconds is None else time.perf_counter() + max_seconds
     for epoch in range(first_epoch, epochs + 1):
         for model in (generator, discriminator):
             if model is not None:
@@ -57,10 +59,12 @@ def fit(step, batches, epochs, history=None, *, first_epoch=1, max_steps=None, g
                 history.log(**step(real))
                 done += 1
                 bar.update(1)
+                if deadline is not None and time.perf_counter() > deadline:
+                    break
         means = history.end_epoch()  # the epoch's one copy from the device to the CPU
         if steps_left is not None:
             steps_left -= done
-        last = epoch == epochs or steps_left == 0
+        last = epoch == epochs or steps_left == 0 or (deadline is not None and time.perf_counter() > deadline)
         if progress:
             tqdm.write(epoch_line(epoch, means))
         if board is not None:

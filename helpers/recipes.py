@@ -1,7 +1,9 @@
 """The reference recipes as named presets: architecture plus hyperparameters.
 
 ``RECIPES["r3"]`` holds everything needed to train recipe R3 exactly as
-``shared/reference-recipes.md`` describes it. ``python -m helpers.train
+``shared/reference-recipes.md`` describes it; ``"course-mlp"`` and
+``"course-dcgan"`` are the course's own recommended settings, chosen by
+measuring them against the recipes (``benchmarks/quality.py``). ``python -m helpers.train
 --recipe r3`` trains one; benchmarks and notebooks use the same presets, so
 results can be compared side by side.
 """
@@ -39,6 +41,11 @@ class Recipe:
     n_samples: int = 64
     nrow: int = 8
     notes: str = field(default="", compare=False)
+
+    @property
+    def measurable(self):
+        """True when the course's digit classifier can judge its samples: 28x28 MNIST digits."""
+        return self.dataset == "mnist" and self.image_size == 28
 
 
 RECIPES = {
@@ -79,6 +86,20 @@ RECIPES = {
         dataset="fashion_mnist", image_size=64, real_target=0.9, fake_target=0.1, g_target=1.0,
         seed=42, n_samples=64, nrow=8, sample_every=10,
         notes="Images resized to 64x64; label smoothing 0.9 / 0.1 for D, 1.0 for G; no DCGAN init, as written.",
+    ),
+    "course-mlp": Recipe(
+        name="course-mlp", title="The course's MLP GAN: widening G, logit D, Adam betas (0.5, 0.999)",
+        build_generator=models.course_mlp_generator, build_discriminator=models.course_mlp_discriminator,
+        latent_shape=(64,), batch_size=64, epochs=20, lr=2e-4, betas=(0.5, 0.999), logits=True,
+        sample_every=1, n_samples=64, nrow=8,
+        notes="The course's recommended MLP settings, chosen by measuring (benchmarks/quality.py).",
+    ),
+    "course-dcgan": Recipe(
+        name="course-dcgan", title="The course's small DCGAN, sized for a CPU",
+        build_generator=models.course_dcgan_generator, build_discriminator=models.course_dcgan_discriminator,
+        latent_shape=(64,), batch_size=64, epochs=10, lr=5e-4, betas=(0.5, 0.999), logits=True,
+        sample_every=1, n_samples=64, nrow=8,
+        notes="The course's recommended DCGAN settings, chosen by measuring (benchmarks/quality.py).",
     ),
 }
 

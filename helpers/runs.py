@@ -9,7 +9,7 @@ what notebooks call to train a preset. Everything a run writes goes into its
 - ``samples.gif``             those grids as an animation;
 - ``losses.png``              per-step losses and per-epoch mean D scores;
 - ``checkpoint.pt``           everything needed to resume (written atomically each epoch);
-- ``history.json``            the per-epoch numbers, for other tools;
+- ``history.json``            the per-epoch numbers and the final scores, for other tools;
 - ``tensorboard/``            losses, D scores and image grids for TensorBoard.
 
 The epochs themselves run in ``loop.fit``, the course's one training loop.
@@ -25,6 +25,7 @@ from torch.utils.tensorboard import SummaryWriter
 from . import data
 from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from .loop import History, fit
+from .metrics import evaluate_generator
 from .plotting import image_grid, plot_history, show_images
 from .runtime import resolve_device, seed_everything
 from .snapshots import Snapshots
@@ -100,16 +101,19 @@ def training_images(recipe, device, limit=None, root=None):
     return data.convert_pixels(images, "tanh", recipe.pixel_range)
 
 
-def run_recipe(recipe, out_dir, epochs=None, max_steps=None, resume=False, seed=None,
-               device=None, limit=None, root=None, progress=True, speed=None):
+def run_recipe(recipe, out_dir, epochs=None, max_steps=None, max_seconds=None, resume=False, seed=None,
+               device=None, limit=None, root=None, progress=True, speed=None, evaluate=True):
     """Train ``recipe``, writing its artefacts into ``out_dir``; return the ``History``.
 
-    ``epochs``: total epochs for the run (default: the recipe's). ``max_steps``:
-    stop after this many steps in this call. ``seed``: default the recipe's.
+    ``epochs``: total epochs for the run (default: the recipe's). ``max_steps``
+    / ``max_seconds``: stop after this many steps / this much training time in
+    this call. ``seed``: default the recipe's.
     ``resume``: continue the
     checkpoint in ``out_dir``. ``limit``: use only the first ``limit``
     training images. ``speed``: keyword arguments for ``apply_speed_options``
-    (e.g. ``{"amp": True}``).
+    (e.g. ``{"amp": True}``). ``evaluate``: measure the final generator with
+    ``metrics.evaluate_generator`` (28x28 MNIST recipes only), print its
+    scores and keep them in ``history.json`` and TensorBoard.
     """
     out_dir = Path(out_dir)
     checkpoint = out_dir / "checkpoint.pt"
@@ -155,16 +159,22 @@ def run_recipe(recipe, out_dir, epochs=None, max_steps=None, resume=False, seed=
                         extra={"recipe": recipe.name, "snapshots": snapshots.state_dict()})
 
     fit(lambda real: train_step(gan, real), batches, epochs, history, first_epoch=start + 1,
-        max_steps=max_steps, generator=gan.generator, discriminator=gan.discriminator,
+        max_steps=max_steps, max_seconds=max_seconds, generator=gan.generator, discriminator=gan.discriminator,
         snapshots=snapshots, sample_every=recipe.sample_every, board=board, save=save,
         progress=progress, label=f"{recipe.name} epoch")
+    scores = None
+    if evaluate and recipe.measurable:
+        scores = evaluate_generator(gan.generator, recipe.latent_shape, pixel_range=recipe.pixel_range, root=root)
+        print(f"{recipe.name} after {len(history.epochs.get('d_loss', []))} epochs:\n{scores}")
+        for key in ("fd", "floor", "covered", "entropy", "precision", "recall"):
+            board.add_scalar(f"quality/{key}", getattr(scores, key), len(history.epochs.get("d_loss", [])))
     board.close()
-    write_reports(out_dir, history, snapshots, recipe)
+    write_reports(out_dir, history, snapshots, recipe, scores)
     return history
 
 
-def write_reports(out_dir, history, snapshots, recipe):
-    """Write ``losses.png``, ``samples.gif`` and ``history.json`` for a run."""
+def write_reports(out_dir, history, snapshots, recipe, scores=None):
+    """Write ``losses.png``, ``samples.gif`` and ``history.json`` (with ``scores``, if measured) for a run."""
     if history.steps:
         fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
         plot_history(dict(history.steps), keys=["d_loss", "g_loss"], ax=left, xlabel="step",
@@ -174,4 +184,7 @@ def write_reports(out_dir, history, snapshots, recipe):
         fig.savefig(out_dir / "losses.png", dpi=100, bbox_inches="tight")
         plt.close(fig)
     snapshots.save_gif(out_dir / "samples.gif")
-    (out_dir / "history.json").write_text(json.dumps({"recipe": recipe.name, "epochs": dict(history.epochs)}))
+    report = {"recipe": recipe.name, "epochs": dict(history.epochs)}
+    if scores is not None:
+        report["scores"] = scores.as_dict()
+    (out_dir / "history.json").write_text(json.dumps(report))

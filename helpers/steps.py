@@ -19,6 +19,7 @@ answers to session 2's Exercises 3-5; session 2 never imports them.
 """
 
 import contextlib
+import math
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -94,7 +95,8 @@ class GAN:
     loss its student wrote). ``reuse_fake``: the G step reuses the D step's
     fake batch (as recipe R1 does) instead of drawing fresh noise.
     ``pixel_range``: the range real images must be in (``"tanh"`` or
-    ``"unit"``). ``amp_dtype``: run the networks under ``torch.autocast`` in
+    ``"unit"``; None for data that are not images, where only NaN and
+    infinity are refused). ``amp_dtype``: run the networks under ``torch.autocast`` in
     this dtype (losses stay in float32).
     """
 
@@ -201,6 +203,11 @@ def check_real_batch(gan, real):
         raise ValueError(f"the real batch must hold at least {smallest} image(s)"
                          f"{' (BatchNorm needs 2 to compute a variance)' if smallest == 2 else ''}, "
                          f"got {describe(real)}")
+    if gan.pixel_range is None:  # not images (points in the plane, say): only NaN and infinity are refused
+        problem = range_problem(real, -math.inf, math.inf)
+        if problem:
+            raise ValueError(f"the real batch holds values that are not numbers: {problem}")
+        return
     low, high = PIXEL_RANGES[gan.pixel_range]
     problem = range_problem(real, low, high, tolerance=1e-3)
     if problem:

@@ -54,6 +54,7 @@ def parse_args(argv=None):
     parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     parser.add_argument("--limit", type=positive_int, default=None, help="use only the first N training images")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar or per-epoch lines")
+    parser.add_argument("--no-eval", action="store_true", help="skip measuring the final generator (FD, coverage)")
     parser.add_argument("--amp", action="store_true", help="speed option: bfloat16 autocast")
     parser.add_argument("--channels-last", action="store_true", help="speed option: NHWC memory layout")
     parser.add_argument("--compile", action="store_true", help="speed option: torch.compile both networks")
@@ -69,7 +70,7 @@ def main(argv=None):
     try:
         history = run_recipe(recipe, out, epochs=args.epochs, max_steps=args.max_steps, resume=args.resume,
                              seed=args.seed, device=args.device, limit=args.limit, progress=not args.no_progress,
-                             speed=speed)
+                             speed=speed, evaluate=not args.no_eval)
     except KeyboardInterrupt:
         print(f"\ninterrupted: the last finished epoch is saved in {out / 'checkpoint.pt'}; "
               f"continue with --resume", file=sys.stderr)

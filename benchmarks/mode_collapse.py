@@ -1,0 +1,126 @@
+"""Mode collapse, measured: a plain GAN against PacGAN2 and PacGAN4 on PacGAN's two 2-D mixtures.
+
+For each mixture (the ring of 8 and the 5x5 grid, ``helpers.collapse``) and
+each packing degree (1: a plain GAN; 2; 4), the script trains the course's
+small toy GAN over several seeds, draws 2,500 samples from each, and prints
+the mean and standard error of PacGAN's three numbers (modes captured, the
+share of high-quality samples, the reverse KL of the mode histogram) beside
+the rows of PacGAN's Table 1, with the CPU wall time of a trial.
+
+A second part shows the other classic failure: G's original, saturating loss
+log(1 - D(G(z))) against the non-saturating -log D(G(z)). It trains the same
+plain GAN on the ring with each and prints mean D(G(z)) and the norm of G's
+gradient over the first steps.
+
+Trials run in parallel processes, one torch thread each (``--workers``, default
+the number of cores).
+
+Usage::
+
+    python benchmarks/mode_collapse.py                     # 5 seeds, 6,000 steps a trial
+    python benchmarks/mode_collapse.py --seeds 10 --steps 10000
+    python benchmarks/mode_collapse.py --seeds 1 --steps 50 --loss-steps 20   # a smoke run
+"""
+
+import argparse
+import math
+import os
+import statistics
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import torch
+
+from helpers import collapse
+
+MIXTURES = {"ring": collapse.ring, "grid": collapse.grid}
+PACKING = {"GAN": 1, "PacGAN2": 2, "PacGAN4": 4}
+
+
+def trial(args):
+    """One training run: ``(mixture name, model name, seed, steps, lr)`` -> (report dict, seconds)."""
+    mixture_name, model, seed, steps, lr = args
+    torch.set_num_threads(1)
+    mixture = MIXTURES[mixture_name]()
+    start = time.perf_counter()
+    G, _ = collapse.train_toy_gan(mixture, m=PACKING[model], steps=steps, seed=seed, lr=lr, batch_size=256)
+    seconds = time.perf_counter() - start
+    return collapse.mode_report(collapse.generate_points(G, 2500, seed=seed + 1000), mixture), seconds
+
+
+def mean_and_error(values):
+    """Mean and standard error of a list of numbers (error 0 for one value)."""
+    mean = statistics.fmean(values)
+    error = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+    return mean, error
+
+
+def collapse_table(seeds, steps, lr, workers):
+    """Train every (mixture, model, seed); print our table beside the published one. Returns the rows."""
+    jobs = [(mixture, model, seed, steps, lr) for mixture in MIXTURES for model in PACKING for seed in range(seeds)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(trial, jobs))
+    rows = {}
+    for (mixture, model, *_), (report, seconds) in zip(jobs, results):
+        rows.setdefault((mixture, model), []).append((report, seconds))
+    print(f"{seeds} seed(s) per row, {steps:,} steps of batch 256 per trial, 2,500 samples each; "
+          f"mean +- standard error; the paper: 10 trials")
+    header = f"{'':9} {'model':8} {'modes':>12} {'high quality':>13} {'reverse KL':>16} {'s/trial':>8}"
+    print(header)
+    print("-" * len(header))
+    table = {}
+    for (mixture, model), runs in rows.items():
+        modes = mean_and_error([r["modes"] for r, _ in runs])
+        quality = mean_and_error([r["high_quality"] for r, _ in runs])
+        kl = mean_and_error([r["reverse_kl"] for r, _ in runs if not math.isnan(r["reverse_kl"])] or [math.nan])
+        seconds = statistics.fmean(s for _, s in runs)
+        size = len(MIXTURES[mixture]().centres)
+        table[(mixture, model)] = {"modes": modes, "high_quality": quality, "reverse_kl": kl, "seconds": seconds}
+        paper = collapse.PUBLISHED[mixture][model]
+        print(f"{mixture:9} {model:8} {modes[0]:5.1f}+-{modes[1]:3.1f}/{size:<2} {quality[0]:8.1%}+-{quality[1]:4.1%} "
+              f"{kl[0]:9.2f}+-{kl[1]:4.2f} {seconds:8.1f}")
+        print(f"{'  paper':9} {model:8} {paper[0]:5.1f}+-{paper[1]:3.1f}/{size:<2} {paper[2]:8.1%}{'':6} "
+              f"{paper[3]:9.2f}")
+    return table
+
+
+def loss_comparison(steps, lr, record=(0, 1, 5, 10, 25, 50, 100, 200, 400)):
+    """Train a plain GAN on the ring with each G loss; print mean D(G(z)) and G's gradient norm."""
+    torch.set_num_threads(1)
+    curves = {}
+    for name, loss in (("non-saturating -log D(G(z))", None), ("saturating log(1 - D(G(z)))",
+                                                                 collapse.saturating_generator_loss)):
+        seen = []
+
+        def watch(gan, numbers):
+            norm = torch.sqrt(sum((p.grad ** 2).sum() for p in gan.generator.parameters() if p.grad is not None))
+            seen.append((numbers["d_fake"].item(), norm.item()))
+
+        collapse.train_toy_gan(collapse.ring(), m=1, steps=steps, lr=lr, seed=0, g_loss_fn=loss, on_step=watch)
+        curves[name] = seen
+    marks = [s for s in record if s < steps]
+    print(f"\nG's loss, first {steps} steps of a plain GAN on the ring: mean D(G(z)) | norm of G's gradient")
+    print(f"{'step':>6} " + " ".join(f"{name:>32}" for name in curves))
+    for s in marks:
+        print(f"{s + 1:6d} " + " ".join(f"{curves[n][s][0]:14.4f} | {curves[n][s][1]:14.4g}" for n in curves))
+    return curves
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=5, help="trials per row (default 5)")
+    parser.add_argument("--steps", type=int, default=6000, help="training steps per trial (default 6,000)")
+    parser.add_argument("--lr", type=float, default=2e-3, help="Adam's learning rate for G and D (default 2e-3)")
+    parser.add_argument("--loss-steps", type=int, default=400, help="steps of the G-loss comparison (default 400)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel trials (default: cores)")
+    args = parser.parse_args(argv)
+    if min(args.seeds, args.steps, args.loss_steps, args.workers) < 1:
+        parser.error("--seeds, --steps, --loss-steps and --workers must be at least 1")
+    start = time.perf_counter()
+    collapse_table(args.seeds, args.steps, args.lr, args.workers)
+    loss_comparison(args.loss_steps, args.lr)
+    print(f"\ntotal wall time {time.perf_counter() - start:.0f} s with {args.workers} worker(s)")
+
+
+if __name__ == "__main__":
+    main()

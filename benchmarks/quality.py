@@ -1,0 +1,96 @@
+"""Sample quality on a clock: the course's settings against the reference recipes, on real MNIST.
+
+Each setting (a preset of ``helpers.recipes``) trains through the course's own
+training command path (``runs.run_recipe``) on the MNIST training split for the
+same wall-clock budget, on the same machine, one after the other; its final
+generator is then measured by ``helpers.metrics`` with the full digit
+classifier on 10,000 samples. The script prints, per setting and budget:
+steps, images seen, training seconds, FD next to its floor, classes covered,
+precision and recall.
+
+A budget on a clock rather than in steps: the settings differ in cost per step
+by 50x (R4's batch of 256 through 2.3 M parameters against R3's batch of 64),
+and the question a student asks is what a few minutes of CPU buy.
+
+Usage::
+
+    python benchmarks/quality.py                                  # every setting, 60 s and 300 s
+    python benchmarks/quality.py --budgets 120 --settings course-mlp r3
+    python benchmarks/quality.py --budgets 2 --samples 1000 --settings r3 course-mlp   # a smoke run
+"""
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from helpers import metrics, recipes
+from helpers.evaluate import load_generator
+from helpers.runs import run_recipe
+
+DEFAULT = ["course-mlp", "course-dcgan", "r1", "r2", "r3", "r4"]
+
+
+def measure(name, seconds, classifier, samples, workdir, device):
+    """Train setting ``name`` for ``seconds``; return a dict of what it did and how good it is."""
+    recipe = recipes.get_recipe(name)
+    out = Path(workdir) / f"{name}-{seconds}"
+    start = time.perf_counter()
+    history = run_recipe(recipe, out, max_seconds=seconds, epochs=10 ** 6, device=device, progress=False,
+                         evaluate=False)
+    wall = time.perf_counter() - start
+    steps = len(history.steps["d_loss"])
+    _, generator = load_generator(out / "checkpoint.pt", device)
+    scores = metrics.evaluate_generator(generator, recipe.latent_shape, n=samples, classifier=classifier,
+                                        pixel_range=recipe.pixel_range)
+    return {"setting": name, "budget": seconds, "steps": steps, "images": steps * recipe.batch_size,
+            "seconds": wall, "scores": scores}
+
+
+def print_table(rows):
+    """One line per setting and budget; the floor once per budget."""
+    header = (f"{'setting':14} {'budget':>6} {'steps':>7} {'images':>10} {'wall s':>7} {'FD':>9} {'x floor':>8} "
+              f"{'classes':>7} {'precision':>9} {'recall':>6}")
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        s = row["scores"]
+        print(f"{row['setting']:14} {row['budget']:6d} {row['steps']:7,d} {row['images']:10,d} {row['seconds']:7.0f} "
+              f"{s.fd:9.1f} {s.fd / s.floor:8.1f} {s.covered:5d}/10 {s.precision:9.2f} {s.recall:6.2f}")
+    if rows:
+        s = rows[0]["scores"]
+        print(f"floor (real train vs real test) FD {s.floor:.2f}; one real digit repeated FD {s.collapse:.1f}; "
+              f"{s.samples:,} samples each; {s.classifier} classifier")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--settings", nargs="+", default=DEFAULT, choices=sorted(recipes.RECIPES),
+                        help="presets to train (default: the course's two and R1-R4)")
+    parser.add_argument("--budgets", nargs="+", type=int, default=[60, 300], help="training seconds (default 60 300)")
+    parser.add_argument("--samples", type=int, default=10000, help="samples per measurement (default 10,000)")
+    parser.add_argument("--device", default="cpu", help="device to train on (default cpu)")
+    args = parser.parse_args(argv)
+    if min(args.budgets) < 1 or args.samples < 200:
+        parser.error("--budgets must be at least 1 second and --samples at least 200")
+    unmeasurable = [name for name in args.settings if not recipes.get_recipe(name).measurable]
+    if unmeasurable:
+        parser.error(f"{unmeasurable}: the digit classifier judges 28x28 MNIST only")
+    torch.manual_seed(0)
+    classifier = metrics.digit_classifier(device=args.device, kind="full")
+    print(f"device {args.device}, torch threads {torch.get_num_threads()}, classifier test accuracy "
+          f"{classifier.test_accuracy:.2%}")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="gan-quality-") as workdir:
+        for seconds in args.budgets:
+            for name in args.settings:
+                rows.append(measure(name, seconds, classifier, args.samples, workdir, args.device))
+                print(f"  {name}, {seconds} s: FD {rows[-1]['scores'].fd:.1f}", flush=True)
+    print()
+    print_table(rows)
+
+
+if __name__ == "__main__":
+    main()

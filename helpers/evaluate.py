@@ -1,0 +1,67 @@
+"""Measure a trained run: ``python -m helpers.evaluate --checkpoint runs/r3/checkpoint.pt``.
+
+Loads the generator saved by ``python -m helpers.train`` (the recipe is read
+from the checkpoint), draws samples and prints every number of
+``helpers.metrics``: the Frechet distance next to its floor and collapse
+reference, class coverage, precision and recall.
+"""
+
+import argparse
+import sys
+
+import matplotlib
+
+from .checkpoints import CheckpointError, read_checkpoint
+from .data import DataFileError, DatasetNotFoundError
+from .metrics import evaluate_generator
+from .recipes import RECIPES, get_recipe
+from .runtime import resolve_device
+
+
+def load_generator(path, device=None, recipe=None):
+    """``(recipe, generator)`` from a training-run checkpoint; G in eval mode on ``device``.
+
+    ``recipe``: the name the caller expects; a checkpoint saved by another
+    recipe raises ``CheckpointError`` saying which one it holds.
+    """
+    state = read_checkpoint(path)
+    saved = state.get("extra", {}).get("recipe")
+    if saved not in RECIPES:
+        raise CheckpointError(f"{path} names no known recipe ({saved!r}); was it saved by python -m helpers.train?")
+    if recipe is not None and get_recipe(recipe).name != saved:
+        raise CheckpointError(f"{path} holds a run of recipe {saved!r}, not {recipe!r}")
+    chosen = get_recipe(saved)
+    generator = chosen.build_generator()
+    try:
+        generator.load_state_dict(state["generator"])
+    except RuntimeError as error:
+        raise CheckpointError(f"{path}: its generator does not fit recipe {saved!r} "
+                              f"({str(error).splitlines()[0][:120]})") from None
+    return chosen, generator.to(resolve_device(device)).eval()
+
+
+def main(argv=None):
+    matplotlib.use("Agg")
+    parser = argparse.ArgumentParser(prog="python -m helpers.evaluate",
+                                     description="Measure a trained GAN: FD, coverage, precision and recall.")
+    parser.add_argument("--checkpoint", required=True, help="a checkpoint.pt written by python -m helpers.train")
+    parser.add_argument("--recipe", default=None, help="refuse the checkpoint unless it is of this recipe")
+    parser.add_argument("--samples", type=int, default=None, help="how many samples (default 10,000; 1,000 in fast mode)")
+    parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
+    args = parser.parse_args(argv)
+    try:
+        recipe, generator = load_generator(args.checkpoint, args.device, args.recipe)
+        if not recipe.measurable:
+            raise ValueError(f"recipe {recipe.name} makes {recipe.image_size}x{recipe.image_size} {recipe.dataset} "
+                             f"images; the course's classifier judges 28x28 MNIST digits only")
+        scores = evaluate_generator(generator, recipe.latent_shape, n=args.samples, pixel_range=recipe.pixel_range)
+    except (FileNotFoundError, CheckpointError, DataFileError, DatasetNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"{recipe.title}, {args.checkpoint}:")
+    print(scores)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,391 @@
+"""Measuring a GAN with numbers: a digit classifier the course trains itself, and what it sees.
+
+Eyes are a poor judge of a generator. Session 4 measures it instead, through
+a small CNN that classifies MNIST digits (``digit_classifier``): no weights
+are downloaded, the course trains it in about a minute on a CPU and caches it
+under the data root. From its 128 penultimate features and its class
+probabilities come:
+
+- ``frechet_distance``: the Frechet distance between two Gaussians, here the
+  real and generated feature distributions (classifier-feature FD; FID is the
+  same formula on Inception features). Lower is better; it always stands next
+  to its **floor** (real train vs real test: the best a generator can do) and a
+  **collapse reference** (one real digit repeated: what total collapse costs);
+- ``class_coverage``: which digits the samples are, how evenly (entropy, at
+  most ln 10) and how confidently;
+- ``precision_recall``: k-nearest-neighbour manifolds in feature space
+  (Kynkaenniemi et al. 2019): precision, the share of samples that look like
+  some real digit; recall, the share of real digits that some sample resembles.
+
+``evaluate_generator(G, latent_shape)`` gives all of them at once, as a
+``Scores`` that prints as a short report.
+"""
+
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import PIXEL_RANGES, convert_pixels, data_root, load_mnist
+from .guards import describe, range_problem, require_tensor
+from .runtime import fast_mode, resolve_device
+
+FEATURES = 128  # the classifier's penultimate width: the feature space every metric here works in
+CACHE_FORMAT = "gan-course-digit-classifier"
+CACHE_VERSION = 2
+FULL = {"kind": "full", "train_images": 60000, "epochs": 3}
+FAST = {"kind": "fast", "train_images": 2000, "epochs": 2}   # fast mode: seconds, and every number says so
+
+
+# ---------------------------------------------------------------------------
+# The classifier
+# ---------------------------------------------------------------------------
+
+class DigitClassifier(nn.Module):
+    """A small CNN: images ``[B, 1, 28, 28]`` in [-1, 1] -> logits ``[B, 10]``.
+
+    ``features(x)`` gives the 128 numbers before the last layer, ``[B, 128]``,
+    taken before their ReLU: after it, many are 0 for anything that is not a
+    digit, and a plain grey image would land inside the real digits' cloud.
+    ``kind`` ("full" or "fast") and ``test_accuracy`` say how it was trained.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),    # 14x14
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # 7x7
+            nn.Flatten(), nn.Linear(64 * 7 * 7, FEATURES),
+        )
+        self.head = nn.Sequential(nn.ReLU(), nn.Linear(FEATURES, 10))
+        self.kind = "untrained"
+        self.test_accuracy = float("nan")
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+def digit_classifier(device=None, kind=None, root=None, verbose=True):
+    """The course's trained digit classifier, from the cache or trained now (and cached).
+
+    ``kind``: ``"full"`` (all 60,000 training images, about a minute on a
+    2-core CPU) or ``"fast"`` (2,000 images, seconds); default ``"fast"`` in
+    fast mode, else ``"full"``. The cache is ``<data root>/classifier/``; a
+    damaged or foreign cache file is retrained with a one-line notice.
+    Returns a ``DigitClassifier`` in eval mode on ``device``.
+    """
+    kind = kind or ("fast" if fast_mode() else "full")
+    setting = {"full": FULL, "fast": FAST}.get(kind)
+    if setting is None:
+        raise ValueError(f"kind must be 'full' or 'fast', got {kind!r}")
+    device = resolve_device(device)
+    path = data_root(root) / "classifier" / f"digits-cnn-v{CACHE_VERSION}-{kind}.pt"
+    model = _load_cached(path, setting, verbose)
+    if model is None:
+        model = train_classifier(setting, root=root, verbose=verbose)
+        _save_cached(path, model, setting)
+    return model.to(device).eval()
+
+
+def _load_cached(path, setting, verbose):
+    """The cached classifier at ``path``, or None (with a one-line notice if the file is unusable)."""
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or state.get("format") != CACHE_FORMAT or state.get("setting") != setting:
+            raise ValueError("not this course's classifier, or trained another way")
+        model = DigitClassifier()
+        model.load_state_dict(state["weights"])
+    except Exception as error:  # noqa: BLE001 - any unreadable cache means: train again
+        if verbose:
+            print(f"note: the cached digit classifier {path} is unusable ({type(error).__name__}: "
+                  f"{str(error).splitlines()[0][:80] if str(error) else 'damaged'}); training a new one",
+                  file=sys.stderr)
+        return None
+    model.kind, model.test_accuracy = setting["kind"], float(state["test_accuracy"])
+    return model
+
+
+def _save_cached(path, model, setting):
+    """Write the classifier atomically: a temporary file renamed over the old one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        torch.save({"format": CACHE_FORMAT, "setting": setting, "test_accuracy": model.test_accuracy,
+                    "weights": model.state_dict()}, partial)
+        os.replace(partial, path)
+    except OSError as error:
+        print(f"note: could not cache the digit classifier in {path.parent} ({error.strerror}); "
+              f"it will be trained again next time", file=sys.stderr)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def train_classifier(setting=FULL, root=None, verbose=True, seed=0):
+    """Train a ``DigitClassifier`` on MNIST train and measure it on MNIST test; return it (CPU, eval).
+
+    Adam with a one-cycle learning rate, batch 128, a few pixels of random
+    shift as augmentation. ``setting``: ``FULL`` or ``FAST``.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    images, labels = load_mnist("train", root=root)
+    images = convert_pixels(images[: setting["train_images"]], "uint8", "tanh").unsqueeze(1)
+    labels = labels[: setting["train_images"]]
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = DigitClassifier()
+    batch = 128
+    steps = setting["epochs"] * (len(images) // batch)
+    optimiser = torch.optim.Adam(model.parameters(), lr=2e-3)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=4e-3, total_steps=steps)
+    model.train()
+    for _ in range(setting["epochs"]):
+        order = torch.randperm(len(images), generator=generator)
+        for b in range(len(images) // batch):
+            idx = order[b * batch:(b + 1) * batch]
+            x = _shift(images[idx], generator)
+            loss = F.cross_entropy(model(x), labels[idx])
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+    model.eval()
+    test_images, test_labels = load_mnist("test", root=root)
+    predicted = predict(model, convert_pixels(test_images, "uint8", "tanh").unsqueeze(1)).argmax(1)
+    model.kind, model.test_accuracy = setting["kind"], (predicted == test_labels).float().mean().item()
+    if verbose:
+        print(f"trained the {model.kind} digit classifier on {len(images):,} images: "
+              f"{model.test_accuracy:.2%} test accuracy", file=sys.stderr)
+    return model
+
+
+def _shift(x, generator, pixels=2):
+    """Each image moved by up to ``pixels`` in x and y (background -1 fills in): cheap augmentation."""
+    dx, dy = (torch.randint(-pixels, pixels + 1, (2,), generator=generator)).tolist()
+    return torch.roll(F.pad(x, (pixels,) * 4, value=-1.0), shifts=(dy, dx), dims=(2, 3))[
+        :, :, pixels:pixels + 28, pixels:pixels + 28]
+
+
+@torch.no_grad()
+def predict(classifier, images, batch=1000):
+    """Class probabilities ``[N, 10]`` for images ``[N, 1, 28, 28]`` in [-1, 1] (on the CPU)."""
+    return torch.cat([F.softmax(classifier(chunk), 1).cpu() for chunk in _chunks(classifier, images, batch)])
+
+
+@torch.no_grad()
+def features_and_probabilities(classifier, images, batch=1000):
+    """``(features [N, 128], probabilities [N, 10])`` for images ``[N, 1, 28, 28]`` in [-1, 1], on the CPU."""
+    feats, probs = [], []
+    for chunk in _chunks(classifier, images, batch):
+        f = classifier.features(chunk)
+        feats.append(f.cpu())
+        probs.append(F.softmax(classifier.head(f), 1).cpu())
+    return torch.cat(feats), torch.cat(probs)
+
+
+def _chunks(classifier, images, batch):
+    device = next(classifier.parameters()).device
+    for start in range(0, len(images), batch):
+        yield images[start:start + batch].to(device).float()
+
+
+# ---------------------------------------------------------------------------
+# The metrics
+# ---------------------------------------------------------------------------
+
+def gaussian_statistics(features):
+    """Mean ``[D]`` and covariance ``[D, D]`` of features ``[N, D]``, in float64."""
+    x = features.double()
+    mean = x.mean(0)
+    centred = x - mean
+    return mean, centred.T @ centred / (len(x) - 1)
+
+
+def frechet_distance(mean1, cov1, mean2, cov2):
+    """Frechet distance between N(mean1, cov1) and N(mean2, cov2): a float >= 0.
+
+    ``||m1 - m2||^2 + Tr(C1 + C2 - 2 (C1 C2)^(1/2))``, computed in float64. The
+    trace of the matrix square root uses ``(C1 C2)^(1/2)`` having the same
+    eigenvalues as ``C1^(1/2) C2 C1^(1/2)``, which is symmetric: two symmetric
+    eigen-decompositions, stable even for near-singular covariances (where
+    ``scipy.linalg.sqrtm`` of ``C1 C2`` can return complex noise).
+    Taught in session 4, section 2 (Exercise 1).
+    """
+    m1, m2 = mean1.double(), mean2.double()
+    c1, c2 = cov1.double(), cov2.double()
+    values, vectors = torch.linalg.eigh(c1)
+    root1 = vectors @ torch.diag(values.clamp(min=0).sqrt()) @ vectors.T
+    middle = root1 @ c2 @ root1
+    trace_root = torch.linalg.eigvalsh((middle + middle.T) / 2).clamp(min=0).sqrt().sum()
+    distance = (m1 - m2).square().sum() + torch.trace(c1) + torch.trace(c2) - 2 * trace_root
+    return max(distance.item(), 0.0)
+
+
+def class_coverage(probabilities, threshold=0.05):
+    """What the classifier says a set of samples is.
+
+    ``probabilities``: ``[N, 10]``, each row summing to 1. Returns a dict:
+    ``counts`` (samples per predicted class, a list of 10), ``covered`` (how
+    many classes hold at least ``threshold`` of the samples), ``entropy`` (of
+    the predicted-class histogram, in nats; at most ln 10 = 2.303, for a
+    perfectly even spread) and ``confidence`` (the mean top probability).
+    Taught in session 4, section 3 (Exercise 2).
+    """
+    counts = torch.bincount(probabilities.argmax(1), minlength=probabilities.shape[1])
+    share = counts.double() / counts.sum()
+    nonzero = share[share > 0]
+    return {
+        "counts": counts.tolist(),
+        "covered": int((share >= threshold).sum()),
+        "entropy": float(-(nonzero * nonzero.log()).sum()),
+        "confidence": float(probabilities.max(1).values.mean()),
+    }
+
+
+def precision_recall(real_features, fake_features, k=3, batch=2000):
+    """Improved precision and recall (Kynkaenniemi et al. 2019): ``(precision, recall)``, floats in [0, 1].
+
+    Each real point gets a ball reaching its k-th nearest real neighbour; the
+    union of those balls is the real manifold. Precision is the share of fake
+    points inside it. Recall is the same with the roles swapped.
+    """
+    real, fake = real_features.float(), fake_features.float()
+    return _inside_share(fake, real, k, batch), _inside_share(real, fake, k, batch)
+
+
+def _inside_share(points, manifold, k, batch):
+    """The share of ``points`` inside any k-NN ball of ``manifold``."""
+    radii = torch.cat([torch.cdist(manifold[i:i + batch], manifold).kthvalue(k + 1, dim=1).values
+                       for i in range(0, len(manifold), batch)])  # k + 1: each point is its own nearest
+    inside = torch.cat([(torch.cdist(points[i:i + batch], manifold) <= radii).any(1)
+                        for i in range(0, len(points), batch)])
+    return inside.float().mean().item()
+
+
+# ---------------------------------------------------------------------------
+# All of it for a generator, next to its references
+# ---------------------------------------------------------------------------
+
+@dataclass
+class Scores:
+    """Every number ``evaluate_generator`` measures; ``str()`` gives a short report."""
+
+    fd: float
+    floor: float
+    collapse: float
+    covered: int
+    entropy: float
+    confidence: float
+    precision: float
+    recall: float
+    samples: int
+    classifier: str
+    counts: list = field(default_factory=list)
+
+    def as_dict(self):
+        """Plain numbers, for ``history.json`` and TensorBoard."""
+        return {key: value for key, value in self.__dict__.items()}
+
+    def __str__(self):
+        note = "" if self.classifier == "full" else f"  [{self.classifier} classifier: rough numbers]"
+        return (f"FD {self.fd:.2f} (floor {self.floor:.2f}, one repeated digit {self.collapse:.1f}; "
+                f"{self.fd / max(self.floor, 1e-9):.1f}x the floor)\n"
+                f"classes with >= 5% of {self.samples:,} samples: {self.covered}/10, entropy "
+                f"{self.entropy:.3f} (max {math.log(10):.3f}), mean confidence {self.confidence:.3f}\n"
+                f"precision {self.precision:.3f}, recall {self.recall:.3f} (k=3){note}")
+
+
+class References:
+    """The real-data side of every measurement, computed once per classifier.
+
+    ``test``: features and probabilities of the real test split (what samples
+    are compared with); ``floor``: FD of real training images against it;
+    ``collapse``: FD of one real digit repeated against it.
+    """
+
+    def __init__(self, classifier, n, root=None):
+        test_images, _ = load_mnist("test", root=root)
+        train_images, _ = load_mnist("train", root=root)
+        as_tanh = lambda x: convert_pixels(x[:n], "uint8", "tanh").unsqueeze(1)  # noqa: E731
+        self.features, _ = features_and_probabilities(classifier, as_tanh(test_images))
+        self.statistics = gaussian_statistics(self.features)
+        train_features, _ = features_and_probabilities(classifier, as_tanh(train_images))
+        self.floor = frechet_distance(*gaussian_statistics(train_features), *self.statistics)
+        one = train_features[:1].double()
+        self.collapse = frechet_distance(one[0], torch.zeros(FEATURES, FEATURES, dtype=torch.float64),
+                                         *self.statistics)
+
+
+_REFERENCES = {}
+
+
+def references(classifier, n, root=None):
+    """``References`` for this classifier and sample count, computed on first use."""
+    key = (id(classifier), n, str(data_root(root)))
+    if key not in _REFERENCES:
+        _REFERENCES[key] = References(classifier, n, root)
+    return _REFERENCES[key]
+
+
+def check_samples(images, pixel_range="tanh", minimum=200):
+    """Raise ``ValueError``/``TypeError`` unless ``images`` are enough MNIST-shaped samples in ``pixel_range``."""
+    require_tensor(images, "samples", ndims=(2, 4))
+    if not images.is_floating_point():
+        raise TypeError(f"samples must be float images in the {pixel_range!r} range, got {describe(images)}")
+    if images.dim() == 2:
+        images = images.reshape(-1, 1, 28, 28) if images.shape[1] == 784 else images
+    if images.dim() != 4 or tuple(images.shape[1:]) != (1, 28, 28):
+        raise ValueError(f"samples must be MNIST-sized images [N, 1, 28, 28] (or flat [N, 784]), got {describe(images)}")
+    if len(images) < minimum:
+        raise ValueError(f"the metrics need at least {minimum} samples (a covariance of {FEATURES} features), "
+                         f"got {len(images)}")
+    low, high = PIXEL_RANGES[pixel_range]
+    problem = range_problem(images, low, high, tolerance=1e-3)
+    if problem:
+        raise ValueError(f"samples must be in the {pixel_range!r} range: {problem}")
+    if pixel_range == "tanh" and images.min() >= 0:
+        raise ValueError("samples look like [0, 1] images (no value below 0), but [-1, 1] was expected: "
+                         "convert them with data.convert_pixels(x, 'unit', 'tanh'), or pass pixel_range='unit'")
+    return convert_pixels(images, pixel_range, "tanh")
+
+
+@torch.no_grad()
+def sample_images(generator, latent_shape, n, device=None, seed=0, batch=1000):
+    """``n`` images from ``generator`` in eval mode, on the CPU: ``[n, ...]`` as G returns them."""
+    device = device or next(generator.parameters()).device
+    noise = torch.Generator().manual_seed(seed)
+    was_training = generator.training
+    generator.eval()
+    try:
+        out = [generator(torch.randn(min(batch, n - i), *latent_shape, generator=noise).to(device)).float().cpu()
+               for i in range(0, n, batch)]
+    finally:
+        generator.train(was_training)
+    return torch.cat(out)
+
+
+def evaluate_images(images, classifier=None, pixel_range="tanh", root=None):
+    """``Scores`` for a batch of generated images ``[N, 1, 28, 28]`` (or ``[N, 784]``)."""
+    classifier = classifier or digit_classifier(root=root)
+    images = check_samples(images, pixel_range)
+    refs = references(classifier, len(images), root)
+    fake_features, fake_probabilities = features_and_probabilities(classifier, images)
+    coverage = class_coverage(fake_probabilities)
+    precision, recall = precision_recall(refs.features[:len(images)], fake_features)
+    return Scores(fd=frechet_distance(*gaussian_statistics(fake_features), *refs.statistics),
+                  floor=refs.floor, collapse=refs.collapse, covered=coverage["covered"],
+                  entropy=coverage["entropy"], confidence=coverage["confidence"], precision=precision,
+                  recall=recall, samples=len(images), classifier=classifier.kind, counts=coverage["counts"])
+
+
+def evaluate_generator(generator, latent_shape, n=None, classifier=None, pixel_range="tanh", root=None, seed=0):
+    """``Scores`` for ``n`` samples of ``generator`` (default 10,000; 1,000 in fast mode)."""
+    n = n or (1000 if fast_mode() else 10000)
+    images = sample_images(generator, latent_shape, n, seed=seed)
+    return evaluate_images(images, classifier, pixel_range, root)
