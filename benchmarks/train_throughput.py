@@ -41,8 +41,10 @@ It reads the MNIST training split from ``$GAN_COURSE_DATA`` (or ``data/``).
 """
 
 import argparse
+import json
 import statistics
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -222,6 +224,7 @@ def main(argv=None):
     parser.add_argument("--amp", action="store_true", help="course path: bfloat16 autocast")
     parser.add_argument("--channels-last", action="store_true", help="course path: NHWC layout")
     parser.add_argument("--compile", action="store_true", help="course path: torch.compile")
+    parser.add_argument("--json", default=None, help="also write the unrounded numbers to this JSON file")
     args = parser.parse_args(argv)
     if not 1 <= args.rounds <= args.steps:
         parser.error(f"--rounds must be between 1 and --steps ({args.steps}), got {args.rounds}")
@@ -263,6 +266,9 @@ def main(argv=None):
     print(f"  data alone, classic   : {data_only('classic', device, args.steps, args.batch_size):10,.0f} images/s")
     print(f"  data alone, course    : {data_only('course', device, args.steps, args.batch_size):10,.0f} images/s")
     print(f"{args.model} {device.type} speed-up (course / classic): {course / classic:.2f}x")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"classic_images_per_s": classic, "course_images_per_s": course,
+                                               "ratio": course / classic, "round_ratios": ratios}))
 
 
 if __name__ == "__main__":

@@ -22,9 +22,9 @@ the ones above it in this list):
 A helper that solves an exercise says so in its docstring ("taught in session
 2, ..."); the session that teaches it never uses it.
 
-The three switches every notebook needs are available at the top level.
+The switches every notebook needs are available at the top level.
 """
 
-from .runtime import fast_mode, get_device, output_dir, seed_everything
+from .runtime import fast_mode, get_device, output_dir, seed_everything, warnings_to_stdout
 
-__all__ = ["fast_mode", "get_device", "output_dir", "seed_everything"]
+__all__ = ["fast_mode", "get_device", "output_dir", "seed_everything", "warnings_to_stdout"]

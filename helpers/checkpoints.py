@@ -9,6 +9,7 @@ folder, flushed to disk, then renamed over the old one. A crash or Ctrl-C in
 the middle of a save leaves the previous checkpoint untouched.
 """
 
+import errno
 import os
 import random
 import zipfile
@@ -56,6 +57,7 @@ def save_checkpoint(path, gan, history, epoch, generators=(), extra=None):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _check_savable(path, gan)
     state = {
         "format": FORMAT,
         "version": VERSION,
@@ -75,9 +77,56 @@ def save_checkpoint(path, gan, history, epoch, generators=(), extra=None):
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(partial, path)  # atomic: the old file stays until this line
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise CheckpointError(f"the disk is full: {path} could not be written; the previous checkpoint "
+                                  f"(if any) is intact") from None
+        raise
     finally:
         partial.unlink(missing_ok=True)
     return path
+
+
+def _check_savable(path, gan):
+    """Raise ``CheckpointError`` before writing anything if ``gan`` holds no data or diverged weights.
+
+    Saving such a GAN would replace a good checkpoint with one that cannot be
+    loaded, or one whose weights are NaN: the work it held would be lost.
+    """
+    for what, model in (("generator", gan.generator), ("discriminator", gan.discriminator)):
+        for name, tensor in model.state_dict().items():
+            if tensor.is_meta:
+                raise CheckpointError(f"not saved: the {what}'s '{name}' holds no data (meta device); "
+                                      f"{path} was left as it was")
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                raise CheckpointError(f"not saved: the {what}'s '{name}' holds NaN or infinite values (training "
+                                      f"diverged); {path} was left as it was")
+
+
+def remove_stale_parts(folder):
+    """Delete ``.<name>.<pid>.part`` files in ``folder`` left by processes that no longer run.
+
+    A process killed in the middle of a save leaves its temporary file behind
+    (the real checkpoint is untouched). Returns the paths removed.
+    """
+    removed = []
+    for part in Path(folder).glob(".*.part"):
+        pid = part.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and not _alive(int(pid)):
+            part.unlink(missing_ok=True)
+            removed.append(part)
+    return removed
+
+
+def _alive(pid):
+    """True if a process with this id is running (or we may not signal it)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def read_checkpoint(path):
@@ -121,13 +170,46 @@ def _check_fits(path, what, model, saved):
             )
 
 
+ENTRIES = ("epoch", "generator", "discriminator", "opt_g", "opt_d", "history", "rng", "extra")
+
+
+def _check_complete(path, state, gan, generators):
+    """Raise ``CheckpointError`` unless every part of ``state`` can be loaded into ``gan``: nothing is touched first."""
+    missing = [key for key in ENTRIES if key not in state]
+    if missing:
+        raise CheckpointError(f"{path} lacks {missing}; nothing was loaded")
+    if any(p.is_meta for p in gan.generator.parameters()) or any(p.is_meta for p in gan.discriminator.parameters()):
+        raise CheckpointError(f"cannot load {path} into networks on the meta device (they hold no data); "
+                              f"build them on a real device first")
+    for key, optimiser in (("opt_g", gan.opt_g), ("opt_d", gan.opt_d)):
+        saved = state[key]
+        if not isinstance(saved, dict) or "param_groups" not in saved or "state" not in saved:
+            raise CheckpointError(f"{path}: its {key} is not an optimiser state; nothing was loaded")
+        sizes = [len(g["params"]) for g in saved["param_groups"]]
+        if sizes != [len(g["params"]) for g in optimiser.param_groups]:
+            raise CheckpointError(f"{path}: its {key} has parameter groups of sizes {sizes}, this optimiser "
+                                  f"{[len(g['params']) for g in optimiser.param_groups]}; nothing was loaded")
+        kinds = {name for entry in saved["state"].values() for name in entry}
+        if kinds and type(optimiser).__name__ == "Adam" and "exp_avg" not in kinds:
+            raise CheckpointError(f"{path}: its {key} was saved by another kind of optimiser (it holds "
+                                  f"{sorted(kinds)}), not Adam; nothing was loaded")
+    rng = state["rng"]
+    if not isinstance(rng, dict) or not {"python", "numpy", "torch", "generators"} <= set(rng):
+        raise CheckpointError(f"{path}: its random number state is incomplete; nothing was loaded")
+    if len(rng["generators"]) < len(generators):
+        raise CheckpointError(f"{path} saved {len(rng['generators'])} random generator(s), this run needs "
+                              f"{len(generators)}; nothing was loaded")
+
+
 def load_checkpoint(path, gan, history=None, generators=()):
     """Restore ``gan`` (and ``history``, RNGs, ``generators``) from ``path``.
 
-    Checks that G and D match the checkpoint's shapes first, so nothing is
-    half-loaded. Returns ``(epoch, extra)``.
+    Checks every entry first (present, of the right kind, G and D of the
+    right shapes, the optimisers of the right kind and size), so nothing is
+    ever half-loaded. Returns ``(epoch, extra)``.
     """
     state = read_checkpoint(path)
+    _check_complete(path, state, gan, generators)
     _check_fits(path, "generator", gan.generator, state["generator"])
     _check_fits(path, "discriminator", gan.discriminator, state["discriminator"])
     gan.generator.load_state_dict(state["generator"])

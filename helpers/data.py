@@ -113,8 +113,14 @@ def _check_split(split):
 
 
 def _existing(raw, base):
-    """The path of ``base`` in ``raw``, uncompressed or ``.gz``, or None."""
+    """The path of ``base`` in ``raw``, uncompressed or ``.gz``, or None.
+
+    A folder where a data file should be is an error of its own, not "missing".
+    """
     for candidate in (raw / base, raw / f"{base}.gz"):
+        if candidate.is_dir():
+            raise DataFileError(f"{candidate} is a folder, but a data file was expected there; "
+                                f"remove the folder and load again")
         if candidate.is_file():
             return candidate
     return None
@@ -341,8 +347,9 @@ def load_to_device(name="mnist", split="train", device=None, limit=None, root=No
     """Load a split as one float tensor on ``device``, ready for a GAN.
 
     Returns ``(images, labels)``: ``images`` float32 ``[N, 1, 28, 28]`` in
-    [-1, 1], ``labels`` int64 ``[N]``, both on ``device`` (default:
-    ``get_device()``). ``limit`` keeps only the first ``limit`` images.
+    [-1, 1], ``labels`` int64 ``[N]``, both on ``device`` (default: the best
+    one, see ``runtime.resolve_device``). ``limit`` keeps only the first
+    ``limit`` images.
     """
     images, labels = load_dataset(name, split, root)
     if limit is not None:

@@ -15,7 +15,9 @@ what notebooks call to train a preset. Everything a run writes goes into its
 The epochs themselves run in ``loop.fit``, the course's one training loop.
 """
 
+import contextlib
 import json
+import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -23,13 +25,13 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 
 from . import data
-from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from .checkpoints import CheckpointError, load_checkpoint, remove_stale_parts, save_checkpoint
 from .loop import History, fit
 from .metrics import evaluate_generator
 from .plotting import image_grid, plot_history, show_images
 from .runtime import resolve_device, seed_everything
 from .snapshots import Snapshots
-from .steps import GAN, sample_noise, train_step
+from .steps import GAN, sample_noise, train_step, uses_batch_statistics
 
 
 def adam(parameters, lr, betas):
@@ -124,10 +126,54 @@ def run_recipe(recipe, out_dir, epochs=None, max_steps=None, max_seconds=None, r
     if resume and not checkpoint.exists():
         raise FileNotFoundError(f"nothing to resume: no checkpoint at {checkpoint}")
 
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with exclusive_run(out_dir):
+        remove_stale_parts(out_dir)
+        return _train(recipe, out_dir, checkpoint, epochs, max_steps, max_seconds, resume, seed, device, limit,
+                      root, progress, speed, evaluate)
+
+
+class RunInProgressError(RuntimeError):
+    """Another process is training into the same output folder."""
+
+
+@contextlib.contextmanager
+def exclusive_run(out_dir):
+    """Hold ``out_dir/.run.lock`` while training: a second run into the same folder is refused.
+
+    The lock is the operating system's (``fcntl.flock``), so it is released
+    when the process ends, however it ends; the file keeps the holder's PID.
+    """
+    import fcntl
+
+    handle = open(Path(out_dir) / ".run.lock", "a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise RunInProgressError(f"another training run (process {holder}) is writing to {out_dir}; "
+                                     f"wait for it, or choose another --out") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+def _train(recipe, out_dir, checkpoint, epochs, max_steps, max_seconds, resume, seed, device, limit, root,
+           progress, speed, evaluate):
+    """The body of ``run_recipe``, run while its folder is locked."""
     seed = seed_everything(recipe.seed if seed is None else seed)
     device = resolve_device(device)
     gan = apply_speed_options(build_gan(recipe, device), **(speed or {}))
     images = training_images(recipe, device, limit, root)
+    if len(images) < 2 and (uses_batch_statistics(gan.generator) or uses_batch_statistics(gan.discriminator)):
+        raise ValueError(f"--limit {limit} leaves {len(images)} training image; recipe {recipe.name} has BatchNorm, "
+                         f"which needs batches of at least 2 images: use --limit 2 or more")
     order = torch.Generator().manual_seed(seed)
     batches = data.ShuffledBatches(images, batch_size=min(recipe.batch_size, len(images)), generator=order)
     noise = sample_noise(recipe.n_samples, recipe.latent_shape, "cpu", torch.Generator().manual_seed(seed + 1))

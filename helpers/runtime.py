@@ -10,6 +10,8 @@ Three small switches every notebook uses:
 
 import os
 import random
+import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +95,18 @@ def output_dir(name):
     path = base / name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def warnings_to_stdout():
+    """Show Python warnings on standard output instead of standard error, from now on.
+
+    nbgrader gives 0 points to a graded cell that wrote anything to standard
+    error, so a harmless warning from a library (a DataLoader asked for more
+    workers than there are cores, a deprecated argument) would cost a correct
+    answer its points. On standard output the student still sees every
+    warning, and the grade depends only on whether the checks pass.
+    """
+    def show(message, category, filename, lineno, file=None, line=None):
+        sys.stdout.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    warnings.showwarning = show

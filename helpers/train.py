@@ -12,10 +12,10 @@ from pathlib import Path
 
 import matplotlib
 
-from .checkpoints import CheckpointError
+from .checkpoints import CheckpointError, read_checkpoint
 from .data import DataFileError, DatasetNotFoundError
 from .recipes import RECIPES, get_recipe
-from .runs import run_recipe
+from .runs import RunInProgressError, run_recipe
 
 
 def positive_int(text):
@@ -40,6 +40,15 @@ def writable_dir(text):
     except OSError as error:
         raise argparse.ArgumentTypeError(f"cannot write to {path}: {error.strerror or error}") from None
     return path
+
+
+def interrupted(checkpoint):
+    """What Ctrl-C left behind, in one true sentence."""
+    try:
+        epoch = read_checkpoint(checkpoint)["epoch"]
+    except (FileNotFoundError, CheckpointError):
+        return f"interrupted before the first epoch finished: nothing was saved in {checkpoint.parent}"
+    return f"interrupted: epoch {epoch} is saved in {checkpoint}; continue with --resume"
 
 
 def parse_args(argv=None):
@@ -72,11 +81,10 @@ def main(argv=None):
                              seed=args.seed, device=args.device, limit=args.limit, progress=not args.no_progress,
                              speed=speed, evaluate=not args.no_eval)
     except KeyboardInterrupt:
-        print(f"\ninterrupted: the last finished epoch is saved in {out / 'checkpoint.pt'}; "
-              f"continue with --resume", file=sys.stderr)
+        print(f"\n{interrupted(out / 'checkpoint.pt')}", file=sys.stderr)
         return 130
     except (FileExistsError, FileNotFoundError, CheckpointError, DataFileError, DatasetNotFoundError,
-            ValueError) as error:
+            RunInProgressError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     epochs_done = len(next(iter(history.epochs.values()), []))

@@ -225,7 +225,98 @@ MUTANTS["03_dcgan"]["discriminator_loss_logits"].append(
      '            + bce(fake_logits, torch.full_like(fake_logits, 1 - real_target)))\n',
      "fake_target"))
 
+MUTANTS["04_evaluate"] = {
+    "frechet_distance": [
+        ("square roots each covariance on its own instead of their product",
+         "def frechet_distance(mu1, sigma1, mu2, sigma2):\n"
+         "    r1 = torch.linalg.eigvalsh(sigma1).clamp(min=0).sqrt().sum()\n"
+         "    r2 = torch.linalg.eigvalsh(sigma2).clamp(min=0).sqrt().sum()\n"
+         "    return float(((mu1 - mu2) ** 2).sum() + torch.trace(sigma1) + torch.trace(sigma2) - 2 * r1 * r2)\n",
+         "sigma1 @ sigma2"),
+        ("forgets the mean term",
+         "def frechet_distance(mu1, sigma1, mu2, sigma2):\n"
+         "    ev = torch.linalg.eigvals(sigma1 @ sigma2).real.clamp(min=0)\n"
+         "    return float(torch.trace(sigma1) + torch.trace(sigma2) - 2 * ev.sqrt().sum())\n",
+         "((mu1 - mu2) ** 2).sum()"),
+        ("subtracts the root trace once instead of twice",
+         "def frechet_distance(mu1, sigma1, mu2, sigma2):\n"
+         "    ev = torch.linalg.eigvals(sigma1 @ sigma2).real.clamp(min=0)\n"
+         "    return float(((mu1 - mu2) ** 2).sum() + torch.trace(sigma1) + torch.trace(sigma2) - ev.sqrt().sum())\n",
+         "2 * trace(sqrt(sigma1 @ sigma2))"),
+    ],
+    "class_coverage": [
+        ("counts every class that appears, however rarely",
+         "def class_coverage(probabilities, threshold=0.05):\n"
+         "    counts = torch.bincount(probabilities.argmax(1), minlength=10)\n"
+         "    shares = counts.double() / counts.sum()\n"
+         "    nz = shares[shares > 0]\n"
+         "    return int((counts > 0).sum()), float(-(nz * nz.log()).sum())\n",
+         "at least 5%"),
+        ("entropy of each sample's probabilities, averaged, not of the histogram",
+         "def class_coverage(probabilities, threshold=0.05):\n"
+         "    counts = torch.bincount(probabilities.argmax(1), minlength=10)\n"
+         "    shares = counts.double() / counts.sum()\n"
+         "    return int((shares >= threshold).sum()), float(-(probabilities * probabilities.log()).sum(1).mean())\n",
+         "histogram of predicted classes"),
+        ("entropy in bits (log2)",
+         "def class_coverage(probabilities, threshold=0.05):\n"
+         "    counts = torch.bincount(probabilities.argmax(1), minlength=10)\n"
+         "    shares = counts.double() / counts.sum()\n"
+         "    nz = shares[shares > 0]\n"
+         "    return int((shares >= threshold).sum()), float(-(nz * torch.log2(nz)).sum())\n",
+         "natural logarithm"),
+    ],
+    "count_modes": [
+        ("a sample is good within 3 of anything, not 3 standard deviations",
+         "def count_modes(samples, centres, std, min_samples=20):\n"
+         "    distance, nearest = torch.cdist(samples, centres).min(1)\n"
+         "    good = distance <= 3\n"
+         "    per_mode = torch.bincount(nearest[good], minlength=len(centres))\n"
+         "    return int((per_mode >= min_samples).sum()), float(good.float().mean())\n",
+         "3 * std"),
+        ("counts a mode as soon as one sample lands on it",
+         "def count_modes(samples, centres, std, min_samples=20):\n"
+         "    distance, nearest = torch.cdist(samples, centres).min(1)\n"
+         "    good = distance <= 3 * std\n"
+         "    per_mode = torch.bincount(nearest[good], minlength=len(centres))\n"
+         "    return int((per_mode >= 1).sum()), float(good.float().mean())\n",
+         "at least 20"),
+    ],
+    "pack": [
+        ("interleaves instead of putting consecutive samples together",
+         "def pack(x, m):\n"
+         "    if x.shape[0] % m:\n        raise ValueError('not a multiple of m')\n"
+         "    return x.reshape(m, x.shape[0] // m, x.shape[1]).transpose(0, 1).reshape(x.shape[0] // m, -1)\n",
+         "consecutive samples"),
+        ("silently drops the samples that do not fill a pack",
+         "def pack(x, m):\n"
+         "    n = x.shape[0] - x.shape[0] % m\n"
+         "    return x[:n].reshape(n // m, m * x.shape[1])\n",
+         "Raise ValueError"),
+    ],
+    "slerp": [
+        ("the straight line (lerp) instead of the arc",
+         "def slerp(z0, z1, t):\n    return (1 - t) * z0 + t * z1\n",
+         "arc"),
+        ("divides by sin(omega) with no fallback: NaN when z0 and z1 point the same way",
+         "def slerp(z0, z1, t):\n"
+         "    omega = torch.arccos((torch.dot(z0, z1) / (z0.norm() * z1.norm())).clamp(-1, 1))\n"
+         "    return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)\n",
+         "Fall back to the straight line"),
+    ],
+}
+
 VARIANTS = {
+    "01_data": {
+        "make_mnist_loader": [
+            ("asks for more DataLoader workers than there are cores: a harmless UserWarning",
+             "import os\n\nfrom torch.utils.data import DataLoader\nfrom torchvision import transforms\n\n"
+             "def make_mnist_loader(batch_size):\n"
+             "    t = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])\n"
+             "    return DataLoader(data.classic_dataset('mnist', 'train', transform=t), batch_size=batch_size,\n"
+             "                      shuffle=True, num_workers=(os.cpu_count() or 1) + 1)\n"),
+        ],
+    },
     "02_mlp_gan": {
         "discriminator_step": [
             ("prints its loss with .item() (fine: reading a number is no device mistake)",
@@ -330,13 +421,13 @@ def write_submission(folder, student, name, nb):
     path.write_text(json.dumps(nb, indent=1))
 
 
-def run_grade(submissions, out_csv, timeout, workdir=None):
+def run_grade(submissions, out_csv, timeout, workdir=None, cwd=REPO_ROOT):
     """Run the real ``python -m helpers.course grade``; return (rows by (student, notebook), process)."""
     command = [sys.executable, "-m", "helpers.course", "grade", str(submissions), "--out", str(out_csv),
                "--timeout", str(timeout)]
     if workdir is not None:
         command += ["--keep-workdir", str(workdir)]
-    process = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
+    process = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
     rows = {}
     if Path(out_csv).exists():
         with open(out_csv) as handle:

@@ -63,3 +63,14 @@ def test_correct_code_written_another_way_passes_the_visible_check(name, gid, wh
     monkeypatch.chdir(tmp_path)
     monkeypatch.setitem(os.environ, "GAN_COURSE_OUT", str(tmp_path / "outputs"))
     assert visible_check_message(name, gid, code, tmp_path) is None, f"'{what}' is correct but fails the check"
+
+
+@pytest.mark.parametrize("name", sorted(SOURCES))
+def test_every_solution_passes_every_visible_check(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(os.environ, "GAN_COURSE_OUT", str(tmp_path / "outputs"))
+    for gid in exercise_test_ids(SOURCES[name]):
+        solved = "".join(next(c for c in __import__("json").loads(SOURCES[name].read_text())["cells"]
+                              if grade_id(c) == gid)["source"])
+        from grading_cases import solution_code
+        assert visible_check_message(name, gid, solution_code(solved), tmp_path) is None, f"{name}: {gid}"

@@ -5,7 +5,8 @@ One batch holds these cases (the mistakes are graded in test_grading_mutants.py)
 - ``solution``: each solution notebook handed in as is -> full marks;
 - ``blank``: each student notebook handed in unmodified -> 0 on every graded cell;
 - ``corrupt``: broken JSON -> status ``unreadable``;
-- ``loop``: an exercise that never finishes -> status ``timeout``, the rest graded;
+- ``loop``: an exercise that never finishes -> status ``timeout``, the rest graded (in a
+  batch of its own, with a short per-cell limit; correct work gets a wide one);
 - ``absent``: nothing handed in -> status ``missing``.
 """
 
@@ -19,7 +20,8 @@ from grading_cases import (SOURCES, STUDENTS, completed_submission, exercise_tes
                            graded_points, run_grade, write_submission)
 from helpers.runtime import REPO_ROOT
 
-TIMEOUT = 40  # seconds per cell: fast-mode cells take a few, the infinite loop is cut here
+TIMEOUT = 300  # seconds per cell for correct work: fast-mode cells take a few, a busy machine must not matter
+LOOP_TIMEOUT = 30  # the infinite-loop case is graded in a batch of its own, with a short limit
 FIRST = sorted(SOURCES)[0]
 
 
@@ -32,15 +34,39 @@ def graded(tmp_path_factory):
         write_submission(subs, "solution", name, json.loads(source.read_text()))
         write_submission(subs, "blank", name, json.loads(STUDENTS[name].read_text()))
     (subs / "absent").mkdir()  # handed nothing in
+    for odd in (".hidden", "x[1]*"):  # a dot folder and glob characters: graded like anyone else
+        write_submission(subs, odd, FIRST, json.loads(SOURCES[FIRST].read_text()))
+    complete = completed_submission(STUDENTS[FIRST], SOURCES[FIRST])
+    stripped = json.loads(json.dumps(complete))
+    first_test = next(iter(exercise_test_ids(SOURCES[FIRST]).values()))
+    for cell in stripped["cells"]:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == first_test:
+            del cell["metadata"]["nbgrader"]
+    write_submission(subs, "stripped", FIRST, stripped)
+    old = json.loads(json.dumps(complete))  # as an older Jupyter saves it: nbformat 4.4, no cell ids
+    old["nbformat_minor"] = 4
+    for cell in old["cells"]:
+        cell.pop("id", None)
+    write_submission(subs, "old-jupyter", FIRST, old)
+    near = subs / "nearmiss"
+    near.mkdir()
+    (near / f"{FIRST} (1).ipynb").write_text(SOURCES[FIRST].read_text())  # a browser's download name
     (subs / "corrupt").mkdir()
     (subs / "corrupt" / f"{FIRST}.ipynb").write_text('{"cells": [{"cell_type": "code", "source": ')
-    first_exercise = next(iter(exercise_test_ids(SOURCES[FIRST])))
-    looping = completed_submission(STUDENTS[FIRST], SOURCES[FIRST], {first_exercise: "while True:\n    pass\n"})
-    write_submission(subs, "loop", FIRST, looping)
-
     workdir = root / "course"
     rows, process = run_grade(subs, root / "grades.csv", TIMEOUT, workdir)
     return rows, process, workdir
+
+
+@pytest.fixture(scope="module")
+def looped(tmp_path_factory):
+    """Grade one submission whose first exercise never finishes, with a short per-cell limit."""
+    root = tmp_path_factory.mktemp("looping")
+    first_exercise = next(iter(exercise_test_ids(SOURCES[FIRST])))
+    looping = completed_submission(STUDENTS[FIRST], SOURCES[FIRST], {first_exercise: "while True:\n    pass\n"})
+    write_submission(root / "submissions", "loop", FIRST, looping)
+    rows, process = run_grade(root / "submissions", root / "grades.csv", LOOP_TIMEOUT, "course-rel", cwd=root)
+    return rows, process, root / "course-rel"
 
 
 def row(graded, student, name):
@@ -70,7 +96,8 @@ def test_unmodified_student_notebook_gets_zero_on_every_graded_cell(graded, name
 
     _, _, workdir = graded
     with Gradebook(f"sqlite:///{workdir / 'gradebook.db'}", course_id="gan-course") as gradebook:
-        nb = gradebook.find_submission_notebook(name, name, "blank")
+        student = next(s.id for s in gradebook.students if s.last_name == "blank")
+        nb = gradebook.find_submission_notebook(name, name, student)
         assert nb.grades and all(g.score == 0 for g in nb.grades)
 
 
@@ -79,8 +106,8 @@ def test_corrupt_submission_is_reported_as_unreadable(graded):
     assert r["status"] == "unreadable" and float(r["score"]) == 0 and "JSON" in r["detail"]
 
 
-def test_infinite_loop_is_reported_as_timeout_and_the_rest_is_graded(graded):
-    r = row(graded, "loop", FIRST)
+def test_infinite_loop_is_reported_as_timeout_and_the_rest_is_graded(looped):
+    r = row(looped, "loop", FIRST)
     points = graded_points(SOURCES[FIRST])
     first_test = next(iter(exercise_test_ids(SOURCES[FIRST]).values()))
     assert r["status"] == "timeout"
@@ -116,3 +143,46 @@ def test_a_bad_submissions_folder_is_a_one_line_error(tmp_path):
                               "--out", str(tmp_path / "g.csv")], cwd=REPO_ROOT, capture_output=True, text=True)
     assert process.returncode == 2
     assert "is not a folder of submissions" in process.stderr and "Traceback" not in process.stderr
+
+
+@pytest.mark.parametrize("student", [".hidden", "x[1]*"])
+def test_every_folder_gets_its_row_under_its_real_name(graded, student):
+    r = row(graded, student, FIRST)
+    assert r["status"] == "graded" and float(r["score"]) == float(r["max_score"]), r
+
+
+def test_a_near_miss_file_name_is_graded_with_a_note(graded):
+    r = row(graded, "nearmiss", FIRST)
+    assert r["status"] == "graded" and float(r["score"]) == float(r["max_score"])
+    assert f"graded '{FIRST} (1).ipynb' (expected {FIRST}.ipynb)" in r["detail"]
+
+
+def test_a_relative_keep_workdir_is_kept_where_it_says(looped):
+    _, process, workdir = looped
+    assert process.returncode == 0, process.stderr
+    assert (workdir / "gradebook.db").is_file()
+
+
+def test_out_pointing_at_a_folder_is_refused_before_grading(tmp_path):
+    (tmp_path / "subs" / "someone").mkdir(parents=True)
+    process = subprocess.run([sys.executable, "-m", "helpers.course", "grade", str(tmp_path / "subs"),
+                              "--out", str(tmp_path)], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert process.returncode == 2 and "is a folder; give the path of the CSV file" in process.stderr
+    assert "Traceback" not in process.stderr
+
+
+def test_a_stripped_graded_cell_is_reported_not_silently_scored_lower(graded):
+    r = row(graded, "stripped", FIRST)
+    first_test = next(iter(exercise_test_ids(SOURCES[FIRST]).values()))
+    assert r["status"] == "cells-missing" and first_test in r["detail"], r
+
+
+def test_a_notebook_from_an_older_jupyter_is_graded(graded):
+    r = row(graded, "old-jupyter", FIRST)
+    assert r["status"] == "graded" and float(r["score"]) == float(r["max_score"]), r
+
+
+def test_each_students_nbgrader_log_is_kept_beside_the_feedback(graded):
+    _, _, workdir = graded
+    log = workdir.parent / "grades-feedback" / "solution" / f"{FIRST}.log"
+    assert log.is_file() and log.read_text().strip()

@@ -1,4 +1,4 @@
-"""Friendly checks for the exercises: they say what is wrong in plain words.
+"""Friendly checks for the exercises: they name the fix first, then what they saw.
 
 Each session has its own module (``helpers.checks.data`` for session 1, ...)
 whose ``check_*`` functions call a student's function on small inputs and
@@ -53,17 +53,16 @@ def expect_range(x, low, high, what, fix, tolerance=1e-4):
     expect(problem is None, f"{fix} ({what}: {problem})")
 
 
-def expect_close(x, expected, what, atol=1e-5):
-    """``x`` must equal ``expected`` up to ``atol``; the message shows the worst value."""
+def expect_close(x, expected, what, atol=1e-5, fix=""):
+    """``x`` must equal ``expected`` up to ``atol``; the message shows the worst value, after ``fix`` if given."""
     expect_tensor(x, what)
     expected = torch.as_tensor(expected, dtype=x.dtype if x.is_floating_point() else None)
     expect(x.shape == expected.shape, f"{what} should have shape {tuple(expected.shape)}, got {tuple(x.shape)}")
     diff = (x.double() - expected.double()).abs()
     if diff.numel() and diff.max() > atol:
         i = int(diff.argmax())
-        raise AssertionError(
-            f"{what}: value {i} is {x.flatten()[i].item():.6g}, expected {expected.flatten()[i].item():.6g}"
-        )
+        found = f"{what}: value {i} is {x.flatten()[i].item():.6g}, expected {expected.flatten()[i].item():.6g}"
+        raise AssertionError(f"{fix} ({found})" if fix else found)
 
 
 def passed(what):

@@ -28,21 +28,22 @@ def check_frechet_distance(fn):
     a, b = torch.randn(6, 6, generator=g, dtype=torch.float64), torch.randn(6, 6, generator=g, dtype=torch.float64)
     c1, c2 = a @ a.T + 0.1 * torch.eye(6, dtype=torch.float64), b @ b.T + 0.1 * torch.eye(6, dtype=torch.float64)
     m1, m2 = torch.randn(6, generator=g, dtype=torch.float64), torch.randn(6, generator=g, dtype=torch.float64)
+    diagonal = fn(torch.zeros(2, dtype=torch.float64), torch.diag(torch.tensor([4.0, 9.0], dtype=torch.float64)),
+                  torch.zeros(2, dtype=torch.float64), torch.diag(torch.tensor([1.0, 1.0], dtype=torch.float64)))
+    expect(isinstance(diagonal, (float, int)) or (isinstance(diagonal, torch.Tensor) and diagonal.numel() == 1),
+           f"Return one number (a float, or call .item()): frechet_distance returned {type(diagonal).__name__}")
+    expect(abs(float(diagonal) - 5.0) < 1e-6,
+           f"Subtract 2 * trace(sqrt(sigma1 @ sigma2)) from trace(sigma1) + trace(sigma2), with the square root of "
+           f"the product: for variances (4, 9) against (1, 1) the distance is (2-1)^2 + (3-1)^2 = 5, "
+           f"got {float(diagonal):.6g}")
     same = fn(m1, c1, m1, c1)
-    expect(isinstance(same, (float, int)) or (isinstance(same, torch.Tensor) and same.numel() == 1),
-           f"Return one number (a float, or call .item()): frechet_distance returned {type(same).__name__}")
     expect(abs(float(same)) < 1e-6,
-           f"Take the matrix square root of sigma1 @ sigma2 (not of each matrix alone): two identical "
-           f"Gaussians must be 0 apart, got {float(same):.6g}")
+           f"Take the square root of the product sigma1 @ sigma2 (its eigenvalues, real part, clipped at 0): "
+           f"two identical Gaussians must be 0 apart, got {float(same):.6g}")
     means_only = fn(m1, c1, m2, c1)
     expect(abs(float(means_only) - float(((m1 - m2) ** 2).sum())) < 1e-6,
            f"Add the squared distance between the means, ((mu1 - mu2) ** 2).sum(): with equal covariances the "
            f"distance is {float(((m1 - m2) ** 2).sum()):.6g}, got {float(means_only):.6g}")
-    diagonal = fn(torch.zeros(2, dtype=torch.float64), torch.diag(torch.tensor([4.0, 9.0], dtype=torch.float64)),
-                  torch.zeros(2, dtype=torch.float64), torch.diag(torch.tensor([1.0, 1.0], dtype=torch.float64)))
-    expect(abs(float(diagonal) - 5.0) < 1e-6,
-           f"Subtract 2 * trace(sqrt(sigma1 @ sigma2)) from trace(sigma1) + trace(sigma2): for variances (4, 9) "
-           f"against (1, 1) the distance is (2-1)^2 + (3-1)^2 = 5, got {float(diagonal):.6g}")
     want = _independent_fd(m1, c1, m2, c2)
     got = float(fn(m1, c1, m2, c2))
     expect(abs(got - want) < 1e-6 * max(1.0, abs(want)),
@@ -107,7 +108,9 @@ def check_pack(fn):
     out = fn(x, 2)
     expect_tensor(out, "pack(x, 2)")
     expect_shape(out, (3, 8), "pack(x [6, 4], m=2)", "Reshape to [B // m, m * D], with x.reshape(B // m, m * D)")
-    expect_close(out[0], torch.arange(8.0), "the first pack of pack(x, 2)")
+    expect(torch.equal(out[0], torch.arange(8.0)),
+           f"Put consecutive samples together (x.reshape, not a transpose): pack 0 of pack(x, 2) must hold samples "
+           f"0 and 1, {torch.arange(8.0).tolist()}, got {out[0].tolist()}")
     expect(torch.equal(fn(x, 3), x.reshape(2, 12)),
            "Put consecutive samples together (reshape, not transpose or stack): pack 0 must hold samples 0..m-1")
     try:
@@ -136,7 +139,8 @@ def check_slerp(fn):
            "with w the angle between z0 and z1")
     w = math.acos(0.0)
     want = torch.tensor([math.sin(0.5 * w) / math.sin(w), 2 * math.sin(0.5 * w) / math.sin(w), 0.0])
-    expect_close(middle, want, "slerp([1, 0, 0], [0, 2, 0], 0.5)", atol=1e-5)
+    expect_close(middle, want, "slerp([1, 0, 0], [0, 2, 0], 0.5)", atol=1e-5,
+                 fix="Use sin((1 - t) w) / sin(w) * z0 + sin(t w) / sin(w) * z1, with w = arccos of the cosine of z0 and z1")
     same = fn(z0, z0 * 3, 0.25)
     expect(bool(torch.isfinite(same).all()) and torch.allclose(same, z0 * 1.5, atol=1e-4),
            f"Fall back to the straight line when z0 and z1 point the same way (the angle is 0 and sin(w) = 0): "

@@ -5,7 +5,10 @@ sources come from ``solutions/``. The steps:
 
 1. Read every submission first. A file that is not a valid notebook is marked
    ``unreadable`` here (nbgrader would report it as a plain 0); a student who
-   did not hand a notebook in is marked ``missing``.
+   did not hand a notebook in is marked ``missing`` (a single near miss such as
+   ``NN_name (1).ipynb`` is graded, with a note). Every student folder gets an
+   internal id for nbgrader (which reads ids as glob patterns); the CSV keeps
+   the folder's name.
 2. Build nbgrader's course directory in a temporary folder: the config with a
    per-cell timeout, the sqlite gradebook, ``source/`` from ``solutions/``,
    ``submitted/`` from the readable submissions.
@@ -16,8 +19,11 @@ sources come from ``solutions/``. The steps:
    notebook: ``student,notebook,score,max_score,status,detail``.
 
 ``status`` is one of ``graded``, ``timeout`` (a cell ran past the time limit;
-the other cells were still graded), ``unreadable``, ``missing`` and ``error``
-(nbgrader could not grade it at all). One bad submission never stops the batch.
+the other cells were still graded), ``cells-missing`` (graded cells deleted
+or stripped of their nbgrader metadata, named in ``detail``), ``unreadable``,
+``missing`` and ``error`` (nbgrader could not grade it at all). One bad
+submission never stops the batch. nbgrader's log lines about each student are
+kept beside their feedback, as ``<feedback>/<student>/NN_name.log``.
 """
 
 import csv
@@ -52,6 +58,9 @@ def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIME
     ``keep_workdir``: build the nbgrader course directory there and keep it.
     """
     submissions, out_csv = Path(submissions), Path(out_csv)
+    if out_csv.is_dir():
+        raise GradingError(f"--out {out_csv} is a folder; give the path of the CSV file to write, "
+                           f"e.g. {out_csv / 'grades.csv'}")
     students, names = _survey(submissions, notebooks)
     feedback_dir = Path(feedback_dir) if feedback_dir else out_csv.with_name(out_csv.stem + "-feedback")
     try:
@@ -60,7 +69,7 @@ def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIME
     except OSError as error:
         raise GradingError(f"cannot write the results: {error}") from None
 
-    workdir = Path(keep_workdir) if keep_workdir else Path(tempfile.mkdtemp(prefix="gan-grading-"))
+    workdir = Path(keep_workdir).resolve() if keep_workdir else Path(tempfile.mkdtemp(prefix="gan-grading-"))
     try:
         rows = _grade_in(workdir, submissions, students, names, timeout, feedback_dir)
         export = workdir / "nbgrader_export.csv"
@@ -79,7 +88,7 @@ def _survey(submissions, notebooks):
     if not submissions.is_dir():
         raise GradingError(f"{submissions} is not a folder of submissions "
                            f"(expected SUBMISSIONS/<student>/NN_name.ipynb)")
-    students = sorted(p.name for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
+    students = sorted(p.name for p in submissions.iterdir() if p.is_dir())  # every folder gets its rows
     if not students:
         raise GradingError(f"{submissions} has no student folders "
                            f"(expected SUBMISSIONS/<student>/NN_name.ipynb)")
@@ -90,7 +99,7 @@ def _survey(submissions, notebooks):
             raise GradingError(f"no source notebook for {unknown} in {SOLUTIONS_DIR}; "
                                f"available: {sorted(available)}")
         return students, sorted(set(notebooks))
-    handed_in = {p.stem for s in students for p in (submissions / s).glob("*.ipynb")}
+    handed_in = {name for name in available for s in students if _find_notebook(submissions / s, name)[0]}
     names = sorted(handed_in & available)
     if not names:
         raise GradingError(f"no submission in {submissions} matches a notebook in "
@@ -126,40 +135,90 @@ def _write_config(workdir, timeout):
 
 
 def _read_submission(path):
-    """``(notebook, None)`` for a valid notebook file, else ``(None, reason)``."""
+    """``(notebook, None)`` for a valid notebook file, else ``(None, reason)``.
+
+    A notebook saved by an older Jupyter (nbformat 4.4, no cell ids) is
+    brought to 4.5 first, with fresh cell ids, as Jupyter itself would.
+    """
     try:
         nb = nbformat.read(str(path), as_version=4)
+        if nb.get("nbformat_minor", 0) < 5:
+            for i, cell in enumerate(nb.cells):
+                cell.setdefault("id", f"cell-{i:04d}")
+            nb["nbformat_minor"] = 5
         nbformat.validate(nb)
     except Exception as error:  # JSON errors, schema errors, bad encodings
         return None, f"not a valid notebook: {type(error).__name__}: {str(error).splitlines()[0][:120]}"
     return nb, None
 
 
+def graded_cell_ids(nb):
+    """The ``grade_id`` of every autograded cell of a notebook (a dict, or nbformat's node)."""
+    return {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb["cells"]
+            if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
+
+
+def _find_notebook(folder, name):
+    """``(path, note)`` of ``name``'s notebook in a student's folder, or ``(None, reason)``.
+
+    ``NN_name.ipynb`` itself, else one near miss such as ``NN_name (1).ipynb``
+    or ``NN_name-copy.ipynb``, accepted with a note.
+    """
+    exact = folder / f"{name}.ipynb"
+    if exact.is_file():
+        return exact, ""
+    near = sorted(p for p in folder.glob("*.ipynb") if p.stem.startswith(name) and p.is_file())
+    if len(near) == 1:
+        return near[0], f"graded '{near[0].name}' (expected {name}.ipynb)"
+    if near:
+        return None, f"no {name}.ipynb handed in; {len(near)} near misses, none chosen: {[p.name for p in near]}"
+    return None, f"no {name}.ipynb handed in"
+
+
 def _grade_in(workdir, submissions, students, names, timeout, feedback_dir):
     workdir.mkdir(parents=True, exist_ok=True)
     _write_config(workdir, timeout)
+    # nbgrader reads student ids as glob patterns and path parts: each folder gets a plain internal id,
+    # and the CSV keeps the folder's real name.
+    ids = {student: f"student{i:04d}" for i, student in enumerate(students, start=1)}
     rows = []
     for name in names:
-        status = {}
+        status, notes = {}, {}
         for student in students:
-            path = submissions / student / f"{name}.ipynb"
-            if not path.is_file():
-                status[student] = ("missing", f"no {name}.ipynb handed in")
+            path, note = _find_notebook(submissions / student, name)
+            if path is None:
+                status[ids[student]] = ("missing", note)
                 continue
+            notes[ids[student]] = note
             nb, reason = _read_submission(path)
             if nb is None:
-                status[student] = ("unreadable", reason)
+                status[ids[student]] = ("unreadable", reason)
                 continue
-            target = workdir / "submitted" / student / name / f"{name}.ipynb"
+            lost = sorted(graded_cell_ids(json.loads((SOLUTIONS_DIR / f"{name}.ipynb").read_text()))
+                          - graded_cell_ids(nb))
+            if lost:  # deleted, or their nbgrader metadata stripped: nbgrader alone would just give fewer points
+                notes[ids[student]] = "; ".join(filter(None, [note, f"graded cells missing or stripped of their "
+                                                                  f"nbgrader metadata: {', '.join(lost)}"]))
+            target = workdir / "submitted" / ids[student] / name / f"{name}.ipynb"
             target.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(nb, str(target))
-            status[student] = ("graded", "")
-        rows += _grade_notebook(workdir, name, status, feedback_dir)
-    return rows
+            status[ids[student]] = ("graded", "")
+        for row in _grade_notebook(workdir, name, status, feedback_dir, names_of={v: k for k, v in ids.items()}):
+            note = notes.get(row.pop("id"), "")
+            if note:
+                row["detail"] = f"{note}; {row['detail']}" if row["detail"] else note
+            if "graded cells missing" in note and row["status"] == "graded":
+                row["status"] = "cells-missing"
+            rows.append(row)
+    return sorted(rows, key=lambda r: (r["notebook"], r["student"]))
 
 
-def _grade_notebook(workdir, name, status, feedback_dir):
-    """Autograde one notebook for every readable submission; return its rows."""
+def _grade_notebook(workdir, name, status, feedback_dir, names_of):
+    """Autograde one notebook for every readable submission; return its rows.
+
+    ``status`` is keyed by internal student id; ``names_of`` maps an id to the
+    student's folder name, which the rows carry (with the id under ``"id"``).
+    """
     source = workdir / "source" / name / f"{name}.ipynb"
     source.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(SOLUTIONS_DIR / f"{name}.ipynb", source)
@@ -167,6 +226,7 @@ def _grade_notebook(workdir, name, status, feedback_dir):
     if done.returncode != 0:
         raise GradingError(f"nbgrader generate_assignment {name} failed:\n{done.stdout}{done.stderr}")
     if any(s == "graded" for s, _ in status.values()):
+        _register_students(workdir, names_of)
         autograde = _nbgrader(workdir, "autograde", name, "--force")
         _nbgrader(workdir, "generate_feedback", name, "--force")
         log = autograde.stdout + autograde.stderr
@@ -178,10 +238,20 @@ def _grade_notebook(workdir, name, status, feedback_dir):
         score = scores.get(student, 0.0)
         if state == "graded":
             state, detail = _outcome(workdir, name, student, student in scores, log)
-            _copy_feedback(workdir, name, student, feedback_dir)
-        rows.append(dict(student=student, notebook=name, score=round(score, 2),
+            _copy_feedback(workdir, name, student, names_of[student], feedback_dir)
+            _write_student_log(log, name, student, feedback_dir / names_of[student])
+        rows.append(dict(id=student, student=names_of[student], notebook=name, score=round(score, 2),
                          max_score=round(max_score, 2), status=state, detail=detail))
     return rows
+
+
+def _register_students(workdir, names_of):
+    """Put every student in the gradebook under their internal id, with their folder name as last name."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{workdir / 'gradebook.db'}", course_id=COURSE_ID) as gradebook:
+        for student_id, folder_name in names_of.items():
+            gradebook.update_or_create_student(student_id, last_name=folder_name)
 
 
 def _gradebook_scores(workdir, name):
@@ -216,10 +286,17 @@ def _outcome(workdir, name, student, in_gradebook, log):
     return "graded", ""
 
 
-def _copy_feedback(workdir, name, student, feedback_dir):
+def _write_student_log(log, name, student, folder):
+    """Keep the lines of nbgrader's log about one student as ``<folder>/<name>.log``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [line for line in log.splitlines() if student in line]
+    (folder / f"{name}.log").write_text("\n".join(lines) + "\n" if lines else "nbgrader logged nothing about this submission\n")
+
+
+def _copy_feedback(workdir, name, student, folder_name, feedback_dir):
     html = workdir / "feedback" / student / name / f"{name}.html"
     if html.is_file():
-        target = feedback_dir / student / f"{name}.html"
+        target = feedback_dir / folder_name / f"{name}.html"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(html, target)
 

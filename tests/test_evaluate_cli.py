@@ -1,0 +1,35 @@
+"""python -m helpers.evaluate, and the training command's own final measurement."""
+
+import json
+import subprocess
+import sys
+
+from helpers.runtime import REPO_ROOT
+
+
+def run(module, *args):
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO_ROOT, capture_output=True, text=True)
+
+
+def test_a_run_is_measured_at_its_end_and_again_by_the_evaluate_command(tmp_path):
+    done = run("helpers.train", "--recipe", "r3", "--max-steps", "3", "--limit", "256", "--out", str(tmp_path),
+               "--no-progress")
+    assert done.returncode == 0, done.stderr
+    assert "FD " in done.stdout and "classes with >= 5%" in done.stdout and "fast classifier" in done.stdout
+    scores = json.loads((tmp_path / "history.json").read_text())["scores"]
+    assert scores["fd"] > scores["floor"] > 0 and 0 <= scores["covered"] <= 10 and scores["classifier"] == "fast"
+    measured = run("helpers.evaluate", "--checkpoint", str(tmp_path / "checkpoint.pt"), "--samples", "500")
+    assert measured.returncode == 0, measured.stderr
+    assert "FD " in measured.stdout and "precision" in measured.stdout and "R3" in measured.stdout
+
+
+def test_the_evaluate_command_refuses_with_one_line(tmp_path):
+    missing = run("helpers.evaluate", "--checkpoint", str(tmp_path / "nope.pt"))
+    assert missing.returncode == 1 and "no checkpoint at" in missing.stderr and "Traceback" not in missing.stderr
+    done = run("helpers.train", "--recipe", "r3", "--max-steps", "1", "--limit", "64", "--out", str(tmp_path),
+               "--no-progress", "--no-eval")
+    assert done.returncode == 0, done.stderr
+    other = run("helpers.evaluate", "--checkpoint", str(tmp_path / "checkpoint.pt"), "--recipe", "r2")
+    assert other.returncode == 1 and "holds a run of recipe 'r3', not 'r2'" in other.stderr
+    few = run("helpers.evaluate", "--checkpoint", str(tmp_path / "checkpoint.pt"), "--samples", "10")
+    assert few.returncode == 1 and "at least 200 samples" in few.stderr and "Traceback" not in few.stderr
