@@ -14,8 +14,11 @@ the ones above it in this list):
 - ``helpers.steps``           noise, the two losses, and one GAN training step
 - ``helpers.loop``            the training loop, ``fit``: every epoch of every GAN runs through it
 - ``helpers.checkpoints``     saving and resuming a run, atomically
-- ``helpers.runs``            a recipe's training run on disk (``run_recipe``)
+- ``helpers.metrics``         the course-trained digit classifier; FD, class coverage, precision and recall
+- ``helpers.collapse``        mode collapse on 2-D mixtures of Gaussians, PacGAN's metrics, packing
+- ``helpers.runs``            a recipe's training run on disk (``run_recipe``), measured at its end
 - ``helpers.train``           ``python -m helpers.train``: the command line over ``runs``
+- ``helpers.evaluate``        ``python -m helpers.evaluate``: measure a saved run
 - ``helpers.checks``          each session's friendly exercise checks: the fix first, then the evidence
 - ``helpers.course``          instructor tools: release student notebooks, grade submissions
 

@@ -34,13 +34,14 @@ def fit(step, batches, epochs, history=None, *, first_epoch=1, max_steps=None, m
     0-dim tensors (``d_loss``, ``g_loss``, ...), ideally still on the device.
     ``batches``: an iterable of real batches (or ``(images, labels)`` pairs),
     gone through once per epoch, with a ``len``.
-    ``max_steps``: stop after this many steps in all, ``max_seconds`` after
-    this much wall time (the last epoch may end early). ``generator``/``discriminator``: put in training mode at the
-    start of every epoch; ``snapshots`` (a ``Snapshots``) draws
-    ``generator`` after epoch 1, every ``sample_every``-th epoch and the last. ``board``: a TensorBoard
-    ``SummaryWriter``. ``save(epoch, history)``: called after every epoch,
-    e.g. to write a checkpoint. ``progress``: a tqdm bar per epoch and one
-    printed line per epoch.
+    ``max_steps``: stop after this many steps in all; ``max_seconds``: after
+    this much wall time (the last epoch may end early).
+    ``generator``/``discriminator``: put in training mode at the start of
+    every epoch. ``snapshots`` (a ``Snapshots``): draws ``generator`` after
+    epoch 1, every ``sample_every``-th epoch and the last.
+    ``board``: a TensorBoard ``SummaryWriter``. ``save(epoch, history)``:
+    called after every epoch, e.g. to write a checkpoint. ``progress``: a
+    tqdm bar per epoch and one printed line per epoch.
     """
     history = History() if history is None else history
     steps_left = max_steps
