@@ -181,6 +181,8 @@ def _check_complete(path, state, gan, generators):
     if any(p.is_meta for p in gan.generator.parameters()) or any(p.is_meta for p in gan.discriminator.parameters()):
         raise CheckpointError(f"cannot load {path} into networks on the meta device (they hold no data); "
                               f"build them on a real device first")
+    _check_fits(path, "generator", gan.generator, state["generator"])
+    _check_fits(path, "discriminator", gan.discriminator, state["discriminator"])
     for key, optimiser in (("opt_g", gan.opt_g), ("opt_d", gan.opt_d)):
         saved = state[key]
         if not isinstance(saved, dict) or "param_groups" not in saved or "state" not in saved:
@@ -210,8 +212,6 @@ def load_checkpoint(path, gan, history=None, generators=()):
     """
     state = read_checkpoint(path)
     _check_complete(path, state, gan, generators)
-    _check_fits(path, "generator", gan.generator, state["generator"])
-    _check_fits(path, "discriminator", gan.discriminator, state["discriminator"])
     gan.generator.load_state_dict(state["generator"])
     gan.discriminator.load_state_dict(state["discriminator"])
     gan.opt_g.load_state_dict(state["opt_g"])
