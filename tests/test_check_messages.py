@@ -12,7 +12,10 @@ import os
 
 import pytest
 
-from grading_cases import MUTANTS, STUDENTS, SOURCES, completed_submission, exercise_test_ids, grade_id, is_solution
+import json
+
+from grading_cases import (MUTANTS, SOURCES, STUDENTS, VARIANTS, completed_submission, exercise_test_ids, grade_id,
+                           is_solution, solution_code)
 
 CASES = [(name, gid, k, what, code, fix)
          for name, by_cell in MUTANTS.items()
@@ -53,7 +56,7 @@ def test_the_visible_check_names_the_fix_first(name, gid, k, what, code, fix, tm
 
 
 VARIANT_CASES = [(name, gid, what, code)
-                 for name, by_cell in __import__("grading_cases").VARIANTS.items()
+                 for name, by_cell in VARIANTS.items()
                  for gid, entries in by_cell.items()
                  for what, code in entries]
 
@@ -70,7 +73,5 @@ def test_every_solution_passes_every_visible_check(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setitem(os.environ, "GAN_COURSE_OUT", str(tmp_path / "outputs"))
     for gid in exercise_test_ids(SOURCES[name]):
-        solved = "".join(next(c for c in __import__("json").loads(SOURCES[name].read_text())["cells"]
-                              if grade_id(c) == gid)["source"])
-        from grading_cases import solution_code
+        solved = "".join(next(c for c in json.loads(SOURCES[name].read_text())["cells"] if grade_id(c) == gid)["source"])
         assert visible_check_message(name, gid, solution_code(solved), tmp_path) is None, f"{name}: {gid}"

@@ -1,20 +1,19 @@
-"""Every graded exercise of sessions 1 and 2, done wrong in a realistic way, loses its points and no others;
+"""Every graded exercise, done wrong in a realistic way, loses its points and no others;
 correct code written another way keeps them.
 
 Each mutant is a student notebook with every exercise solved correctly except
 one (``grading_cases.MUTANTS``); each variant, one exercise solved correctly in
 another way (``grading_cases.VARIANTS``). They are graded in one batch through
 the real ``python -m helpers.course grade``, with the cells after the last
-graded one dropped (they carry no points). The sessions are split over
-this file and ``test_grading_mutants_late.py`` so that the two batches can run on two workers at once.
+graded one dropped (they carry no points).
 """
 
 import pytest
 
-from grading_cases import (MUTANTS, VARIANTS, assert_keeps_full_marks, assert_loses_exactly_its_points,
-                           grade_batch, mutant_cases)
+from grading_cases import (MUTANTS, SOURCES, VARIANTS, assert_keeps_full_marks, assert_loses_exactly_its_points,
+                           exercise_test_ids, grade_batch, mutant_cases)
 
-SESSIONS = ('01_data', '02_mlp_gan')
+SESSIONS = tuple(SOURCES)
 CASES = mutant_cases(MUTANTS, SESSIONS)
 RIGHT = mutant_cases(VARIANTS, SESSIONS)
 
@@ -35,11 +34,7 @@ def test_correct_code_written_another_way_keeps_full_marks(graded, name, gid, k,
 
 
 def test_every_graded_exercise_of_every_session_has_a_mutant():
-    from grading_cases import SOURCES, exercise_test_ids
-
     for name, source in SOURCES.items():
         exercises = set(exercise_test_ids(source))
         covered = set(MUTANTS.get(name, {}))
         assert exercises <= covered, f"{name}: no wrong implementation tested for {sorted(exercises - covered)}"
-    split = set(SESSIONS) | set(__import__("test_grading_mutants_late").SESSIONS)
-    assert split == set(SOURCES), f"sessions graded by neither mutant batch: {sorted(set(SOURCES) - split)}"
