@@ -6,12 +6,17 @@ saved one stopped (on the CPU, bit for bit).
 
 Writes are atomic: the checkpoint is written to a temporary file in the same
 folder, flushed to disk, then renamed over the old one. A crash or Ctrl-C in
-the middle of a save leaves the previous checkpoint untouched.
+the middle of a save leaves the previous checkpoint untouched. A Ctrl-C that
+arrives while a checkpoint is being written waits until the write is finished,
+then stops the program as usual: the save is never cut in half.
 """
 
+import contextlib
 import errno
 import os
 import random
+import signal
+import threading
 import zipfile
 from pathlib import Path
 
@@ -72,11 +77,12 @@ def save_checkpoint(path, gan, history, epoch, generators=(), extra=None):
     }
     partial = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
-        with open(partial, "wb") as handle:
-            torch.save(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(partial, path)  # atomic: the old file stays until this line
+        with _ctrl_c_after_block():
+            with open(partial, "wb") as handle:
+                torch.save(state, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(partial, path)  # atomic: the old file stays until this line
     except OSError as error:
         if error.errno in (errno.ENOSPC, errno.EDQUOT):
             raise CheckpointError(f"the disk is full: {path} could not be written; the previous checkpoint "
@@ -85,6 +91,25 @@ def save_checkpoint(path, gan, history, epoch, generators=(), extra=None):
     finally:
         partial.unlink(missing_ok=True)
     return path
+
+
+@contextlib.contextmanager
+def _ctrl_c_after_block():
+    """Hold back a Ctrl-C (SIGINT) until the ``with`` block ends, then raise ``KeyboardInterrupt``.
+
+    Only the main thread receives signals, so elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
+        yield  # not ours to handle: another thread, or a handler installed outside Python
+        return
+    pressed = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: pressed.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
+        raise KeyboardInterrupt
 
 
 def _check_savable(path, gan):

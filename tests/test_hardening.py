@@ -92,6 +92,28 @@ def test_a_full_disk_is_one_sentence_and_the_previous_checkpoint_is_intact(tmp_p
     assert path.read_bytes() == good and not list(tmp_path.glob(".*.part"))
 
 
+def test_ctrl_c_during_a_save_finishes_the_save_then_stops(tmp_path, monkeypatch):
+    import signal
+
+    path = tmp_path / "c.pt"
+    checkpoints.save_checkpoint(path, r3_gan(), History(), 1)
+    real_save = torch.save
+
+    def pressed_mid_write(obj, handle):
+        handle.write(b"PK")  # the write has begun when Ctrl-C comes
+        handle.seek(0)
+        os.kill(os.getpid(), signal.SIGINT)
+        real_save(obj, handle)
+
+    monkeypatch.setattr(checkpoints.torch, "save", pressed_mid_write)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoints.save_checkpoint(path, r3_gan(), History(), 2)
+    monkeypatch.undo()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the usual Ctrl-C is back
+    assert not list(tmp_path.glob(".*.part"))
+    assert checkpoints.read_checkpoint(path)["epoch"] == 2
+
+
 @pytest.mark.parametrize("damage, message", [
     (lambda state: state.pop("rng"), r"lacks \['rng'\]"),
     (lambda state: state["rng"].pop("numpy"), "random number state is incomplete"),
