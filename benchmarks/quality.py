@@ -6,7 +6,9 @@ same wall-clock budget, on the same machine, one after the other; its final
 generator is then measured by ``helpers.metrics`` with the full digit
 classifier on 10,000 samples. The script prints, per setting and budget:
 steps, images seen, training seconds, FD next to its floor, classes covered,
-precision and recall.
+precision and recall; for the conditional recipe (``cgan``) also the
+conditional accuracy, the share of samples the classifier reads as the digit
+that was asked for.
 
 A budget on a clock rather than in steps: the settings differ in cost per step
 by 50x (R4's batch of 256 through 2.3 M parameters against R3's batch of 64),
@@ -28,12 +30,12 @@ import torch
 
 from helpers import metrics, recipes
 from helpers.evaluate import load_generator
-from helpers.runs import run_recipe
+from helpers.runs import measure, run_recipe
 
-DEFAULT = ["course-mlp", "course-dcgan", "r1", "r2", "r3", "r4"]
+DEFAULT = ["course-mlp", "course-dcgan", "cgan", "r1", "r2", "r3", "r4"]
 
 
-def measure(name, seconds, classifier, samples, workdir, device):
+def train_and_measure(name, seconds, classifier, samples, workdir, device):
     """Train setting ``name`` for ``seconds``; return a dict of what it did and how good it is."""
     recipe = recipes.get_recipe(name)
     out = Path(workdir) / f"{name}-{seconds}"
@@ -43,8 +45,7 @@ def measure(name, seconds, classifier, samples, workdir, device):
     wall = time.perf_counter() - start
     steps = len(history.steps["d_loss"])
     _, generator = load_generator(out / "checkpoint.pt", device)
-    scores = metrics.evaluate_generator(generator, recipe.latent_shape, n=samples, classifier=classifier,
-                                        pixel_range=recipe.pixel_range)
+    scores = measure(generator, recipe, n=samples, classifier=classifier)
     return {"setting": name, "budget": seconds, "steps": steps, "images": steps * recipe.batch_size,
             "seconds": wall, "scores": scores}
 
@@ -52,13 +53,14 @@ def measure(name, seconds, classifier, samples, workdir, device):
 def print_table(rows):
     """One line per setting and budget; the floor once per budget."""
     header = (f"{'setting':14} {'budget':>6} {'steps':>7} {'images':>10} {'wall s':>7} {'FD':>9} {'x floor':>8} "
-              f"{'classes':>7} {'precision':>9} {'recall':>6}")
+              f"{'classes':>7} {'precision':>9} {'recall':>6} {'cond acc':>8}")
     print(header)
     print("-" * len(header))
     for row in rows:
         s = row["scores"]
         print(f"{row['setting']:14} {row['budget']:6d} {row['steps']:7,d} {row['images']:10,d} {row['seconds']:7.0f} "
-              f"{s.fd:9.1f} {s.fd / s.floor:8.1f} {s.covered:5d}/10 {s.precision:9.2f} {s.recall:6.2f}")
+              f"{s.fd:9.1f} {s.fd / s.floor:8.1f} {s.covered:5d}/10 {s.precision:9.2f} {s.recall:6.2f} "
+              f"{format(s.accuracy, '8.1%') if hasattr(s, 'accuracy') else '-':>8}")
     if rows:
         s = rows[0]["scores"]
         print(f"floor (real train vs real test) FD {s.floor:.2f}; one real digit repeated FD {s.collapse:.1f}; "
@@ -68,7 +70,7 @@ def print_table(rows):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--settings", nargs="+", default=DEFAULT, choices=sorted(recipes.RECIPES),
-                        help="presets to train (default: the course's two and R1-R4)")
+                        help="presets to train (default: the course's three and R1-R4)")
     parser.add_argument("--budgets", nargs="+", type=int, default=[60, 300], help="training seconds (default 60 300)")
     parser.add_argument("--samples", type=int, default=10000, help="samples per measurement (default 10,000)")
     parser.add_argument("--device", default="cpu", help="device to train on (default cpu)")
@@ -86,7 +88,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="gan-quality-") as workdir:
         for seconds in args.budgets:
             for name in args.settings:
-                rows.append(measure(name, seconds, classifier, args.samples, workdir, args.device))
+                rows.append(train_and_measure(name, seconds, classifier, args.samples, workdir, args.device))
                 print(f"  {name}, {seconds} s: FD {rows[-1]['scores'].fd:.1f}", flush=True)
     print()
     print_table(rows)

@@ -9,16 +9,18 @@ the ones above it in this list):
 - ``helpers.plotting``        image grids and training curves, drawn in a notebook
 - ``helpers.static_figures``  ``python -m helpers.static_figures``: regenerates the files in ``fig/``
 - ``helpers.snapshots``       fixed-noise grids across training, as PNGs and an animation
-- ``helpers.models``          the reference recipes' networks, layer by layer
+- ``helpers.models``          the reference recipes' networks, layer by layer, and the conditional pair
 - ``helpers.recipes``         the reference recipes as named presets
 - ``helpers.steps``           noise, the two losses, and one GAN training step
 - ``helpers.loop``            the training loop, ``fit``: every epoch of every GAN runs through it
 - ``helpers.checkpoints``     saving and resuming a run, atomically
-- ``helpers.metrics``         the course-trained digit classifier; FD, class coverage, precision and recall
+- ``helpers.metrics``         the course-trained digit classifier; FD, class coverage, precision and recall,
+                              conditional accuracy
 - ``helpers.collapse``        mode collapse on 2-D mixtures of Gaussians, PacGAN's metrics, packing
 - ``helpers.runs``            a recipe's training run on disk (``run_recipe``), measured at its end
 - ``helpers.train``           ``python -m helpers.train``: the command line over ``runs``
 - ``helpers.evaluate``        ``python -m helpers.evaluate``: measure a saved run
+- ``helpers.demo``            session 5's interactive demo (ipywidgets): choose the digit, move the noise
 - ``helpers.checks``          each session's friendly exercise checks: the fix first, then the evidence
 - ``helpers.course``          instructor tools: release student notebooks, grade submissions
 

@@ -3,7 +3,8 @@
 Loads the generator saved by ``python -m helpers.train`` (the recipe is read
 from the checkpoint), draws samples and prints every number of
 ``helpers.metrics``: the Frechet distance next to its floor and collapse
-reference, class coverage, precision and recall.
+reference, class coverage, precision and recall; for a conditional recipe
+also the conditional accuracy and the FD of each digit.
 """
 
 import argparse
@@ -13,8 +14,8 @@ import matplotlib
 
 from .checkpoints import CheckpointError, read_checkpoint
 from .data import DataFileError, DatasetNotFoundError
-from .metrics import evaluate_generator
 from .recipes import RECIPES, get_recipe
+from .runs import measure
 from .runtime import resolve_device
 
 
@@ -54,7 +55,7 @@ def main(argv=None):
         if not recipe.measurable:
             raise ValueError(f"recipe {recipe.name} makes {recipe.image_size}x{recipe.image_size} {recipe.dataset} "
                              f"images; the course's classifier judges 28x28 MNIST digits only")
-        scores = evaluate_generator(generator, recipe.latent_shape, n=args.samples, pixel_range=recipe.pixel_range)
+        scores = measure(generator, recipe, n=args.samples)
     except (FileNotFoundError, CheckpointError, DataFileError, DatasetNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

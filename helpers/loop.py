@@ -9,6 +9,8 @@ function, so each session trains exactly what its student wrote:
 - session 2 passes a step built from the student's ``discriminator_step`` and
   ``generator_step``;
 - session 3 passes ``steps.train_step`` with the student's own loss;
+- session 5 passes a step built from the student's conditional steps, which
+  also get each batch's labels;
 - ``python -m helpers.train`` and the throughput benchmark pass
   ``steps.train_step`` for a recipe.
 
@@ -27,13 +29,14 @@ from .guards import describe
 
 def fit(step, batches, epochs, history=None, *, first_epoch=1, max_steps=None, max_seconds=None, generator=None,
         discriminator=None, snapshots=None, sample_every=1, board=None, save=None, progress=True,
-        label="epoch"):
+        label="epoch", with_labels=False):
     """Train from epoch ``first_epoch`` to ``epochs`` (inclusive); return the ``History``.
 
     ``step(real)``: one training step on a real batch; returns a dict of
     0-dim tensors (``d_loss``, ``g_loss``, ...), ideally still on the device.
     ``batches``: an iterable of real batches (or ``(images, labels)`` pairs),
-    gone through once per epoch, with a ``len``.
+    gone through once per epoch, with a ``len``. ``with_labels``: call
+    ``step(real, labels)`` instead, for a conditional GAN.
     ``max_steps``: stop after this many steps in all; ``max_seconds``: after
     this much wall time (the last epoch may end early).
     ``generator``/``discriminator``: put in training mode at the start of
@@ -56,8 +59,10 @@ def fit(step, batches, epochs, history=None, *, first_epoch=1, max_steps=None, m
             for batch in batches:
                 if done == total:
                     break
-                real = batch[0] if isinstance(batch, (tuple, list)) else batch
-                history.log(**step(real))
+                if with_labels:
+                    history.log(**step(*batch))  # (images, labels)
+                else:
+                    history.log(**step(batch[0] if isinstance(batch, (tuple, list)) else batch))
                 done += 1
                 bar.update(1)
                 if deadline is not None and time.perf_counter() > deadline:

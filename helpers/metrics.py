@@ -18,7 +18,10 @@ probabilities come:
   some real digit; recall, the share of real digits that some sample resembles.
 
 ``evaluate_generator(G, latent_shape)`` gives all of them at once, as a
-``Scores`` that prints as a short report.
+``Scores`` that prints as a short report. For a conditional G (session 5),
+``evaluate_conditional`` adds the **conditional accuracy** (how often the
+classifier sees the digit G was asked for) and the FD of each digit on its
+own, next to that digit's floor.
 """
 
 import math
@@ -245,7 +248,7 @@ def class_coverage(probabilities, threshold=0.05):
     return {
         "counts": counts.tolist(),
         "covered": int((share >= threshold).sum()),
-        "entropy": float(-(nonzero * nonzero.log()).sum()),
+        "entropy": max(0.0, float(-(nonzero * nonzero.log()).sum())),  # never print -0.000
         "confidence": float(probabilities.max(1).values.mean()),
     }
 
@@ -312,16 +315,27 @@ class References:
     """
 
     def __init__(self, classifier, n, root=None):
-        test_images, _ = load_mnist("test", root=root)
-        train_images, _ = load_mnist("train", root=root)
+        test_images, test_labels = load_mnist("test", root=root)
+        train_images, train_labels = load_mnist("train", root=root)
         as_tanh = lambda x: convert_pixels(x[:n], "uint8", "tanh").unsqueeze(1)  # noqa: E731
         self.features, _ = features_and_probabilities(classifier, as_tanh(test_images))
+        self.labels = test_labels[:n]
         self.statistics = gaussian_statistics(self.features)
-        train_features, _ = features_and_probabilities(classifier, as_tanh(train_images))
-        self.floor = frechet_distance(*gaussian_statistics(train_features), *self.statistics)
-        one = train_features[:1].double()
+        self.train_features, _ = features_and_probabilities(classifier, as_tanh(train_images))
+        self.train_labels = train_labels[:n]
+        self.floor = frechet_distance(*gaussian_statistics(self.train_features), *self.statistics)
+        one = self.train_features[:1].double()
         self.collapse = frechet_distance(one[0], torch.zeros(FEATURES, FEATURES, dtype=torch.float64),
                                          *self.statistics)
+
+    def class_statistics(self, digit):
+        """Mean and covariance of the real test features of one digit."""
+        return gaussian_statistics(self.features[self.labels == digit])
+
+    def class_floor(self, digit):
+        """FD of real training digits of one class against the real test digits of that class."""
+        return frechet_distance(*gaussian_statistics(self.train_features[self.train_labels == digit]),
+                                *self.class_statistics(digit))
 
 
 def references(classifier, n, root=None):
@@ -356,15 +370,21 @@ def check_samples(images, pixel_range="tanh", minimum=200):
 
 
 @torch.no_grad()
-def sample_images(generator, latent_shape, n, device=None, seed=0, batch=1000):
-    """``n`` images from ``generator`` in eval mode, on the CPU: ``[n, ...]`` as G returns them."""
+def sample_images(generator, latent_shape, n, device=None, seed=0, batch=1000, labels=None):
+    """``n`` images from ``generator`` in eval mode, on the CPU: ``[n, ...]`` as G returns them.
+
+    ``labels``: for a conditional G, the ``n`` labels ``[n]`` to ask for.
+    """
     device = device or next(generator.parameters()).device
     noise = torch.Generator().manual_seed(seed)
     was_training = generator.training
     generator.eval()
     try:
-        out = [generator(torch.randn(min(batch, n - i), *latent_shape, generator=noise).to(device)).float().cpu()
-               for i in range(0, n, batch)]
+        out = []
+        for i in range(0, n, batch):
+            z = torch.randn(min(batch, n - i), *latent_shape, generator=noise).to(device)
+            given = () if labels is None else (labels[i:i + batch].to(device),)
+            out.append(generator(z, *given).float().cpu())
     finally:
         generator.train(was_training)
     return torch.cat(out)
@@ -374,14 +394,19 @@ def evaluate_images(images, classifier=None, pixel_range="tanh", root=None):
     """``Scores`` for a batch of generated images ``[N, 1, 28, 28]`` (or ``[N, 784]``)."""
     classifier = classifier or digit_classifier(root=root)
     images = check_samples(images, pixel_range)
-    refs = references(classifier, len(images), root)
-    fake_features, fake_probabilities = features_and_probabilities(classifier, images)
+    return _scores(classifier, *features_and_probabilities(classifier, images), root)
+
+
+def _scores(classifier, fake_features, fake_probabilities, root):
+    """``Scores`` from the classifier's features ``[N, 128]`` and probabilities ``[N, 10]`` of N samples."""
+    n = len(fake_features)
+    refs = references(classifier, n, root)
     coverage = class_coverage(fake_probabilities)
-    precision, recall = precision_recall(refs.features[:len(images)], fake_features)
+    precision, recall = precision_recall(refs.features[:n], fake_features)
     return Scores(fd=frechet_distance(*gaussian_statistics(fake_features), *refs.statistics),
                   floor=refs.floor, collapse=refs.collapse, covered=coverage["covered"],
                   entropy=coverage["entropy"], confidence=coverage["confidence"], precision=precision,
-                  recall=recall, samples=len(images), classifier=classifier.kind, counts=coverage["counts"])
+                  recall=recall, samples=n, classifier=classifier.kind, counts=coverage["counts"])
 
 
 def evaluate_generator(generator, latent_shape, n=None, classifier=None, pixel_range="tanh", root=None, seed=0):
@@ -389,3 +414,69 @@ def evaluate_generator(generator, latent_shape, n=None, classifier=None, pixel_r
     n = n or (1000 if fast_mode() else 10000)
     images = sample_images(generator, latent_shape, n, seed=seed)
     return evaluate_images(images, classifier, pixel_range, root)
+
+
+# ---------------------------------------------------------------------------
+# A conditional generator: does it draw the digit it is asked for?
+# ---------------------------------------------------------------------------
+
+def balanced_labels(n_per_class, n_classes=10):
+    """``[0]*n, [1]*n, ..., [9]*n`` as one int64 tensor ``[n_classes * n_per_class]``."""
+    return torch.arange(n_classes).repeat_interleave(n_per_class)
+
+
+def conditional_accuracy(predicted, requested, n_classes=10):
+    """``(overall, per_class)``: how often the predicted digit is the requested one.
+
+    ``predicted``, ``requested``: int64 ``[N]``. ``overall``: a float in
+    [0, 1]; ``per_class``: ``[n_classes]``, the accuracy for each requested
+    digit. A G that ignores its label scores about 1 / n_classes. Taught in
+    session 5, section 7 (Exercise 6, where the samples are drawn as well).
+    """
+    hits = (predicted == requested).double()
+    per_class = torch.zeros(n_classes, dtype=torch.float64).index_add_(0, requested, hits)
+    per_class /= torch.bincount(requested, minlength=n_classes).clamp(min=1)
+    return hits.mean().item(), per_class
+
+
+@dataclass
+class ConditionalScores(Scores):
+    """``Scores`` plus what only a conditional G has: accuracy and FD, per digit."""
+
+    accuracy: float = 0.0
+    class_accuracy: list = field(default_factory=list)
+    class_fd: list = field(default_factory=list)
+    class_floor: list = field(default_factory=list)
+
+    def __str__(self):
+        worst = min(range(len(self.class_accuracy)), key=self.class_accuracy.__getitem__)
+        per_digit = "  ".join(f"{k}: {fd:.1f} ({floor:.1f})"
+                              for k, (fd, floor) in enumerate(zip(self.class_fd, self.class_floor)))
+        return (f"{super().__str__()}\n"
+                f"conditional accuracy {self.accuracy:.1%} (the digit asked for; worst: {worst} at "
+                f"{self.class_accuracy[worst]:.1%})\n"
+                f"FD per digit (floor): {per_digit}")
+
+
+def evaluate_conditional(generator, latent_shape, n_per_class=None, classifier=None, pixel_range="tanh", root=None,
+                         seed=0):
+    """``ConditionalScores`` for a conditional ``generator(z, labels)``.
+
+    Draws ``n_per_class`` samples of every digit (default 1,000; 100 in fast
+    mode) and measures them all (as ``evaluate_generator`` does), then each
+    digit's conditional accuracy and its FD against the real test digits of
+    that class, next to that class's floor.
+    """
+    n_per_class = n_per_class or (100 if fast_mode() else 1000)
+    classifier = classifier or digit_classifier(root=root)
+    requested = balanced_labels(n_per_class)
+    images = check_samples(sample_images(generator, latent_shape, len(requested), seed=seed, labels=requested),
+                           pixel_range)
+    features, probabilities = features_and_probabilities(classifier, images)
+    overall = _scores(classifier, features, probabilities, root)
+    accuracy, per_class = conditional_accuracy(probabilities.argmax(1), requested)
+    refs = references(classifier, len(images), root)
+    class_fd = [frechet_distance(*gaussian_statistics(features[requested == k]), *refs.class_statistics(k))
+                for k in range(10)]
+    return ConditionalScores(**overall.as_dict(), accuracy=accuracy, class_accuracy=per_class.tolist(),
+                             class_fd=class_fd, class_floor=[refs.class_floor(k) for k in range(10)])

@@ -4,9 +4,12 @@ Each function builds one network exactly as its recipe describes it (see
 ``shared/reference-recipes.md``), so you can read a recipe and its code side
 by side. Every generator takes noise and returns images ``[B, 1, H, W]``;
 every discriminator takes images ``[B, 1, H, W]`` and returns ``[B, 1]``
-(a probability, or a logit where the recipe says so).
+(a probability, or a logit where the recipe says so). The conditional pair
+of session 5 takes the digit's label as a second input: ``G(z, labels)`` and
+``D(images, labels)``.
 """
 
+import torch
 from torch import nn
 
 IMAGE_SHAPE = (1, 28, 28)
@@ -246,11 +249,68 @@ def course_dcgan_generator(latent_dim=64, channels=64):
     )
 
 
-def course_dcgan_discriminator(channels=32):
-    """The course's small DCGAN D: images ``[B, 1, 28, 28]`` -> a logit ``[B, 1]``: 28 -> 14 -> 7."""
+def course_dcgan_discriminator(channels=32, in_channels=1):
+    """The course's small DCGAN D: images ``[B, 1, 28, 28]`` -> a logit ``[B, 1]``: 28 -> 14 -> 7.
+
+    ``in_channels``: 2 for the conditional D, which stacks a label map on the image.
+    """
     c = channels
     return nn.Sequential(
-        nn.Conv2d(1, c, 4, 2, 1), nn.LeakyReLU(0.2),          # 14x14
+        nn.Conv2d(in_channels, c, 4, 2, 1), nn.LeakyReLU(0.2),  # 14x14
         nn.Conv2d(c, 2 * c, 4, 2, 1), nn.LeakyReLU(0.2),      # 7x7
         nn.Flatten(), nn.Linear(2 * c * 7 * 7, 1),
     )
+
+
+# The course's conditional GAN (session 5): choose the digit -------------------
+#
+# The label enters each network through a learned table, nn.Embedding: one row
+# of numbers per digit, looked up by the label (the same as a one-hot vector
+# times a weight matrix, without building the one-hot vector). G joins its
+# row to the noise; D draws its row as a 28x28 map and stacks it on the image
+# as a second channel. (The other classic way for D is the projection
+# discriminator of Miyato and Koyama, 2018: D's features dotted with the
+# label's row, added to the logit.)
+
+def join_label(z, labels, embedding):
+    """Noise ``[B, Z]`` and labels ``[B]`` (int64) -> ``[B, Z + E]``: ``z`` followed by ``embedding(labels)``.
+
+    ``embedding``: an ``nn.Embedding(n_classes, E)``. Taught in session 5,
+    section 2 (Exercise 1).
+    """
+    return torch.cat([z, embedding(labels)], dim=1)
+
+
+class ConditionalGenerator(nn.Module):
+    """G(z, y): noise ``[B, 64]`` and labels ``[B]`` -> images ``[B, 1, 28, 28]`` in [-1, 1].
+
+    The label's embedding (``embed_dim`` numbers) is joined to the noise; the
+    rest is the course's small DCGAN generator. Taught in session 5, section 3
+    (Exercise 2).
+    """
+
+    def __init__(self, latent_dim=64, n_classes=10, embed_dim=16, channels=64):
+        super().__init__()
+        self.embed = nn.Embedding(n_classes, embed_dim)
+        self.body = course_dcgan_generator(latent_dim + embed_dim, channels)
+
+    def forward(self, z, labels):
+        return self.body(join_label(z, labels, self.embed))
+
+
+class ConditionalDiscriminator(nn.Module):
+    """D(x, y): images ``[B, 1, 28, 28]`` and labels ``[B]`` -> a logit ``[B, 1]``.
+
+    The label's embedding is a 28x28 map, stacked on the image as a second
+    channel, so D judges "is this a real *3*?", not only "is this real?".
+    Taught in session 5, section 4 (Exercise 3).
+    """
+
+    def __init__(self, n_classes=10, channels=32):
+        super().__init__()
+        self.label_map = nn.Embedding(n_classes, PIXELS)
+        self.body = course_dcgan_discriminator(channels, in_channels=2)
+
+    def forward(self, images, labels):
+        maps = self.label_map(labels).view(-1, *IMAGE_SHAPE)
+        return self.body(torch.cat([images, maps], dim=1))

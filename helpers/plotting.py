@@ -1,15 +1,17 @@
 """Pictures of images and of training curves.
 
 - ``image_grid(images)``  any batch of images -> one ``[3, H, W]`` grid in [0,1];
+- ``png_bytes(picture)`` / ``save_png(picture, path)``  such a picture as a PNG file;
 - ``show_images(images)`` draws that grid (and can save it as a PNG);
 - ``plot_history(history)`` draws loss and score curves.
 """
 
+import io
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
-from torchvision.utils import make_grid, save_image
+from PIL import Image
 
 from .data import convert_pixels
 from .guards import FLOAT_DTYPES, describe, require_tensor
@@ -50,11 +52,40 @@ def as_image_batch(images, value_range=None):
 
 
 def image_grid(images, nrow=8, value_range=None, padding=2):
-    """A grid of images: float tensor ``[3, H, W]`` in [0, 1], built by ``make_grid``."""
+    """A grid of images: float tensor ``[3, H, W]`` in [0, 1].
+
+    ``nrow`` images per row, filled from the top left, with white lines
+    ``padding`` pixels wide between and around them (the layout of
+    torchvision's ``make_grid``).
+    """
     batch = as_image_batch(images, value_range)
     if batch.shape[0] == 0:
         raise ValueError("images is an empty batch; there is nothing to show")
-    return make_grid(batch, nrow=nrow, padding=padding, pad_value=1.0)
+    n, _, h, w = batch.shape
+    cols = min(nrow, n)
+    rows = -(-n // cols)  # ceiling division
+    grid = torch.ones(3, rows * (h + padding) + padding, cols * (w + padding) + padding)
+    for i, image in enumerate(batch):
+        top, left = padding + (i // cols) * (h + padding), padding + (i % cols) * (w + padding)
+        grid[:, top:top + h, left:left + w] = image  # a grey image fills all three channels
+    return grid
+
+
+def png_bytes(picture, scale=1):
+    """A picture ``[C, H, W]`` (C = 1 or 3) in [0, 1] as PNG file bytes, each pixel drawn ``scale`` x ``scale``."""
+    pixels = convert_pixels(picture.detach().cpu().float(), "unit", "uint8")
+    array = pixels[0].numpy() if pixels.shape[0] == 1 else pixels.permute(1, 2, 0).numpy()
+    image = Image.fromarray(array)
+    if scale != 1:
+        image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def save_png(picture, path):
+    """Write a picture ``[C, H, W]`` in [0, 1] (an ``image_grid``) to the PNG file ``path``."""
+    Path(path).write_bytes(png_bytes(picture))
 
 
 def show_images(images, nrow=8, title=None, path=None, value_range=None, ax=None):
@@ -66,7 +97,7 @@ def show_images(images, nrow=8, title=None, path=None, value_range=None, ax=None
     grid = image_grid(images, nrow=nrow, value_range=value_range)
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        save_image(grid, str(path))
+        save_png(grid, path)
     if ax is None:
         rows, cols = grid.shape[1:]
         _, ax = plt.subplots(figsize=(min(10, cols / 40 + 1), min(10, rows / 40 + 1)))

@@ -35,6 +35,7 @@ class Recipe:
     fake_target: float = 0.0
     g_target: float = 1.0
     reuse_fake: bool = False  # G step reuses the D step's fake batch
+    conditional: bool = False  # G(z, labels) and D(images, labels): the label chooses the digit
     init: Optional[Callable] = None  # weight initialisation applied to G and D
     seed: int = 0
     sample_every: int = 1  # save a fixed-noise grid every this many epochs
@@ -93,6 +94,14 @@ RECIPES = {
         latent_shape=(64,), batch_size=64, epochs=20, lr=2e-4, betas=(0.5, 0.999), logits=True,
         sample_every=1, n_samples=64, nrow=8,
         notes="The course's recommended MLP settings, chosen by measuring (benchmarks/quality.py).",
+    ),
+    "cgan": Recipe(
+        name="cgan", title="The course's conditional DCGAN: choose the digit",
+        build_generator=models.ConditionalGenerator, build_discriminator=models.ConditionalDiscriminator,
+        latent_shape=(64,), batch_size=64, epochs=10, lr=5e-4, betas=(0.5, 0.999), logits=True,
+        conditional=True, sample_every=1, n_samples=100, nrow=10,
+        notes="Session 5's model: the label enters G through an embedding joined to the noise, and D "
+              "as a 28x28 map stacked on the image. The sample grid has one row per digit.",
     ),
     "course-dcgan": Recipe(
         name="course-dcgan", title="The course's small DCGAN, sized for a CPU",

@@ -5,7 +5,8 @@ what notebooks call to train a preset. Everything a run writes goes into its
 ``out_dir``:
 
 - ``real_images.png``         a grid of real training images, once;
-- ``samples/epoch_XXXX.png``  the fixed-noise grid, every few epochs (per recipe);
+- ``samples/epoch_XXXX.png``  the fixed-noise grid, every few epochs (per recipe; one row per digit
+                              for a conditional recipe);
 - ``samples.gif``             those grids as an animation;
 - ``losses.png``              per-step losses and per-epoch mean D scores;
 - ``checkpoint.pt``           everything needed to resume (written atomically each epoch);
@@ -27,7 +28,7 @@ from torch.utils.tensorboard import SummaryWriter
 from . import data
 from .checkpoints import CheckpointError, load_checkpoint, remove_stale_parts, save_checkpoint
 from .loop import History, fit
-from .metrics import evaluate_generator
+from .metrics import balanced_labels, evaluate_conditional, evaluate_generator
 from .plotting import image_grid, plot_history, show_images
 from .runtime import resolve_device, seed_everything
 from .snapshots import Snapshots
@@ -67,6 +68,7 @@ def build_gan(recipe, device):
         g_target=recipe.g_target,
         reuse_fake=recipe.reuse_fake,
         pixel_range=recipe.pixel_range,
+        n_classes=10 if recipe.conditional else None,
     )
 
 
@@ -94,13 +96,27 @@ def apply_speed_options(gan, amp=False, channels_last=False, compile=False):
     return gan
 
 
-def training_images(recipe, device, limit=None, root=None):
-    """The recipe's training split as one tensor ``[N, 1, S, S]`` on ``device``, in its pixel range."""
-    images, _ = data.load_to_device(recipe.dataset, "train", device=device, limit=limit, root=root)
+def training_data(recipe, device, limit=None, root=None):
+    """The recipe's training split on ``device``: images ``[N, 1, S, S]`` in its pixel range, labels ``[N]``."""
+    images, labels = data.load_to_device(recipe.dataset, "train", device=device, limit=limit, root=root)
     if recipe.image_size != images.shape[-1]:
         images = torch.nn.functional.interpolate(images, size=recipe.image_size, mode="bilinear",
                                                  align_corners=False).clamp(-1, 1)
-    return data.convert_pixels(images, "tanh", recipe.pixel_range)
+    return data.convert_pixels(images, "tanh", recipe.pixel_range), labels
+
+
+def fixed_samples(recipe, seed):
+    """The noise (and, for a conditional recipe, the labels) of the run's sample grid, on the CPU.
+
+    A conditional grid has one row per digit, and each column keeps one noise
+    vector: along a column only the digit changes.
+    """
+    noise = torch.Generator().manual_seed(seed + 1)
+    if not recipe.conditional:
+        return sample_noise(recipe.n_samples, recipe.latent_shape, "cpu", noise), None
+    per_row = recipe.n_samples // 10
+    z = sample_noise(per_row, recipe.latent_shape, "cpu", noise)
+    return z.repeat(10, *[1] * len(recipe.latent_shape)), balanced_labels(per_row)
 
 
 def run_recipe(recipe, out_dir, epochs=None, max_steps=None, max_seconds=None, resume=False, seed=None,
@@ -170,15 +186,17 @@ def _train(recipe, out_dir, checkpoint, epochs, max_steps, max_seconds, resume, 
     seed = seed_everything(recipe.seed if seed is None else seed)
     device = resolve_device(device)
     gan = apply_speed_options(build_gan(recipe, device), **(speed or {}))
-    images = training_images(recipe, device, limit, root)
+    images, labels = training_data(recipe, device, limit, root)
     if len(images) < 2 and (uses_batch_statistics(gan.generator) or uses_batch_statistics(gan.discriminator)):
         raise ValueError(f"--limit {limit} leaves {len(images)} training image; recipe {recipe.name} has BatchNorm, "
                          f"which needs batches of at least 2 images: use --limit 2 or more")
     order = torch.Generator().manual_seed(seed)
-    batches = data.ShuffledBatches(images, batch_size=min(recipe.batch_size, len(images)), generator=order)
-    noise = sample_noise(recipe.n_samples, recipe.latent_shape, "cpu", torch.Generator().manual_seed(seed + 1))
+    tensors = (images, labels) if recipe.conditional else (images,)
+    batches = data.ShuffledBatches(*tensors, batch_size=min(recipe.batch_size, len(images)), generator=order)
+    noise, fixed_labels = fixed_samples(recipe, seed)
     value_range = recipe.pixel_range  # "tanh" or "unit": also the range G's outputs are in
-    snapshots = Snapshots(noise.to(device), nrow=recipe.nrow, out_dir=out_dir / "samples", value_range=value_range)
+    snapshots = Snapshots(noise.to(device), nrow=recipe.nrow, out_dir=out_dir / "samples", value_range=value_range,
+                          labels=None if fixed_labels is None else fixed_labels.to(device))
     history = History()
 
     start = 0
@@ -204,19 +222,33 @@ def _train(recipe, out_dir, checkpoint, epochs, max_steps, max_seconds, resume, 
         save_checkpoint(checkpoint, gan, history, epoch, generators=(order,),
                         extra={"recipe": recipe.name, "snapshots": snapshots.state_dict()})
 
-    fit(lambda real: train_step(gan, real), batches, epochs, history, first_epoch=start + 1,
+    fit(lambda real, *labels: train_step(gan, real, *labels), batches, epochs, history, first_epoch=start + 1,
         max_steps=max_steps, max_seconds=max_seconds, generator=gan.generator, discriminator=gan.discriminator,
         snapshots=snapshots, sample_every=recipe.sample_every, board=board, save=save,
-        progress=progress, label=f"{recipe.name} epoch")
+        progress=progress, label=f"{recipe.name} epoch", with_labels=recipe.conditional)
     scores = None
     if evaluate and recipe.measurable:
-        scores = evaluate_generator(gan.generator, recipe.latent_shape, pixel_range=recipe.pixel_range, root=root)
+        scores = measure(gan.generator, recipe, root=root)
         print(f"{recipe.name} after {len(history.epochs.get('d_loss', []))} epochs:\n{scores}")
-        for key in ("fd", "floor", "covered", "entropy", "precision", "recall"):
-            board.add_scalar(f"quality/{key}", getattr(scores, key), len(history.epochs.get("d_loss", [])))
+        for key in ("fd", "floor", "covered", "entropy", "precision", "recall", "accuracy"):
+            if hasattr(scores, key):
+                board.add_scalar(f"quality/{key}", getattr(scores, key), len(history.epochs.get("d_loss", [])))
     board.close()
     write_reports(out_dir, history, snapshots, recipe, scores)
     return history
+
+
+def measure(generator, recipe, n=None, classifier=None, root=None):
+    """The recipe's ``Scores`` for ``generator``: ``evaluate_conditional`` for a conditional recipe.
+
+    ``n``: samples in all (default: the metrics' own; a conditional recipe
+    draws ``n // 10`` of each digit). ``classifier``: default the course's.
+    """
+    if recipe.conditional:
+        return evaluate_conditional(generator, recipe.latent_shape, None if n is None else max(n // 10, 1),
+                                    classifier=classifier, pixel_range=recipe.pixel_range, root=root)
+    return evaluate_generator(generator, recipe.latent_shape, n=n, classifier=classifier,
+                              pixel_range=recipe.pixel_range, root=root)
 
 
 def write_reports(out_dir, history, snapshots, recipe, scores=None):

@@ -11,24 +11,24 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 from matplotlib import animation
-from torchvision.utils import save_image
-
 from .data import convert_pixels
-from .plotting import image_grid
+from .plotting import image_grid, save_png
 
 
 class Snapshots:
     """Grids of ``G(noise)`` for one fixed ``noise`` batch, one per ``take``.
 
-    ``noise``: the fixed latent batch ``[N, ...]``; ``nrow``: images per grid
-    row; ``out_dir``: where ``take`` saves ``<prefix>_<epoch>.png`` (None: do
+    ``noise``: the fixed latent batch ``[N, ...]``; ``labels``: for a
+    conditional G, the fixed labels ``[N]`` drawn with it (None: ``G(noise)``);
+    ``nrow``: images per grid row; ``out_dir``: where ``take`` saves ``<prefix>_<epoch>.png`` (None: do
     not save). ``value_range``: ``"tanh"`` or ``"unit"``, G's output range.
     ``live``: in a notebook, show the latest grid below the cell, redrawn in
     place at every ``take`` (so training can be watched as it happens).
     """
 
-    def __init__(self, noise, nrow=8, out_dir=None, prefix="epoch", value_range="tanh", live=False):
+    def __init__(self, noise, nrow=8, out_dir=None, prefix="epoch", value_range="tanh", live=False, labels=None):
         self.noise = noise
+        self.labels = labels
         self.live = live
         self._view = None  # the notebook display that ``live`` redraws
         self.nrow = nrow
@@ -40,14 +40,16 @@ class Snapshots:
 
     @torch.no_grad()
     def take(self, generator, epoch, eval_mode=True):
-        """Draw ``generator(noise)`` as a grid, keep it, save it; return the grid.
+        """Draw ``generator(noise)`` (or ``generator(noise, labels)``) as a grid, keep it, save it; return it.
 
         ``eval_mode``: sample with BatchNorm using its running statistics
         (``generator.eval()``), then put the generator back in training mode.
         """
         was_training = generator.training
         generator.train(not eval_mode)
-        images = generator(self.noise.to(next(generator.parameters()).device))
+        device = next(generator.parameters()).device
+        given = () if self.labels is None else (self.labels.to(device),)
+        images = generator(self.noise.to(device), *given)
         generator.train(was_training)
         try:
             grid = image_grid(images.float(), nrow=self.nrow, value_range=self.value_range)
@@ -58,7 +60,7 @@ class Snapshots:
         self.grids.append(grid)
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            save_image(grid, str(self.path(epoch)))
+            save_png(grid, self.path(epoch))
         if self.live:
             self._show(grid, epoch)
         return grid

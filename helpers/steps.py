@@ -8,6 +8,9 @@ A GAN step has two halves:
 2. **G step.** Show D a fake batch again, this time with target "real"
    (the non-saturating loss), and update G only.
 
+A conditional GAN (session 5) passes the batch's labels too: G draws fakes
+of the same digits as the real batch, and D sees every image with its label.
+
 ``train_step`` returns its numbers as 0-dim tensors that stay on the device;
 ``loop.fit`` runs it over every batch and copies them to the CPU once per
 epoch. The one read it makes of the device is its check of the real batch at
@@ -97,7 +100,9 @@ class GAN:
     ``pixel_range``: the range real images must be in (``"tanh"`` or
     ``"unit"``; None for data that are not images, where only NaN and
     infinity are refused). ``amp_dtype``: run the networks under ``torch.autocast`` in
-    this dtype (losses stay in float32).
+    this dtype (losses stay in float32). ``n_classes``: for a conditional GAN,
+    ``G(z, labels)`` and ``D(images, labels)``, the number of labels (None:
+    not conditional).
     """
 
     generator: nn.Module
@@ -114,6 +119,7 @@ class GAN:
     reuse_fake: bool = False
     pixel_range: str = "tanh"
     amp_dtype: Optional[torch.dtype] = None  # e.g. torch.bfloat16: forward passes in mixed precision
+    n_classes: Optional[int] = None  # conditional GANs: labels are 0 .. n_classes - 1
 
     def d_loss(self, d_real, d_fake):
         """D's loss on its outputs for a real and a fake batch: a 0-dim tensor."""
@@ -128,16 +134,19 @@ class GAN:
         return generator_loss(d_fake, self.logits, self.g_target)
 
 
-def train_step(gan, real):
+def train_step(gan, real, labels=None):
     """One D step then one G step on a batch of real images ``[B, C, H, W]``.
 
+    ``labels``: for a conditional GAN, the batch's labels ``[B]`` (int64).
+    G's fakes get the same labels, and D judges every image with its label.
     Returns a dict of 0-dim tensors, still on the device (no sync):
     ``d_loss``, ``g_loss``, ``d_real`` (mean D(x)) and ``d_fake`` (mean D(G(z))).
-    The batch is checked first (``check_real_batch``): nothing is trained on
-    a batch that is not images in the GAN's pixel range.
+    The batch is checked first (``check_real_batch``, ``check_labels``):
+    nothing is trained on a batch that is not images in the GAN's pixel range.
     """
     G, D = gan.generator, gan.discriminator
     check_real_batch(gan, real)
+    given = check_labels(gan, real, labels)  # () or (labels,): what G and D get after their first input
     n = real.shape[0]
 
     # D step: fakes are made without a graph back into G (or detached), so
@@ -146,12 +155,12 @@ def train_step(gan, real):
     z = sample_noise(n, gan.latent_shape, real.device)
     with _precision(gan, real.device):
         if gan.reuse_fake:
-            fake = generate(G, z)  # kept, with its graph, for G's step
-            d_real, d_fake = discriminate(D, real, fake.detach())
+            fake = generate(G, z, *given)  # kept, with its graph, for G's step
+            d_real, d_fake = discriminate(D, real, fake.detach(), *given)
         else:
             with torch.no_grad():
-                fake = generate(G, z)
-            d_real, d_fake = discriminate(D, real, fake)
+                fake = generate(G, z, *given)
+            d_real, d_fake = discriminate(D, real, fake, *given)
     d_real, d_fake = d_real.float(), d_fake.float()
     d_loss = gan.d_loss(d_real, d_fake)
     gan.opt_d.zero_grad(set_to_none=True)
@@ -165,8 +174,8 @@ def train_step(gan, real):
     try:
         with _precision(gan, real.device):
             if not gan.reuse_fake:
-                fake = G(sample_noise(n, gan.latent_shape, real.device))
-            d_on_fake = D(fake)
+                fake = G(sample_noise(n, gan.latent_shape, real.device), *given)
+            d_on_fake = D(fake, *given)
         g_loss = gan.g_loss(d_on_fake.float())
         gan.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
@@ -215,10 +224,32 @@ def check_real_batch(gan, real):
                          f"{problem}. Convert it with data.convert_pixels, and look for NaN in the data.")
 
 
-def generate(G, z):
-    """``G(z)``, with a clear error when G cannot take noise of ``z``'s shape."""
+def check_labels(gan, real, labels):
+    """``()`` for an unconditional GAN, ``(labels,)`` for a conditional one; ``ValueError``/``TypeError`` otherwise.
+
+    A conditional GAN (``gan.n_classes`` set) needs ``labels``: int64 ``[B]``
+    for a batch of ``B`` images, each in ``0 .. n_classes - 1``.
+    """
+    if gan.n_classes is None:
+        if labels is not None:
+            raise ValueError("labels were given, but this GAN is not conditional (GAN.n_classes is None)")
+        return ()
+    if labels is None:
+        raise ValueError(f"this GAN is conditional: pass the batch's labels (0 to {gan.n_classes - 1}) with it")
+    if not isinstance(labels, torch.Tensor) or labels.dtype != torch.int64:
+        raise TypeError(f"labels must be an int64 tensor [B] of digits, got {describe(labels)}")
+    if tuple(labels.shape) != (real.shape[0],):
+        raise ValueError(f"labels must be one per image, shape ({real.shape[0]},), got {describe(labels)}")
+    problem = range_problem(labels, 0, gan.n_classes - 1, tolerance=0)
+    if problem:
+        raise ValueError(f"labels must be 0 to {gan.n_classes - 1}: {problem}")
+    return (labels,)
+
+
+def generate(G, z, *labels):
+    """``G(z)`` (or ``G(z, labels)``), with a clear error when G cannot take noise of ``z``'s shape."""
     try:
-        return G(z)
+        return G(z, *labels)
     except RuntimeError as error:
         if "shape" not in str(error) and "size" not in str(error):
             raise
@@ -227,11 +258,12 @@ def generate(G, z):
                          f"torch said: {str(error).splitlines()[0]}") from None
 
 
-def discriminate(D, real, fake):
+def discriminate(D, real, fake, *labels):
     """D's outputs on a real and a fake batch: ``(D(real), D(fake))``.
 
     ``real``: ``[B, C, H, W]``; ``fake``: ``[B', C, H, W]``. Returns
-    ``[B, 1]`` and ``[B', 1]``.
+    ``[B, 1]`` and ``[B', 1]``. For a conditional D pass ``labels [B]``: the
+    real and the fake batch are judged with the same labels.
 
     A D without BatchNorm scores every image on its own, so one pass over the
     two batches stacked gives the same outputs as two passes: half the layer
@@ -246,9 +278,10 @@ def discriminate(D, real, fake):
                          f"real: {describe(real)}; fake: {describe(fake)}. Does G reshape its output "
                          f"to [B, C, H, W]?")
     if uses_batch_statistics(D):
-        return D(real), D(fake)
+        return D(real, *labels), D(fake, *labels)
     fake = fake.to(real.dtype)  # under autocast G's images may be bfloat16, the real ones float32
-    return D(torch.cat([real, fake])).split([real.shape[0], fake.shape[0]])
+    both = [torch.cat([y, y]) for y in labels]
+    return D(torch.cat([real, fake]), *both).split([real.shape[0], fake.shape[0]])
 
 
 BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
