@@ -306,6 +306,125 @@ MUTANTS["04_evaluate"] = {
     ],
 }
 
+MUTANTS["05_conditional"] = {
+    "join_label": [
+        ("detaches the embedding, so the label table never learns",
+         "def join_label(z, labels, embedding):\n"
+         "    return torch.cat([z, embedding(labels).detach()], dim=1)\n",
+         "Keep the embedding in the graph"),
+        ("the embedding first, then the noise",
+         "def join_label(z, labels, embedding):\n"
+         "    return torch.cat([embedding(labels), z], dim=1)\n",
+         "Put the noise first"),
+    ],
+    "conditional_generator": [
+        ("G ignores its label: every request is drawn as a 0",
+         "class ConditionalGenerator(nn.Module):\n"
+         "    def __init__(self, latent_dim=LATENT_DIM, n_classes=N_CLASSES, embed_dim=16):\n"
+         "        super().__init__()\n"
+         "        self.embed = nn.Embedding(n_classes, embed_dim)\n"
+         "        self.body = models.course_dcgan_generator(latent_dim + embed_dim)\n\n"
+         "    def forward(self, z, labels):\n"
+         "        return self.body(join_label(z, torch.zeros_like(labels), self.embed))\n",
+         "Pass the labels on in forward"),
+        ("a one-hot label of the wrong width (11 for 10 digits) instead of an embedding",
+         "class ConditionalGenerator(nn.Module):\n"
+         "    def __init__(self, latent_dim=LATENT_DIM, n_classes=N_CLASSES, embed_dim=16):\n"
+         "        super().__init__()\n"
+         "        self.body = models.course_dcgan_generator(latent_dim + 11)\n\n"
+         "    def forward(self, z, labels):\n"
+         "        return self.body(torch.cat([z, F.one_hot(labels, 11).float()], dim=1))\n",
+         "nn.Embedding(n_classes, embed_dim)"),
+    ],
+    "conditional_discriminator": [
+        ("the label never reaches D: a blank map instead of the label's",
+         "class ConditionalDiscriminator(nn.Module):\n"
+         "    def __init__(self, n_classes=N_CLASSES):\n"
+         "        super().__init__()\n"
+         "        self.label_map = nn.Embedding(n_classes, 28 * 28)\n"
+         "        self.body = models.course_dcgan_discriminator(in_channels=2)\n\n"
+         "    def forward(self, images, labels):\n"
+         "        return self.body(torch.cat([images, torch.zeros_like(images)], dim=1))\n",
+         "Give the label to D"),
+        ("a sigmoid in forward before a logits loss",
+         "class ConditionalDiscriminator(nn.Module):\n"
+         "    def __init__(self, n_classes=N_CLASSES):\n"
+         "        super().__init__()\n"
+         "        self.label_map = nn.Embedding(n_classes, 28 * 28)\n"
+         "        self.body = models.course_dcgan_discriminator(in_channels=2)\n\n"
+         "    def forward(self, images, labels):\n"
+         "        maps = self.label_map(labels).view(-1, 1, 28, 28)\n"
+         "        return torch.sigmoid(self.body(torch.cat([images, maps], dim=1)))\n",
+         "Return a logit"),
+    ],
+    "conditional_discriminator_step": [
+        ("the real batch's labels are shuffled before D sees them",
+         "def conditional_discriminator_step(G, D, opt_d, real, labels, latent_dim):\n"
+         "    z = torch.randn(real.shape[0], latent_dim, device=real.device)\n"
+         "    fake = G(z, labels).detach()\n"
+         "    d_real = D(real, labels[torch.randperm(len(labels))])\n"
+         "    d_fake = D(fake, labels)\n"
+         "    loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))\n"
+         "            + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))\n"
+         "    opt_d.zero_grad()\n    loss.backward()\n    opt_d.step()\n"
+         "    return loss.detach()\n",
+         "its own label"),
+        ("no .detach(): D's loss sends gradients into G",
+         "def conditional_discriminator_step(G, D, opt_d, real, labels, latent_dim):\n"
+         "    z = torch.randn(real.shape[0], latent_dim, device=real.device)\n"
+         "    fake = G(z, labels)\n"
+         "    d_real, d_fake = D(real, labels), D(fake, labels)\n"
+         "    loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))\n"
+         "            + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))\n"
+         "    opt_d.zero_grad()\n    loss.backward()\n    opt_d.step()\n"
+         "    return loss.detach()\n",
+         ".detach()"),
+    ],
+    "conditional_generator_step": [
+        ("D left frozen after G's step",
+         "def conditional_generator_step(G, D, opt_g, labels, latent_dim):\n"
+         "    z = torch.randn(labels.shape[0], latent_dim, device=labels.device)\n"
+         "    D.requires_grad_(False)\n"
+         "    d_fake = D(G(z, labels), labels)\n"
+         "    loss = F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))\n"
+         "    opt_g.zero_grad()\n    loss.backward()\n    opt_g.step()\n"
+         "    return loss.detach()\n",
+         "D.requires_grad_(True)"),
+        ("D judges the fakes with random labels, not the ones G was given",
+         "def conditional_generator_step(G, D, opt_g, labels, latent_dim):\n"
+         "    z = torch.randn(labels.shape[0], latent_dim, device=labels.device)\n"
+         "    D.requires_grad_(False)\n"
+         "    d_fake = D(G(z, labels), torch.randint(0, 10, labels.shape))\n"
+         "    loss = F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))\n"
+         "    opt_g.zero_grad()\n    loss.backward()\n    opt_g.step()\n"
+         "    D.requires_grad_(True)\n"
+         "    return loss.detach()\n",
+         "the digits G was asked for"),
+    ],
+    "conditional_accuracy": [
+        ("per class: the share of predictions of each digit, not the accuracy per requested digit",
+         "@torch.no_grad()\n"
+         "def conditional_accuracy(generator, classifier, latent_dim, n_per_class=100):\n"
+         "    requested = torch.arange(10).repeat_interleave(n_per_class)\n"
+         "    generator.eval()\n"
+         "    predicted = classifier(generator(torch.randn(len(requested), latent_dim), requested)).argmax(1)\n"
+         "    hits = (predicted == requested).float()\n"
+         "    return hits.mean().item(), torch.bincount(predicted, minlength=10).float() / len(predicted)\n",
+         "Average the hits of each requested digit"),
+        ("asks for random digits, so a G that always draws one digit is not pinned at 10%",
+         "@torch.no_grad()\n"
+         "def conditional_accuracy(generator, classifier, latent_dim, n_per_class=100):\n"
+         "    requested = torch.randint(0, 10, (10 * n_per_class,), generator=torch.Generator().manual_seed(0))\n"
+         "    generator.eval()\n"
+         "    predicted = classifier(generator(torch.randn(len(requested), latent_dim), requested)).argmax(1)\n"
+         "    hits = (predicted == requested).float()\n"
+         "    per_class = torch.stack([hits[requested == k].mean() for k in range(10)])\n"
+         "    return hits.mean().item(), per_class\n",
+         "every digit equally often"),
+    ],
+}
+
+
 VARIANTS = {
     "01_data": {
         "make_mnist_loader": [
@@ -412,6 +531,41 @@ def without_trailing_ungraded_cells(nb):
     graded = [i for i, c in enumerate(nb["cells"]) if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
     nb["cells"] = nb["cells"][: graded[-1] + 1]
     return nb
+
+
+def run_graded_cells(name, overrides=None):
+    """Which graded test cells pass for a submission, run in this process the way the autograder runs it.
+
+    The student notebook, every exercise solved (``overrides`` maps a
+    solution cell's ``grade_id`` to other code), its graded cells replaced by
+    the instructor's versions with their hidden tests, as nbgrader's
+    autograde does; the cells after the last graded one are dropped. Every
+    code cell runs in order in one namespace; a cell that raises is recorded
+    and the run goes on (nbgrader allows errors too). Returns ``{test
+    grade_id: passed}``. It costs no kernel start and no nbgrader process, so
+    every mutant can be scored; ``grade_batch`` proves on a sample that
+    nbgrader agrees.
+    """
+    from IPython.display import display
+
+    nb = without_trailing_ungraded_cells(completed_submission(STUDENTS[name], SOURCES[name], overrides))
+    graded = {grade_id(c): "".join(c["source"]) for c in load(SOURCES[name])["cells"]
+              if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
+    namespace = {"__name__": "__main__", "display": display}
+    passed = {}
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        gid = grade_id(cell)
+        source = graded.get(gid, "".join(cell["source"]))
+        try:
+            exec(compile(source, f"<{name}:{gid or 'cell'}>", "exec"), namespace)
+            ok = True
+        except Exception:  # noqa: BLE001 - a failing cell is what is being measured
+            ok = False
+        if gid in graded:
+            passed[gid] = ok
+    return passed
 
 
 def write_submission(folder, student, name, nb):

@@ -3,9 +3,17 @@ correct code written another way keeps them.
 
 Each mutant is a student notebook with every exercise solved correctly except
 one (``grading_cases.MUTANTS``); each variant, one exercise solved correctly in
-another way (``grading_cases.VARIANTS``). They are graded in one batch through
-the real ``python -m helpers.course grade``, with the cells after the last
-graded one dropped (they carry no points).
+another way (``grading_cases.VARIANTS``).
+
+Two ways, for speed:
+
+- ``test_grading_scores.py`` scores *every* mutant and variant in this
+  process, running the cells as the autograder does (hidden tests in): a
+  second or two each, where a graded submission costs a kernel and an
+  nbgrader run (about 10 s);
+- here, a sample goes through the real ``python -m helpers.course grade`` in
+  one batch (the first and the last exercise of every session, one mutant
+  each, and every variant), which proves that nbgrader's scores agree.
 """
 
 import pytest
@@ -14,8 +22,21 @@ from grading_cases import (MUTANTS, SOURCES, VARIANTS, assert_keeps_full_marks, 
                            exercise_test_ids, grade_batch, mutant_cases)
 
 SESSIONS = tuple(SOURCES)
-CASES = mutant_cases(MUTANTS, SESSIONS)
+ALL = mutant_cases(MUTANTS, SESSIONS)
 RIGHT = mutant_cases(VARIANTS, SESSIONS)
+
+
+def sample(cases):
+    """The first mutant of the first and of the last exercise of every session."""
+    chosen = []
+    for name in SESSIONS:
+        exercises = list(exercise_test_ids(SOURCES[name]))
+        for gid in (exercises[0], exercises[-1]):
+            chosen += [case for case in cases if case[0] == name and case[1] == gid and case[2] == 0]
+    return chosen
+
+
+CASES = sample(ALL)
 
 
 @pytest.fixture(scope="module")
@@ -38,3 +59,7 @@ def test_every_graded_exercise_of_every_session_has_a_mutant():
         exercises = set(exercise_test_ids(source))
         covered = set(MUTANTS.get(name, {}))
         assert exercises <= covered, f"{name}: no wrong implementation tested for {sorted(exercises - covered)}"
+
+
+def test_the_sample_covers_every_session():
+    assert {case[0] for case in CASES} == set(SESSIONS) and len(CASES) == 2 * len(SESSIONS)
