@@ -13,14 +13,18 @@ Its callbacks only draw: G is in eval mode under ``torch.no_grad()``, and
 nothing is trained. Every callback goes through ``draw``, which refuses a
 digit outside 0-9 or a noise vector with NaN in words, so the demo can be
 tested without a browser: set a widget's value and read ``demo.image.value``.
+``DigitDemo.from_checkpoint(path)`` opens a saved run (the notebook's own, or
+one of ``python -m helpers.train --recipe cgan``).
 """
 
 import math
 
 import torch
 
+from .checkpoints import checkpoint_generator
 from .data import convert_pixels
 from .guards import describe, range_problem
+from .models import ConditionalGenerator
 from .plotting import png_bytes
 
 
@@ -68,6 +72,15 @@ class DigitDemo:
         for i, slider in enumerate(self.sliders):
             z[0, i] = slider.value
         return z
+
+    @classmethod
+    def from_checkpoint(cls, path, latent_dim=64, **options):
+        """The demo for a conditional run saved at ``path``: session 5's notebook or ``--recipe cgan``.
+
+        Either checkpoint holds a ``ConditionalGenerator``'s weights (the
+        notebook's class has the same layers). ``options``: as for ``DigitDemo``.
+        """
+        return cls(checkpoint_generator(path, ConditionalGenerator), latent_dim, **options)
 
     @torch.no_grad()
     def draw(self, digit, z):

@@ -109,11 +109,13 @@ def test_conditional_accuracy_counts_hits_per_requested_digit():
     assert overall == pytest.approx(0.9) and per_class[4] == 0 and per_class[5] == 1
 
 
-def test_the_command_line_measures_the_conditional_recipe(tmp_path):
+def test_the_command_line_measures_the_conditional_recipe_and_the_demo_opens_its_checkpoint(tmp_path):
     history = runs.run_recipe(recipes.get_recipe("cgan"), tmp_path, max_steps=2, limit=64, progress=False)
     assert history.epochs["d_loss"]
     scores = json.loads((tmp_path / "history.json").read_text())["scores"]
     assert 0 <= scores["accuracy"] <= 1 and len(scores["class_fd"]) == 10
+    d = DigitDemo.from_checkpoint(tmp_path / "checkpoint.pt")
+    assert bytes(d.image.value).startswith(b"\x89PNG") and not d.generator.training
 
 
 # --- the demo: headless ------------------------------------------------------------------------

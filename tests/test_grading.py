@@ -2,7 +2,7 @@
 
 One batch holds these cases (the mistakes are graded in test_grading_mutants.py):
 
-- ``solution``: each solution notebook handed in as is -> full marks;
+- ``solution``: each solution notebook handed in (up to its last graded cell) -> full marks;
 - ``blank``: each student notebook handed in unmodified -> 0 on every graded cell;
 - ``corrupt``: broken JSON -> status ``unreadable``;
 - ``loop``: an exercise that never finishes -> status ``timeout``, the rest graded (in a
@@ -17,7 +17,7 @@ import sys
 import pytest
 
 from grading_cases import (SOURCES, STUDENTS, completed_submission, exercise_test_ids,
-                           graded_points, run_grade, write_submission)
+                           graded_points, run_grade, without_trailing_ungraded_cells, write_submission)
 from helpers.runtime import REPO_ROOT
 
 TIMEOUT = 300  # seconds per cell for correct work: fast-mode cells take a few, a busy machine must not matter
@@ -31,7 +31,8 @@ def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("grading")
     subs = root / "submissions"
     for name, source in SOURCES.items():
-        write_submission(subs, "solution", name, json.loads(source.read_text()))
+        # graded up to its last graded cell: running every solution whole is nbval's and the browser test's job
+        write_submission(subs, "solution", name, without_trailing_ungraded_cells(json.loads(source.read_text())))
         write_submission(subs, "blank", name, json.loads(STUDENTS[name].read_text()))
     (subs / "absent").mkdir()  # handed nothing in
     for odd in (".hidden", "x[1]*"):  # a dot folder and glob characters: graded like anyone else
