@@ -7,6 +7,7 @@ One batch holds these cases (the mistakes are graded in test_grading_mutants.py)
 - ``corrupt``: broken JSON -> status ``unreadable``;
 - ``loop``: an exercise that never finishes -> status ``timeout``, the rest graded (in a
   batch of its own, with a short per-cell limit; correct work gets a wide one);
+- ``crash``: an exercise that kills its kernel -> status ``kernel-died`` (in the same batch);
 - ``absent``: nothing handed in -> status ``missing``.
 """
 
@@ -61,11 +62,13 @@ def graded(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def looped(tmp_path_factory):
-    """Grade one submission whose first exercise never finishes, with a short per-cell limit."""
+    """Grade, with a short per-cell limit, one submission whose first exercise never finishes and one whose
+    first exercise kills the kernel."""
     root = tmp_path_factory.mktemp("looping")
     first_exercise = next(iter(exercise_test_ids(SOURCES[FIRST])))
-    looping = completed_submission(STUDENTS[FIRST], SOURCES[FIRST], {first_exercise: "while True:\n    pass\n"})
-    write_submission(root / "submissions", "loop", FIRST, looping)
+    for student, code in (("loop", "while True:\n    pass\n"), ("crash", "import os\nos._exit(3)\n")):
+        broken = completed_submission(STUDENTS[FIRST], SOURCES[FIRST], {first_exercise: code})
+        write_submission(root / "submissions", student, FIRST, broken)
     rows, process = run_grade(root / "submissions", root / "grades.csv", LOOP_TIMEOUT, "course-rel", cwd=root)
     return rows, process, root / "course-rel"
 
@@ -113,6 +116,14 @@ def test_infinite_loop_is_reported_as_timeout_and_the_rest_is_graded(looped):
     first_test = next(iter(exercise_test_ids(SOURCES[FIRST]).values()))
     assert r["status"] == "timeout"
     assert float(r["score"]) == float(r["max_score"]) - points[first_test]
+
+
+def test_a_kernel_that_dies_is_reported_as_such_with_nbgraders_traceback_beside_the_feedback(looped):
+    r = row(looped, "crash", FIRST)
+    assert r["status"] == "kernel-died" and float(r["score"]) == 0 and "kernel died" in r["detail"]
+    _, _, workdir = looped
+    log = (workdir.parent / "grades-feedback" / "crash" / f"{FIRST}.log").read_text()
+    assert "DeadKernelError" in log and "student0002" not in log.replace("student0001", "")  # its own part only
 
 
 def test_missing_notebooks_are_reported(graded):

@@ -33,7 +33,8 @@ def check_join_label(fn):
                       f"not a one-hot vector: expected shape (4, 8) = 5 noise + 3 embedding, got {tuple(joined.shape)}")
     expect_shape(joined, (4, 8), "join_label(z, labels, embedding)",
                  fix="Join along the feature dimension, torch.cat([z, embedding(labels)], dim=1)")
-    expect_close(joined[:, :5].detach(), z.detach(), "the first 5 columns", fix="Put the noise first: torch.cat([z, embedding(labels)], dim=1)")
+    expect_close(joined[:, :5].detach(), z.detach(), "the first 5 columns",
+                 fix="Put the noise first: torch.cat([z, embedding(labels)], dim=1)")
     expect_close(joined[:, 5:].detach(), embedding.weight[labels].detach(), "the last 3 columns",
                  fix="Follow the noise with embedding(labels), each row's own label's embedding")
     joined.sum().backward()
@@ -66,7 +67,8 @@ def check_conditional_generator(cls, latent_dim=64):
                              f"embedding joined: G(z, labels) failed ({str(error).splitlines()[0][:150]})") from None
     expect_shape(images, (8, 1, 28, 28), "G(z, labels)",
                  fix="End with 28x28 images: self.body = the DCGAN generator built for latent_dim + embed_dim inputs")
-    expect_range(images, -1, 1, "G(z, labels)", fix="End the generator with nn.Tanh() (or torch.tanh), so pixels are in [-1, 1]")
+    expect_range(images, -1, 1, "G(z, labels)",
+                 fix="End the generator with nn.Tanh() (or torch.tanh), so pixels are in [-1, 1]")
     expect(not torch.allclose(images, moved, atol=1e-6),
            "Pass the labels on in forward, self.body(join_label(z, labels, self.embed)): G(z, y) does not change "
            "when y does, so G ignores the digit it is asked for")

@@ -21,9 +21,11 @@ sources come from ``solutions/``. The steps:
 ``status`` is one of ``graded``, ``timeout`` (a cell ran past the time limit;
 the other cells were still graded), ``cells-missing`` (graded cells deleted
 or stripped of their nbgrader metadata, named in ``detail``), ``unreadable``,
-``missing`` and ``error`` (nbgrader could not grade it at all). One bad
-submission never stops the batch. nbgrader's log lines about each student are
-kept beside their feedback, as ``<feedback>/<student>/NN_name.log``.
+``missing``, ``kernel-died`` (the notebook's kernel died: ``os._exit``, a
+crash in native code, memory) and ``error`` (nbgrader could not grade it for
+another reason, quoted in ``detail``). One bad submission never stops the
+batch. nbgrader's log about each student (its traceback included) is kept
+beside their feedback, as ``<feedback>/<student>/NN_name.log``.
 """
 
 import csv
@@ -229,17 +231,18 @@ def _grade_notebook(workdir, name, status, feedback_dir, names_of):
         _register_students(workdir, names_of)
         autograde = _nbgrader(workdir, "autograde", name, "--force")
         _nbgrader(workdir, "generate_feedback", name, "--force")
-        log = autograde.stdout + autograde.stderr
+        logs = student_logs(autograde.stdout + autograde.stderr)
     else:
-        log = ""
+        logs = {}
     scores, max_score = _gradebook_scores(workdir, name)
     rows = []
     for student, (state, detail) in sorted(status.items()):
         score = scores.get(student, 0.0)
         if state == "graded":
+            log = logs.get(student, "")
             state, detail = _outcome(workdir, name, student, student in scores, log)
             _copy_feedback(workdir, name, student, names_of[student], feedback_dir)
-            _write_student_log(log, name, student, feedback_dir / names_of[student])
+            _write_student_log(log, name, feedback_dir / names_of[student])
         rows.append(dict(id=student, student=names_of[student], notebook=name, score=round(score, 2),
                          max_score=round(max_score, 2), status=state, detail=detail))
     return rows
@@ -269,11 +272,30 @@ def _gradebook_scores(workdir, name):
     return scores, max_score
 
 
+def student_logs(log):
+    """nbgrader's autograde log cut into ``{student id: that student's part}``.
+
+    autograde grades one student after the other, and each student's part
+    starts with its "Creating/updating student with ID 'studentNNNN'" line;
+    the traceback of a failure (which never names the student) stays in it.
+    """
+    parts, current = {}, None
+    for line in log.splitlines():
+        if "Creating/updating student with ID '" in line:
+            current = line.split("ID '", 1)[1].split("'", 1)[0]
+        if current is not None:
+            parts.setdefault(current, []).append(line)
+    return {student: "\n".join(lines) + "\n" for student, lines in parts.items()}
+
+
 def _outcome(workdir, name, student, in_gradebook, log):
-    """Status and detail for a submission nbgrader was asked to grade."""
+    """Status and detail for a submission nbgrader was asked to grade; ``log``: its part of nbgrader's log."""
     autograded = workdir / "autograded" / student / name / f"{name}.ipynb"
     if not in_gradebook or not autograded.is_file():
-        lines = [line for line in log.splitlines() if student in line and "ERROR" in line.upper()]
+        if "DeadKernelError" in log or "Kernel died" in log:
+            return "kernel-died", ("the notebook's kernel died while it ran (os._exit, a crash in native code, or "
+                                   "out of memory); nothing of this notebook could be graded")
+        lines = [line for line in log.splitlines() if "ERROR" in line.upper()]
         return "error", (lines[0][:200] if lines else "nbgrader could not grade this submission")
     timed_out = [
         cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", f"cell {i} (ungraded)")
@@ -286,11 +308,10 @@ def _outcome(workdir, name, student, in_gradebook, log):
     return "graded", ""
 
 
-def _write_student_log(log, name, student, folder):
-    """Keep the lines of nbgrader's log about one student as ``<folder>/<name>.log``."""
+def _write_student_log(log, name, folder):
+    """Keep nbgrader's log about one student (``student_logs``) as ``<folder>/<name>.log``."""
     folder.mkdir(parents=True, exist_ok=True)
-    lines = [line for line in log.splitlines() if student in line]
-    (folder / f"{name}.log").write_text("\n".join(lines) + "\n" if lines else "nbgrader logged nothing about this submission\n")
+    (folder / f"{name}.log").write_text(log or "nbgrader logged nothing about this submission\n")
 
 
 def _copy_feedback(workdir, name, student, folder_name, feedback_dir):
