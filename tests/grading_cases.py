@@ -463,6 +463,19 @@ VARIANTS = {
              'def make_dcgan_generator(latent_dim=LATENT_DIM):\n    return Generator(latent_dim)\n'),
         ],
     },
+    "05_conditional": {
+        "conditional_discriminator_step": [
+            ("makes the fakes under torch.no_grad() instead of detaching them, and one loss call on both halves",
+             "def conditional_discriminator_step(G, D, opt_d, real, labels, latent_dim):\n"
+             "    with torch.no_grad():\n"
+             "        fake = G(torch.randn(len(labels), latent_dim, device=real.device), labels)\n"
+             "    d_real, d_fake = D(real, labels), D(fake, labels)\n"
+             "    targets = torch.cat([torch.ones_like(d_real), torch.zeros_like(d_fake)])\n"
+             "    loss = 2 * F.binary_cross_entropy_with_logits(torch.cat([d_real, d_fake]), targets)\n"
+             "    opt_d.zero_grad()\n    loss.backward()\n    opt_d.step()\n"
+             "    return loss.detach()\n"),
+        ],
+    },
 }
 
 
