@@ -11,6 +11,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 from matplotlib import animation
+
 from .data import convert_pixels
 from .plotting import image_grid, save_png
 
@@ -20,8 +21,9 @@ class Snapshots:
 
     ``noise``: the fixed latent batch ``[N, ...]``; ``labels``: for a
     conditional G, the fixed labels ``[N]`` drawn with it (None: ``G(noise)``);
-    ``nrow``: images per grid row; ``out_dir``: where ``take`` saves ``<prefix>_<epoch>.png`` (None: do
-    not save). ``value_range``: ``"tanh"`` or ``"unit"``, G's output range.
+    ``nrow``: images per grid row; ``out_dir``: where ``take`` saves
+    ``<prefix>_<epoch>.png`` (None: do not save). ``value_range``: ``"tanh"``
+    or ``"unit"``, G's output range.
     ``live``: in a notebook, show the latest grid below the cell, redrawn in
     place at every ``take`` (so training can be watched as it happens).
     """
