@@ -306,6 +306,17 @@ MUTANTS["04_evaluate"] = {
     ],
 }
 
+# What session 5's mutants share with the solution, written once
+COND_D_INIT = ("class ConditionalDiscriminator(nn.Module):\n"
+               "    def __init__(self, n_classes=N_CLASSES):\n"
+               "        super().__init__()\n"
+               "        self.label_map = nn.Embedding(n_classes, 28 * 28)\n"
+               "        self.body = models.course_dcgan_discriminator(in_channels=2)\n\n")
+COND_D_LOSS_AND_STEP = ("    loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))\n"
+                        "            + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))\n"
+                        "    opt_d.zero_grad()\n    loss.backward()\n    opt_d.step()\n"
+                        "    return loss.detach()\n")
+
 MUTANTS["05_conditional"] = {
     "join_label": [
         ("detaches the embedding, so the label table never learns",
@@ -338,20 +349,12 @@ MUTANTS["05_conditional"] = {
     ],
     "conditional_discriminator": [
         ("the label never reaches D: a blank map instead of the label's",
-         "class ConditionalDiscriminator(nn.Module):\n"
-         "    def __init__(self, n_classes=N_CLASSES):\n"
-         "        super().__init__()\n"
-         "        self.label_map = nn.Embedding(n_classes, 28 * 28)\n"
-         "        self.body = models.course_dcgan_discriminator(in_channels=2)\n\n"
+         COND_D_INIT +
          "    def forward(self, images, labels):\n"
          "        return self.body(torch.cat([images, torch.zeros_like(images)], dim=1))\n",
          "Give the label to D"),
         ("a sigmoid in forward before a logits loss",
-         "class ConditionalDiscriminator(nn.Module):\n"
-         "    def __init__(self, n_classes=N_CLASSES):\n"
-         "        super().__init__()\n"
-         "        self.label_map = nn.Embedding(n_classes, 28 * 28)\n"
-         "        self.body = models.course_dcgan_discriminator(in_channels=2)\n\n"
+         COND_D_INIT +
          "    def forward(self, images, labels):\n"
          "        maps = self.label_map(labels).view(-1, 1, 28, 28)\n"
          "        return torch.sigmoid(self.body(torch.cat([images, maps], dim=1)))\n",
@@ -364,20 +367,14 @@ MUTANTS["05_conditional"] = {
          "    fake = G(z, labels).detach()\n"
          "    d_real = D(real, labels[torch.randperm(len(labels))])\n"
          "    d_fake = D(fake, labels)\n"
-         "    loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))\n"
-         "            + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))\n"
-         "    opt_d.zero_grad()\n    loss.backward()\n    opt_d.step()\n"
-         "    return loss.detach()\n",
+         + COND_D_LOSS_AND_STEP,
          "its own label"),
         ("no .detach(): D's loss sends gradients into G",
          "def conditional_discriminator_step(G, D, opt_d, real, labels, latent_dim):\n"
          "    z = torch.randn(real.shape[0], latent_dim, device=real.device)\n"
          "    fake = G(z, labels)\n"
          "    d_real, d_fake = D(real, labels), D(fake, labels)\n"
-         "    loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))\n"
-         "            + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))\n"
-         "    opt_d.zero_grad()\n    loss.backward()\n    opt_d.step()\n"
-         "    return loss.detach()\n",
+         + COND_D_LOSS_AND_STEP,
          ".detach()"),
     ],
     "conditional_generator_step": [
