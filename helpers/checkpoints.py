@@ -95,21 +95,31 @@ def save_checkpoint(path, gan, history, epoch, generators=(), extra=None):
 
 @contextlib.contextmanager
 def _ctrl_c_after_block():
-    """Hold back a Ctrl-C (SIGINT) until the ``with`` block ends, then raise ``KeyboardInterrupt``.
+    """Hold back a Ctrl-C (SIGINT) until the ``with`` block ends, then deliver it as it would have been.
 
-    Only the main thread receives signals, so elsewhere this does nothing.
+    With Python's usual handler that is a ``KeyboardInterrupt``; another
+    Python handler is called; an ignored Ctrl-C stays ignored (a process
+    started in the background by a shell ignores it). Only the main thread
+    receives signals, so elsewhere this does nothing.
     """
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
-        yield  # not ours to handle: another thread, or a handler installed outside Python
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous in (None, signal.SIG_IGN):
+        yield  # not ours to handle: another thread, a handler installed outside Python, or ignored
         return
     pressed = []
-    previous = signal.signal(signal.SIGINT, lambda number, frame: pressed.append(number))
+    signal.signal(signal.SIGINT, lambda number, frame: pressed.append(number))
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-    if pressed:
+    if not pressed:
+        return
+    if previous is signal.SIG_DFL:
+        os.kill(os.getpid(), signal.SIGINT)  # the default action: the process ends
+    elif previous is signal.default_int_handler:
         raise KeyboardInterrupt
+    else:
+        previous(signal.SIGINT, None)
 
 
 def _check_savable(path, gan):

@@ -92,11 +92,10 @@ def test_a_full_disk_is_one_sentence_and_the_previous_checkpoint_is_intact(tmp_p
     assert path.read_bytes() == good and not list(tmp_path.glob(".*.part"))
 
 
-def test_ctrl_c_during_a_save_finishes_the_save_then_stops(tmp_path, monkeypatch):
+def _press_ctrl_c_mid_write(monkeypatch):
+    """Make ``torch.save`` (as checkpoints calls it) receive a Ctrl-C after its first bytes."""
     import signal
 
-    path = tmp_path / "c.pt"
-    checkpoints.save_checkpoint(path, r3_gan(), History(), 1)
     real_save = torch.save
 
     def pressed_mid_write(obj, handle):
@@ -106,12 +105,44 @@ def test_ctrl_c_during_a_save_finishes_the_save_then_stops(tmp_path, monkeypatch
         real_save(obj, handle)
 
     monkeypatch.setattr(checkpoints.torch, "save", pressed_mid_write)
+
+
+@pytest.fixture
+def sigint_handler():
+    """Set SIGINT's handler for one test (a test may run in a process that ignores Ctrl-C); put it back after."""
+    import signal
+
+    before = signal.getsignal(signal.SIGINT)
+    yield lambda handler: signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGINT, before)
+
+
+def test_ctrl_c_during_a_save_finishes_the_save_then_stops(tmp_path, monkeypatch, sigint_handler):
+    import signal
+
+    sigint_handler(signal.default_int_handler)  # Python's usual Ctrl-C
+    path = tmp_path / "c.pt"
+    checkpoints.save_checkpoint(path, r3_gan(), History(), 1)
+    _press_ctrl_c_mid_write(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         checkpoints.save_checkpoint(path, r3_gan(), History(), 2)
     monkeypatch.undo()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the usual Ctrl-C is back
     assert not list(tmp_path.glob(".*.part"))
     assert checkpoints.read_checkpoint(path)["epoch"] == 2
+
+
+def test_an_ignored_ctrl_c_stays_ignored_during_a_save(tmp_path, monkeypatch, sigint_handler):
+    """A process started in the background by a shell ignores Ctrl-C: a save must not turn one into an error."""
+    import signal
+
+    sigint_handler(signal.SIG_IGN)
+    path = tmp_path / "c.pt"
+    _press_ctrl_c_mid_write(monkeypatch)
+    checkpoints.save_checkpoint(path, r3_gan(), History(), 1)  # no KeyboardInterrupt
+    monkeypatch.undo()
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    assert checkpoints.read_checkpoint(path)["epoch"] == 1
 
 
 @pytest.mark.parametrize("damage, message", [
