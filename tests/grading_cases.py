@@ -585,10 +585,11 @@ def write_submission(folder, student, name, nb):
     path.write_text(json.dumps(nb, indent=1))
 
 
-def run_grade(submissions, out_csv, timeout, workdir=None, cwd=REPO_ROOT):
-    """Run the real ``python -m helpers.course grade``; return (rows by (student, notebook), process)."""
+def run_grade(submissions, out_csv, timeout, workdir=None, cwd=REPO_ROOT, extra=()):
+    """Run the real ``python -m helpers.course grade`` (``extra``: more options); return (rows by
+    (student, notebook), process)."""
     command = [sys.executable, "-m", "helpers.course", "grade", str(submissions), "--out", str(out_csv),
-               "--timeout", str(timeout)]
+               "--timeout", str(timeout), *extra]
     if workdir is not None:
         command += ["--keep-workdir", str(workdir)]
     process = subprocess.run(command, cwd=cwd, capture_output=True, text=True)

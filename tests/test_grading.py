@@ -5,10 +5,11 @@ One batch holds these cases (the mistakes are graded in test_grading_mutants.py)
 - ``solution``: each solution notebook handed in (up to its last graded cell) -> full marks;
 - ``blank``: each student notebook handed in unmodified -> 0 on every graded cell;
 - ``corrupt``: broken JSON -> status ``unreadable``;
-- ``loop``: an exercise that never finishes -> status ``timeout``, the rest graded (in a
-  batch of its own, with a short per-cell limit; correct work gets a wide one);
-- ``crash``: an exercise that kills its kernel -> status ``kernel-died`` (in the same batch);
-- ``absent``: nothing handed in -> status ``missing``.
+- ``absent``: nothing handed in -> status ``missing``;
+- odd folder names, a stripped graded cell, an older Jupyter's notebook, a near-miss file name.
+
+Cells that never end, kill their kernel or cross a limit, and hostile submissions, are
+graded in ``test_grading_isolation.py``.
 """
 
 import json
@@ -22,7 +23,6 @@ from grading_cases import (SOURCES, STUDENTS, completed_submission, exercise_tes
 from helpers.runtime import REPO_ROOT
 
 TIMEOUT = 300  # seconds per cell for correct work: fast-mode cells take a few, a busy machine must not matter
-LOOP_TIMEOUT = 30  # the infinite-loop case is graded in a batch of its own, with a short limit
 FIRST = sorted(SOURCES)[0]
 
 
@@ -60,19 +60,6 @@ def graded(tmp_path_factory):
     return rows, process, workdir
 
 
-@pytest.fixture(scope="module")
-def looped(tmp_path_factory):
-    """Grade, with a short per-cell limit, one submission whose first exercise never finishes and one whose
-    first exercise kills the kernel."""
-    root = tmp_path_factory.mktemp("looping")
-    first_exercise = next(iter(exercise_test_ids(SOURCES[FIRST])))
-    for student, code in (("loop", "while True:\n    pass\n"), ("crash", "import os\nos._exit(3)\n")):
-        broken = completed_submission(STUDENTS[FIRST], SOURCES[FIRST], {first_exercise: code})
-        write_submission(root / "submissions", student, FIRST, broken)
-    rows, process = run_grade(root / "submissions", root / "grades.csv", LOOP_TIMEOUT, "course-rel", cwd=root)
-    return rows, process, root / "course-rel"
-
-
 def row(graded, student, name):
     rows, process, _ = graded
     assert (student, name) in rows, f"no CSV row for {student}/{name}\n{process.stdout}\n{process.stderr}"
@@ -108,22 +95,6 @@ def test_unmodified_student_notebook_gets_zero_on_every_graded_cell(graded, name
 def test_corrupt_submission_is_reported_as_unreadable(graded):
     r = row(graded, "corrupt", FIRST)
     assert r["status"] == "unreadable" and float(r["score"]) == 0 and "JSON" in r["detail"]
-
-
-def test_infinite_loop_is_reported_as_timeout_and_the_rest_is_graded(looped):
-    r = row(looped, "loop", FIRST)
-    points = graded_points(SOURCES[FIRST])
-    first_test = next(iter(exercise_test_ids(SOURCES[FIRST]).values()))
-    assert r["status"] == "timeout"
-    assert float(r["score"]) == float(r["max_score"]) - points[first_test]
-
-
-def test_a_kernel_that_dies_is_reported_as_such_with_nbgraders_traceback_beside_the_feedback(looped):
-    r = row(looped, "crash", FIRST)
-    assert r["status"] == "kernel-died" and float(r["score"]) == 0 and "kernel died" in r["detail"]
-    _, _, workdir = looped
-    log = (workdir.parent / "grades-feedback" / "crash" / f"{FIRST}.log").read_text()
-    assert "DeadKernelError" in log and "student0002" not in log.replace("student0001", "")  # its own part only
 
 
 def test_missing_notebooks_are_reported(graded):
@@ -167,12 +138,6 @@ def test_a_near_miss_file_name_is_graded_with_a_note(graded):
     r = row(graded, "nearmiss", FIRST)
     assert r["status"] == "graded" and float(r["score"]) == float(r["max_score"])
     assert f"graded '{FIRST} (1).ipynb' (expected {FIRST}.ipynb)" in r["detail"]
-
-
-def test_a_relative_keep_workdir_is_kept_where_it_says(looped):
-    _, process, workdir = looped
-    assert process.returncode == 0, process.stderr
-    assert (workdir / "gradebook.db").is_file()
 
 
 def test_out_pointing_at_a_folder_is_refused_before_grading(tmp_path):

@@ -4,7 +4,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import grading
+from . import grading, isolation
 from . import release as releasing
 
 
@@ -31,7 +31,8 @@ def _grade(args):
     try:
         rows = grading.grade_submissions(
             args.submissions, args.out, notebooks=args.notebook, timeout=args.timeout,
-            feedback_dir=args.feedback, keep_workdir=args.keep_workdir,
+            feedback_dir=args.feedback, keep_workdir=args.keep_workdir, solutions=args.solutions,
+            memory_mb=args.memory_mb, output_mb=args.output_mb,
         )
     except grading.GradingError as error:
         print(f"grade: {error}", file=sys.stderr)
@@ -65,6 +66,12 @@ def main(argv=None):
                        help="folder for the feedback HTML (default: <out stem>-feedback/ beside the CSV)")
     grade.add_argument("--keep-workdir", type=Path, default=None,
                        help="build nbgrader's course directory here and keep it (default: a temporary one)")
+    grade.add_argument("--solutions", type=Path, default=None,
+                       help="the instructor's source notebooks (default solutions/)")
+    grade.add_argument("--memory-mb", type=int, default=None,
+                       help=f"memory for each submission's processes, in MB (default {isolation.Limits.memory_mb})")
+    grade.add_argument("--output-mb", type=int, default=None,
+                       help=f"files each submission may write, in MB (default {isolation.Limits.output_mb})")
     grade.set_defaults(run=_grade)
 
     args = parser.parse_args(argv)

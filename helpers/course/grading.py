@@ -1,31 +1,42 @@
 """Autograding a folder of submissions with nbgrader, in one command.
 
 Input: ``SUBMISSIONS/<student>/NN_name.ipynb``. For each notebook graded, the
-sources come from ``solutions/``. The steps:
+sources come from ``solutions/`` (or ``--solutions``). The steps:
 
-1. Read every submission first. A file that is not a valid notebook is marked
-   ``unreadable`` here (nbgrader would report it as a plain 0); a student who
-   did not hand a notebook in is marked ``missing`` (a single near miss such as
-   ``NN_name (1).ipynb`` is graded, with a note). Every student folder gets an
-   internal id for nbgrader (which reads ids as glob patterns); the CSV keeps
-   the folder's name.
-2. Build nbgrader's course directory in a temporary folder: the config with a
-   per-cell timeout, the sqlite gradebook, ``source/`` from ``solutions/``,
-   ``submitted/`` from the readable submissions.
-3. Run nbgrader's ``generate_assignment``, ``autograde``, ``generate_feedback``
-   and ``export``, with ``GAN_COURSE_FAST=1`` so notebooks are smoke runs
-   (nbgrader's own export lands beside the CSV as ``<stem>-nbgrader.csv``).
-4. Read the scores from the gradebook and write one CSV row per student and
-   notebook: ``student,notebook,score,max_score,status,detail``.
+1. Read every submission and every source first, before any student code
+   runs. A file that is not a valid notebook is marked ``unreadable`` here
+   (nbgrader would report it as a plain 0); a student who did not hand a
+   notebook in is marked ``missing`` (a single near miss such as
+   ``NN_name (1).ipynb`` is graded, with a note). Every student folder gets
+   an internal id for nbgrader (which reads ids as glob patterns); the CSV
+   keeps the folder's name.
+2. Build nbgrader's course directory in a temporary folder (the gradebook,
+   ``source/``) and run ``generate_assignment``.
+3. Autograde one student at a time, each alone (``isolation.py``): a fresh
+   folder with a throwaway copy of the submission, the grading kernel
+   (``grading_kernel.py``: hidden tests on pristine code), a memory and an
+   output-size limit. Afterwards the scores are taken from the autograded
+   notebook by nbgrader's rule and written into the gradebook again, the
+   instructor's files are put back if the submission changed them, and
+   processes it left are killed.
+4. ``generate_feedback`` and ``export`` (nbgrader's own table lands beside
+   the CSV as ``<stem>-nbgrader.csv``); one CSV row per student and
+   notebook: ``student,notebook,score,max_score,status,detail,seconds``
+   (``seconds``: how long that student's autograde took, retries included).
 
-``status`` is one of ``graded``, ``timeout`` (a cell ran past the time limit;
-the other cells were still graded), ``cells-missing`` (graded cells deleted
-or stripped of their nbgrader metadata, named in ``detail``), ``unreadable``,
-``missing``, ``kernel-died`` (the notebook's kernel died: ``os._exit``, a
-crash in native code, memory) and ``error`` (nbgrader could not grade it for
-another reason, quoted in ``detail``). One bad submission never stops the
-batch. nbgrader's log about each student (its traceback included) is kept
-beside their feedback, as ``<feedback>/<student>/NN_name.log``.
+``status`` is one of ``graded``; ``timeout`` (a cell ran past the time limit:
+stopped, or skipped on a second try if it ignored the interrupt; the other
+cells were still graded); ``kernel-died``, ``memory-limit`` and
+``output-limit`` (a cell killed the kernel or crossed a limit: it is skipped
+on a second try and the rest is graded); ``tampered`` (the submission
+replaced code the hidden tests use, or wrote into the gradebook or the
+instructor's files: all put back, the scores are right, ``detail`` says
+what it did); ``cells-missing`` (graded cells deleted or stripped of their
+nbgrader metadata, named in ``detail``); ``unreadable``; ``missing``; and
+``error`` (nbgrader could not grade it for another reason, quoted in
+``detail``). One bad submission never stops the batch. nbgrader's log of
+each student's autograde is kept beside their feedback, as
+``<feedback>/<student>/NN_name.log``.
 """
 
 import csv
@@ -39,11 +50,12 @@ from pathlib import Path
 
 import nbformat
 
-from .release import SOLUTIONS_DIR
+from . import isolation
+from .release import NOTEBOOKS_DIR, SOLUTIONS_DIR
 
 DEFAULT_TIMEOUT = 120  # seconds per cell; fast-mode cells take a few seconds
 COURSE_ID = "gan-course"
-FIELDS = ("student", "notebook", "score", "max_score", "status", "detail")
+FIELDS = ("student", "notebook", "score", "max_score", "status", "detail", "seconds")
 
 
 class GradingError(RuntimeError):
@@ -51,19 +63,27 @@ class GradingError(RuntimeError):
 
 
 def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIMEOUT,
-                      feedback_dir=None, keep_workdir=None):
+                      feedback_dir=None, keep_workdir=None, solutions=None, memory_mb=None, output_mb=None):
     """Grade ``submissions`` and write ``out_csv``; return the rows as dicts.
 
     ``notebooks``: names like ``"01_data"`` to grade (default: every notebook
     some student handed in). ``timeout``: seconds per cell. ``feedback_dir``:
     where the feedback HTML goes (default ``<out stem>-feedback`` beside the CSV).
     ``keep_workdir``: build the nbgrader course directory there and keep it.
+    ``solutions``: the instructor's source notebooks (default ``solutions/``).
+    ``memory_mb`` / ``output_mb``: limits for each submission (defaults in
+    ``isolation.Limits``).
     """
     submissions, out_csv = Path(submissions), Path(out_csv)
+    solutions = Path(solutions) if solutions else SOLUTIONS_DIR
     if out_csv.is_dir():
         raise GradingError(f"--out {out_csv} is a folder; give the path of the CSV file to write, "
                            f"e.g. {out_csv / 'grades.csv'}")
-    students, names = _survey(submissions, notebooks)
+    students, names = _survey(submissions, notebooks, solutions)
+    # Everything the instructor owns is read before any student code runs: the sources come from memory.
+    sources = {name: (solutions / f"{name}.ipynb").read_text() for name in names}
+    instructor_files = isolation.InstructorFiles(isolation.instructor_paths(solutions, NOTEBOOKS_DIR))
+    limits = isolation.Limits(timeout, *(v for v in (memory_mb, output_mb) if v))
     feedback_dir = Path(feedback_dir) if feedback_dir else out_csv.with_name(out_csv.stem + "-feedback")
     try:
         out_csv.parent.mkdir(parents=True, exist_ok=True)
@@ -73,9 +93,11 @@ def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIME
 
     workdir = Path(keep_workdir).resolve() if keep_workdir else Path(tempfile.mkdtemp(prefix="gan-grading-"))
     try:
-        rows = _grade_in(workdir, submissions, students, names, timeout, feedback_dir)
-        export = workdir / "nbgrader_export.csv"
-        _nbgrader(workdir, "export", "--to", str(export))  # nbgrader's own per-assignment table
+        with isolation.environment(grading_environment()):
+            rows = _grade_in(workdir, submissions, students, names, sources, limits, feedback_dir,
+                             instructor_files)
+            export = workdir / "nbgrader_export.csv"
+            _nbgrader(workdir, "export", "--to", str(export))  # nbgrader's own per-assignment table
         if export.is_file():
             shutil.copyfile(export, out_csv.with_name(out_csv.stem + "-nbgrader.csv"))
     finally:
@@ -85,7 +107,7 @@ def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIME
     return rows
 
 
-def _survey(submissions, notebooks):
+def _survey(submissions, notebooks, solutions):
     """Check the input folder; return (students, notebook names to grade)."""
     if not submissions.is_dir():
         raise GradingError(f"{submissions} is not a folder of submissions "
@@ -94,36 +116,36 @@ def _survey(submissions, notebooks):
     if not students:
         raise GradingError(f"{submissions} has no student folders "
                            f"(expected SUBMISSIONS/<student>/NN_name.ipynb)")
-    available = {p.stem for p in SOLUTIONS_DIR.glob("*.ipynb")}
+    available = {p.stem for p in solutions.glob("*.ipynb")}
     if notebooks:
         unknown = sorted(set(notebooks) - available)
         if unknown:
-            raise GradingError(f"no source notebook for {unknown} in {SOLUTIONS_DIR}; "
+            raise GradingError(f"no source notebook for {unknown} in {solutions}; "
                                f"available: {sorted(available)}")
         return students, sorted(set(notebooks))
     handed_in = {name for name in available for s in students if _find_notebook(submissions / s, name)[0]}
     names = sorted(handed_in & available)
     if not names:
         raise GradingError(f"no submission in {submissions} matches a notebook in "
-                           f"{SOLUTIONS_DIR} ({sorted(available)})")
+                           f"{solutions} ({sorted(available)})")
     return students, names
 
 
-def _nbgrader(workdir, *args):
-    """Run one nbgrader command in the course directory; return the finished process.
+def grading_environment():
+    """The environment variables grading sets (None: unset) for nbgrader and every notebook kernel.
 
     nbgrader calls ``alembic`` through PATH when it creates the gradebook, so
-    this interpreter's bin folder goes first on PATH.
+    this interpreter's bin folder goes first on PATH. Notebooks are smoke
+    runs, each writing under its own folder (``GAN_COURSE_OUT`` unset).
     """
-    env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    env["GAN_COURSE_FAST"] = "1"
-    # Each notebook then writes its images and checkpoints under its own
-    # folder, autograded/<student>/<notebook>/outputs/: students never share files.
-    env.pop("GAN_COURSE_OUT", None)
-    env.setdefault("MPLBACKEND", "Agg")
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=workdir, env=env,
-                          capture_output=True, text=True)
+    return {"PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
+            "GAN_COURSE_FAST": "1", "GAN_COURSE_OUT": None,
+            "MPLBACKEND": os.environ.get("MPLBACKEND", "Agg")}
+
+
+def _nbgrader(workdir, *args):
+    """Run one nbgrader command in the course directory (inside ``grading_environment()``)."""
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=workdir, capture_output=True, text=True)
 
 
 def _write_config(workdir, timeout):
@@ -177,15 +199,15 @@ def _find_notebook(folder, name):
     return None, f"no {name}.ipynb handed in"
 
 
-def _grade_in(workdir, submissions, students, names, timeout, feedback_dir):
+def _grade_in(workdir, submissions, students, names, sources, limits, feedback_dir, instructor_files):
     workdir.mkdir(parents=True, exist_ok=True)
-    _write_config(workdir, timeout)
+    _write_config(workdir, limits.timeout)
     # nbgrader reads student ids as glob patterns and path parts: each folder gets a plain internal id,
     # and the CSV keeps the folder's real name.
     ids = {student: f"student{i:04d}" for i, student in enumerate(students, start=1)}
     rows = []
     for name in names:
-        status, notes = {}, {}
+        status, notes, texts = {}, {}, {}
         for student in students:
             path, note = _find_notebook(submissions / student, name)
             if path is None:
@@ -196,16 +218,14 @@ def _grade_in(workdir, submissions, students, names, timeout, feedback_dir):
             if nb is None:
                 status[ids[student]] = ("unreadable", reason)
                 continue
-            lost = sorted(graded_cell_ids(json.loads((SOLUTIONS_DIR / f"{name}.ipynb").read_text()))
-                          - graded_cell_ids(nb))
+            lost = sorted(graded_cell_ids(json.loads(sources[name])) - graded_cell_ids(nb))
             if lost:  # deleted, or their nbgrader metadata stripped: nbgrader alone would just give fewer points
                 notes[ids[student]] = "; ".join(filter(None, [note, f"graded cells missing or stripped of their "
                                                                   f"nbgrader metadata: {', '.join(lost)}"]))
-            target = workdir / "submitted" / ids[student] / name / f"{name}.ipynb"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            nbformat.write(nb, str(target))
+            texts[ids[student]] = nbformat.writes(nb)
             status[ids[student]] = ("graded", "")
-        for row in _grade_notebook(workdir, name, status, feedback_dir, names_of={v: k for k, v in ids.items()}):
+        batch = _Batch(workdir, name, sources[name], {v: k for k, v in ids.items()}, limits, instructor_files)
+        for row in batch.grade(status, texts, feedback_dir):
             note = notes.get(row.pop("id"), "")
             if note:
                 row["detail"] = f"{note}; {row['detail']}" if row["detail"] else note
@@ -215,37 +235,141 @@ def _grade_in(workdir, submissions, students, names, timeout, feedback_dir):
     return sorted(rows, key=lambda r: (r["notebook"], r["student"]))
 
 
-def _grade_notebook(workdir, name, status, feedback_dir, names_of):
-    """Autograde one notebook for every readable submission; return its rows.
+class _Batch:
+    """One notebook graded for every student, one student at a time (``isolation.autograde_alone``).
 
-    ``status`` is keyed by internal student id; ``names_of`` maps an id to the
-    student's folder name, which the rows carry (with the id under ``"id"``).
+    The scores are taken from each autograded notebook by nbgrader's own rule
+    (a test cell with an error output scores 0) and kept here, outside every
+    kernel; after each student they are written into the gradebook again,
+    so a submission that wrote into it changes nothing (and is reported).
     """
-    source = workdir / "source" / name / f"{name}.ipynb"
-    source.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(SOLUTIONS_DIR / f"{name}.ipynb", source)
-    done = _nbgrader(workdir, "generate_assignment", name, "--force")
-    if done.returncode != 0:
-        raise GradingError(f"nbgrader generate_assignment {name} failed:\n{done.stdout}{done.stderr}")
-    if any(s == "graded" for s, _ in status.values()):
-        _register_students(workdir, names_of)
-        autograde = _nbgrader(workdir, "autograde", name, "--force")
-        _nbgrader(workdir, "generate_feedback", name, "--force")
-        logs = student_logs(autograde.stdout + autograde.stderr)
-    else:
-        logs = {}
-    scores, max_score = _gradebook_scores(workdir, name)
-    rows = []
-    for student, (state, detail) in sorted(status.items()):
-        score = scores.get(student, 0.0)
-        if state == "graded":
-            log = logs.get(student, "")
-            state, detail = _outcome(workdir, name, student, student in scores, log)
-            _copy_feedback(workdir, name, student, names_of[student], feedback_dir)
-            _write_student_log(log, name, feedback_dir / names_of[student])
-        rows.append(dict(id=student, student=names_of[student], notebook=name, score=round(score, 2),
-                         max_score=round(max_score, 2), status=state, detail=detail))
-    return rows
+
+    def __init__(self, workdir, name, source_text, names_of, limits, instructor_files):
+        self.workdir, self.name, self.names_of, self.limits = workdir, name, names_of, limits
+        self.instructor_files = instructor_files
+        self.source = json.loads(source_text)
+        path = workdir / "source" / name / f"{name}.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source_text)
+        self.scores = {}  # student id -> {test grade_id: points}
+
+    def grade(self, status, texts, feedback_dir):
+        """Grade every readable submission (``texts``: id -> notebook text); return the rows."""
+        done = _nbgrader(self.workdir, "generate_assignment", self.name, "--force")
+        if done.returncode != 0:
+            raise GradingError(f"nbgrader generate_assignment {self.name} failed:\n{done.stdout}{done.stderr}")
+        _register_students(self.workdir, self.names_of)
+        instructor_cells = [(_text(c["source"]), _is_test(c)) for c in self.source["cells"]
+                            if c["cell_type"] == "code" and not c.get("metadata", {}).get("nbgrader", {}).get("solution")]
+        rows, runs, notices = [], {}, {}
+        for student, (state, detail) in sorted(status.items()):
+            if state == "graded":
+                runs[student] = isolation.autograde_alone(self.workdir, self.name, student, texts[student],
+                                                          instructor_cells, self.limits)
+                self.scores[student] = _test_scores(runs[student].autograded, self.source)
+                notices[student] = self._put_back(student, runs[student])
+        self._write_autograded(runs)
+        if runs:
+            _nbgrader(self.workdir, "generate_feedback", self.name, "--force")
+        max_score = sum(_points(c) for c in self.source["cells"] if _is_test(c))
+        for student, (state, detail) in sorted(status.items()):
+            if state == "graded":
+                state, detail = _outcome(runs[student], notices[student])
+                _copy_feedback(self.workdir, self.name, student, self.names_of[student], feedback_dir)
+                _write_student_log(runs[student].log, self.name, feedback_dir / self.names_of[student])
+            score = sum(self.scores.get(student, {}).values())
+            seconds = round(runs[student].seconds, 1) if student in runs else ""
+            rows.append(dict(id=student, student=self.names_of[student], notebook=self.name, score=round(score, 2),
+                             max_score=round(max_score, 2), status=state, detail=detail, seconds=seconds))
+        return rows
+
+    def _put_back(self, student, run):
+        """Undo what ``student``'s run changed outside its own folder; return what it did, in words."""
+        notices = []
+        for event, words in (("restored", "the submission replaced {}; the hidden tests ran on the originals"),
+                             ("rebound", "the submission rebound {}, which the hidden tests use; they used the "
+                                         "instructor's imports"),
+                             ("hooks", "the submission registered {}; the hidden tests bypassed it")):
+            names = sorted({n for e in run.events if e.get("event") == event for n in e.get("names", [])})
+            if names:
+                notices.append(words.format(", ".join(names[:6]) + (" ..." if len(names) > 6 else "")))
+        restored = self.instructor_files.restore()
+        if restored:
+            notices.append(f"the submission changed the instructor's files {', '.join(p.name for p in restored)}; "
+                           f"they were put back")
+        if _record_scores(self.workdir, self.name, self.scores):
+            notices.append("the submission wrote into the gradebook; the scores were put back")
+        return notices
+
+    def _write_autograded(self, runs):
+        """Put each autograded notebook where generate_feedback reads it (from the copy kept in memory)."""
+        for student, run in runs.items():
+            if run.autograded is not None:
+                path = self.workdir / "autograded" / student / self.name / f"{self.name}.ipynb"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(run.autograded)
+        _record_scores(self.workdir, self.name, self.scores)
+
+
+def _text(source):
+    return "".join(source) if isinstance(source, list) else source
+
+
+def _is_test(cell):
+    """An autograded test cell: graded, and not a solution."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("grade")) and not meta.get("solution")
+
+
+def _points(cell):
+    return float(cell.get("metadata", {}).get("nbgrader", {}).get("points", 0))
+
+
+def _test_scores(autograded_text, source):
+    """``{test grade_id: points}`` for an autograded notebook (None: every test scores 0), by nbgrader's rule."""
+    from nbgrader.utils import determine_grade
+
+    scores = {c["metadata"]["nbgrader"]["grade_id"]: 0.0 for c in source["cells"] if _is_test(c)}
+    if autograded_text is None:
+        return scores
+    for cell in nbformat.reads(autograded_text, as_version=4).cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade_id in scores and _is_test(cell):
+            scores[grade_id] = float(determine_grade(cell, _QuietLog())[0] or 0.0)
+    return scores
+
+
+class _QuietLog:
+    def __getattr__(self, _):
+        return lambda *args, **kwargs: None
+
+
+def _record_scores(workdir, name, scores):
+    """Write ``scores`` (student id -> {grade_id: points}) into the gradebook, with no manual scores.
+
+    Returns True when the gradebook held anything else for a student already
+    recorded. The grade command never sets a manual score, so a difference
+    was written by the only code that ran since the last call: the last
+    submission graded.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    changed = False
+    with Gradebook(f"sqlite:///{workdir / 'gradebook.db'}", course_id=COURSE_ID) as gradebook:
+        for student, by_cell in scores.items():
+            try:
+                notebook = gradebook.find_submission_notebook(name, name, student)
+            except MissingEntry:  # nbgrader never got to record it (the kernel died on every try)
+                gradebook.add_submission(name, student)
+                notebook = gradebook.find_submission_notebook(name, name, student)
+            for grade in notebook.grades:
+                wanted = (by_cell.get(grade.name, 0.0), None, None)
+                found = (grade.auto_score, grade.manual_score, grade.extra_credit)
+                if found != wanted:
+                    changed |= found != (None, None, None)
+                    grade.auto_score, grade.manual_score, grade.extra_credit = wanted
+        gradebook.db.commit()
+    return changed
 
 
 def _register_students(workdir, names_of):
@@ -257,59 +381,53 @@ def _register_students(workdir, names_of):
             gradebook.update_or_create_student(student_id, last_name=folder_name)
 
 
-def _gradebook_scores(workdir, name):
-    """``({student: score}, max_score)`` for notebook ``name``, from the gradebook."""
-    from nbgrader.api import Gradebook, MissingEntry
-
-    with Gradebook(f"sqlite:///{workdir / 'gradebook.db'}", course_id=COURSE_ID) as gradebook:
-        max_score = gradebook.find_notebook(name, name).max_score
-        scores = {}
-        for student in gradebook.students:
-            try:
-                scores[student.id] = gradebook.find_submission_notebook(name, name, student.id).score
-            except MissingEntry:
-                continue
-    return scores, max_score
-
-
-def student_logs(log):
-    """nbgrader's autograde log cut into ``{student id: that student's part}``.
-
-    autograde grades one student after the other, and each student's part
-    starts with its "Creating/updating student with ID 'studentNNNN'" line;
-    the traceback of a failure (which never names the student) stays in it.
-    """
-    parts, current = {}, None
-    for line in log.splitlines():
-        if "Creating/updating student with ID '" in line:
-            current = line.split("ID '", 1)[1].split("'", 1)[0]
-        if current is not None:
-            parts.setdefault(current, []).append(line)
-    return {student: "\n".join(lines) + "\n" for student, lines in parts.items()}
-
-
-def _outcome(workdir, name, student, in_gradebook, log):
-    """Status and detail for a submission nbgrader was asked to grade; ``log``: its part of nbgrader's log."""
-    autograded = workdir / "autograded" / student / name / f"{name}.ipynb"
-    if not in_gradebook or not autograded.is_file():
-        if "DeadKernelError" in log or "Kernel died" in log:
+def _outcome(run, notices):
+    """Status and detail for a submission that was autograded (``run``: ``isolation.Run``)."""
+    skipped = [f"{_cell_label(run, key)}: {sentence}" for key, (_, sentence) in run.skipped.items()]
+    if run.autograded is None:
+        if run.skipped:
+            first = next(iter(run.skipped.values()))[0]
+            return first, "; ".join(skipped) + f"; gave up after {len(skipped)} cell(s), nothing else was graded"
+        if "DeadKernelError" in run.log or "Kernel died" in run.log:
             return "kernel-died", ("the notebook's kernel died while it ran (os._exit, a crash in native code, or "
                                    "out of memory); nothing of this notebook could be graded")
-        lines = [line for line in log.splitlines() if "ERROR" in line.upper()]
+        lines = [line for line in run.log.splitlines() if "ERROR" in line.upper()]
         return "error", (lines[0][:200] if lines else "nbgrader could not grade this submission")
+    details = []
+    state = "graded"
+    if run.skipped:
+        state = next(iter(run.skipped.values()))[0]
+        details.append("; ".join(skipped) + "; the rest was graded")
     timed_out = [
         cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", f"cell {i} (ungraded)")
-        for i, cell in enumerate(json.loads(autograded.read_text())["cells"])
+        for i, cell in enumerate(json.loads(run.autograded)["cells"])
         for output in cell.get("outputs", [])
         if output.get("output_type") == "error" and output.get("ename") == "CellTimeoutError"
     ]
     if timed_out:
-        return "timeout", f"cell(s) ran past the time limit and were stopped: {', '.join(timed_out)}"
-    return "graded", ""
+        state = "timeout" if state == "graded" else state
+        details.append(f"cell(s) ran past the time limit and were stopped: {', '.join(timed_out)}")
+    if notices:
+        state = "tampered" if state == "graded" else state
+        details.extend(notices)
+    return state, "; ".join(details)
+
+
+def _cell_label(run, key):
+    """A kernel cell key ("index:sha1") in words: the cell's grade_id, else its position."""
+    index = int(key.split(":", 1)[0])
+    if run.autograded is not None:
+        code = [c for c in json.loads(run.autograded)["cells"]
+                if c["cell_type"] == "code" and _text(c["source"]).strip()]
+        if index < len(code):
+            grade_id = code[index].get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if grade_id:
+                return grade_id
+    return f"code cell {index + 1}"
 
 
 def _write_student_log(log, name, folder):
-    """Keep nbgrader's log about one student (``student_logs``) as ``<folder>/<name>.log``."""
+    """Keep nbgrader's log of one student's autograde as ``<folder>/<name>.log``."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{name}.log").write_text(log or "nbgrader logged nothing about this submission\n")
 

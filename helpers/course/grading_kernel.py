@@ -1,0 +1,356 @@
+"""The Jupyter kernel that autograding runs each submission in.
+
+It is an ordinary IPython kernel, with four changes that keep the verdict
+out of the student's hands (the grade command, ``grading.py``, starts it
+through nbgrader and reads what it reports):
+
+1. **Hidden tests run on pristine code.** Before any student code runs, the
+   kernel imports torch, numpy and the course's helpers and snapshots the
+   functions and classes they hold, the builtins, and the methods of
+   ``torch.Tensor`` and ``nn.Module``. Before each instructor test cell it
+   puts back whatever student code replaced (``torch.allclose = ...``, a
+   patched ``helpers.checks``, a redefined ``len``), and reports it. The
+   names the instructor's cells import (``torch``, ``F``, ``checks``...)
+   are bound again to what they imported, if the test cell uses them.
+2. **Hidden tests bypass IPython's input machinery.** A test cell is compiled
+   and run directly, so input transformers, AST transformers, cell hooks and
+   custom exception handlers a student registered never see it.
+3. **Limits.** Each file the kernel (or anything it starts) writes is capped
+   (``RLIMIT_FSIZE``; the write fails with "File too large" instead of
+   killing the process). A cell that keeps running well past the per-cell
+   limit, because it swallowed the interrupt, makes the kernel exit; the
+   grade command then skips that cell and grades the rest.
+4. **A report.** One JSON line per event (a cell started, names put back, a
+   cell skipped, an ignored interrupt) goes to the file named by
+   ``GAN_GRADER_REPORT``.
+
+What it cannot stop: code written against this kernel itself (there is no
+sandbox; the README's "What grading isolates" section says what is and is
+not covered).
+
+Settings come from the environment, set by the grade command per student:
+``GAN_GRADER_HIDDEN`` (the sha1 of each instructor test cell, comma-separated),
+``GAN_GRADER_IMPORTS`` (``instructor_imports`` of the source notebook, as JSON),
+``GAN_GRADER_SKIP`` (a JSON object: cell key -> reason), ``GAN_GRADER_TIMEOUT``
+(seconds per cell), ``GAN_GRADER_FILE_LIMIT`` (bytes per file) and
+``GAN_GRADER_REPORT``.
+"""
+
+import builtins
+import hashlib
+import json
+import os
+import resource
+import signal
+import sys
+import sysconfig
+import threading
+import time
+import traceback
+import types
+
+from ipykernel.ipkernel import IPythonKernel
+
+KERNEL_NAME = "gan-course-grading"
+_MISSING = object()
+
+
+def grace_seconds(timeout):
+    """How long a cell may run past the per-cell limit (once interrupted) before the kernel gives up on it."""
+    return max(5.0, timeout / 4)
+
+
+def cell_key(index, code):
+    """The key the kernel reports a cell under: its position among executed cells and its source's sha1."""
+    return f"{index}:{code_hash(code)}"
+
+
+def code_hash(code):
+    """sha1 of a cell's source, as nbclient sends it."""
+    return hashlib.sha1(code.encode()).hexdigest()
+
+
+class Pristine:
+    """The functions and classes the hidden tests rely on, as they were before any student code ran.
+
+    ``modules``: modules whose callables, classes and submodules are kept
+    (every entry for ``builtins``); ``classes``: classes whose whole
+    ``__dict__`` is kept. ``restore()`` puts back what was replaced or
+    deleted (and removes what was added to a kept class) and returns the
+    dotted names it fixed.
+    """
+
+    def __init__(self, modules, classes):
+        self._modules = [(m, {k: v for k, v in vars(m).items() if m is builtins or _worth_keeping(v)})
+                         for m in modules]
+        self._classes = [(c, dict(vars(c))) for c in classes]
+
+    def restore(self):
+        fixed = []
+        for module, saved in self._modules:
+            current = vars(module)
+            for key, value in saved.items():
+                now = current.get(key, _MISSING)
+                if now is value:
+                    continue
+                if _library_wrapper_of(now, value):
+                    saved[key] = now  # torch wraps some of its own functions when a part of it loads
+                    continue
+                current[key] = value
+                fixed.append(f"{module.__name__}.{key}")
+        for cls, saved in self._classes:
+            name = f"{cls.__module__}.{cls.__qualname__}"
+            for key in [k for k in vars(cls) if k not in saved and k not in _PYTHON_CACHES]:
+                delattr(cls, key)
+                fixed.append(f"{name}.{key}")
+            for key, value in saved.items():
+                if vars(cls).get(key, _MISSING) is not value:
+                    setattr(cls, key, value)
+                    fixed.append(f"{name}.{key}")
+        return fixed
+
+
+def instructor_imports(cells):
+    """``{name: [module, attribute or None]}`` for the top-level imports in ``cells`` (source strings).
+
+    ``import torch.nn.functional as F`` gives ``F: ["torch.nn.functional", None]``;
+    ``from torch import nn`` gives ``nn: ["torch", "nn"]``. Cells that do not
+    parse (IPython magics) are skipped.
+    """
+    import ast
+
+    names = {}
+    for source in cells:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname:
+                        names[alias.asname] = [alias.name, None]
+                    else:
+                        top = alias.name.split(".")[0]
+                        names[top] = [top, None]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                for alias in node.names:
+                    if alias.name != "*":
+                        names[alias.asname or alias.name] = [node.module, alias.name]
+    return names
+
+
+def _resolve(imports):
+    """Import what ``instructor_imports`` named; return ``{name: object}`` (names that fail are left out)."""
+    import importlib
+
+    resolved = {}
+    for name, (module, attribute) in imports.items():
+        try:
+            value = importlib.import_module(module)
+            if attribute is not None:
+                try:
+                    value = getattr(value, attribute)
+                except AttributeError:
+                    value = importlib.import_module(f"{module}.{attribute}")
+        except Exception:  # noqa: BLE001 - a missing optional module: the test cell will say so itself
+            continue
+        resolved[name] = value
+    return resolved
+
+
+def _names_used(code):
+    """Every global name a compiled cell (and the functions and classes in it) reads."""
+    names, stack = set(), [code]
+    while stack:
+        current = stack.pop()
+        names.update(current.co_names)
+        stack.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
+    return names
+
+
+def _library_wrapper_of(new, old):
+    """True when ``new`` wraps ``old`` (``functools.wraps``) and its code is an installed library's.
+
+    Loading ``torch._dynamo`` replaces ``torch.manual_seed`` with such a
+    wrapper; a function defined in a notebook never passes.
+    """
+    code = getattr(new, "__code__", None)
+    return (getattr(new, "__wrapped__", None) is old and code is not None
+            and any(code.co_filename.startswith(p) for p in _LIBRARY_PATHS))
+
+
+_LIBRARY_PATHS = tuple({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")})
+
+
+def _from_notebook(obj):
+    """True for a function, method or object whose class was defined in the notebook itself."""
+    function = getattr(obj, "__func__", obj)
+    return "__main__" in (getattr(function, "__module__", None), type(obj).__module__)
+
+
+_PYTHON_CACHES = {"__slotnames__"}  # class attributes Python adds itself (copyreg, when an object is copied)
+
+
+def _worth_keeping(value):
+    return callable(value) or isinstance(value, (type, types.ModuleType))
+
+
+def _protected():
+    """Import what the hidden tests use; return (modules, classes) to snapshot."""
+    import importlib
+    import math
+    import pkgutil
+
+    import numpy
+    import torch
+
+    import helpers
+
+    for info in pkgutil.walk_packages(helpers.__path__, "helpers."):
+        if not info.name.startswith("helpers.course"):  # instructor tools, never in a notebook
+            importlib.import_module(info.name)
+    names = ("torch", "torch.nn", "torch.nn.functional", "torch.nn.init", "torch.optim", "torch.testing",
+             "torch.utils.data", "numpy", "math", "traceback")
+    modules = [builtins, math, *(sys.modules[n] for n in names if n in sys.modules)]
+    modules += [m for n, m in sorted(sys.modules.items()) if n == "helpers" or n.startswith("helpers.")]
+    return modules, [torch.Tensor, torch.nn.Module, torch.nn.Parameter, numpy.ndarray]
+
+
+class GradingKernel(IPythonKernel):
+    """An IPython kernel whose instructor test cells run on pristine code, outside IPython's hooks."""
+
+    implementation = KERNEL_NAME
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        _limit_file_size(int(os.environ.get("GAN_GRADER_FILE_LIMIT", 0)))
+        self._hidden = set(filter(None, os.environ.get("GAN_GRADER_HIDDEN", "").split(",")))
+        self._skip = json.loads(os.environ.get("GAN_GRADER_SKIP", "{}"))
+        self._timeout = float(os.environ.get("GAN_GRADER_TIMEOUT", 0))
+        self._report_path = os.environ.get("GAN_GRADER_REPORT")
+        self._count = 0
+        self._running = None  # (key, start time) of the cell being run
+        self._format = traceback.format_exception
+        self._stdout, self._stderr = sys.stdout, sys.stderr
+        self._pristine = Pristine(*_protected())
+        self._imports = _resolve(json.loads(os.environ.get("GAN_GRADER_IMPORTS", "{}")))
+        self._hooks = self._ipython_hooks()
+        if self._timeout:
+            threading.Thread(target=self._watch, daemon=True).start()
+
+    async def do_execute(self, code, silent, store_history=True, user_expressions=None,
+                         allow_stdin=False, **kwargs):
+        key = cell_key(self._count, code)
+        self._count += 1
+        self._report(event="start", cell=key)
+        if key in self._skip:
+            self._report(event="skipped", cell=key)
+            return self._error_reply(TimeoutError(self._skip[key]), show_traceback=False)
+        self._running = (key, time.monotonic())
+        try:
+            if code_hash(code) in self._hidden:
+                return self._run_hidden_test(code)
+            return await super().do_execute(code, silent, store_history, user_expressions, allow_stdin, **kwargs)
+        finally:
+            self._running = None
+
+    def _ipython_hooks(self):
+        """The hooks notebook code registered on IPython: ``{kind: ids of the objects defined in the notebook}``.
+
+        (Libraries register hooks too, matplotlib's inline backend for one;
+        only objects the notebook itself defined count.)
+        """
+        shell = self.shell
+        kinds = {"an input transformer": [*shell.input_transformers_cleanup, *shell.input_transformers_post],
+                 "an AST transformer": list(shell.ast_transformers),
+                 "a cell event callback": [f for fs in shell.events.callbacks.values() for f in fs]}
+        hooks = {kind: [id(o) for o in objects if _from_notebook(o)] for kind, objects in kinds.items()}
+        hooks["a custom exception handler"] = [id(shell.custom_exceptions)] if shell.custom_exceptions else []
+        return hooks
+
+    def _run_hidden_test(self, code):
+        """Run an instructor test cell on the pristine names, straight through ``exec``."""
+        fixed = self._pristine.restore()
+        sys.stdout, sys.stderr = self._stdout, self._stderr
+        if fixed:
+            self._report(event="restored", names=fixed)
+        hooks = [kind for kind, ids in self._ipython_hooks().items() if ids != self._hooks[kind]]
+        if hooks:
+            self._report(event="hooks", names=hooks)
+        namespace = self.shell.user_ns
+        self.shell.execution_count += 1
+        try:
+            compiled = compile(code, f"<instructor tests {self._count}>", "exec")
+            used = [n for n in _names_used(compiled) & set(self._imports)
+                    if namespace.get(n, _MISSING) is not self._imports[n]]
+            rebound = sorted(n for n in used if n in namespace)  # not merely a name the cell imports itself
+            namespace.update({n: self._imports[n] for n in used})
+            if rebound:
+                self._report(event="rebound", names=rebound)
+            exec(compiled, namespace)
+        except BaseException as error:  # noqa: BLE001 - a failed assertion, an interrupt: the cell failed
+            return self._error_reply(error)
+        return {"status": "ok", "execution_count": self.shell.execution_count - 1, "payload": [],
+                "user_expressions": {}}
+
+    def _error_reply(self, error, show_traceback=True):
+        lines = self._format(type(error), error, error.__traceback__) if show_traceback else []
+        content = {"ename": type(error).__name__, "evalue": str(error),
+                   "traceback": ["".join(lines).rstrip()] if lines else [f"{type(error).__name__}: {error}"]}
+        self.session.send(self.iopub_socket, "error", content, self.get_parent(), ident=self._topic("error"))
+        return {"status": "error", "execution_count": self.shell.execution_count, "payload": [],
+                "user_expressions": {}, **content}
+
+    def _watch(self):
+        """Exit the kernel when a cell runs well past the limit (it swallowed the interrupt)."""
+        while True:
+            time.sleep(1)
+            running = self._running
+            if running and time.monotonic() - running[1] > self._timeout + grace_seconds(self._timeout):
+                self._report(event="ignored-interrupt", cell=running[0])
+                os._exit(75)
+
+    def _report(self, **event):
+        if not self._report_path:
+            return
+        with open(self._report_path, "a") as handle:
+            handle.write(json.dumps(event) + "\n")
+
+
+def _limit_file_size(limit):
+    """Cap each file this process and its children write at ``limit`` bytes (0: no cap)."""
+    if limit > 0:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the cap fails with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def read_report(path):
+    """The events a grading kernel reported, oldest first (a missing or garbled line is skipped)."""
+    events = []
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        return events
+    for line in lines:
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            continue
+    return events
+
+
+def write_kernelspec(folder):
+    """Write this kernel's kernelspec under ``folder/kernels/``; return ``folder`` (for ``JUPYTER_PATH``)."""
+    spec = os.path.join(folder, "kernels", KERNEL_NAME)
+    os.makedirs(spec, exist_ok=True)
+    with open(os.path.join(spec, "kernel.json"), "w") as handle:
+        json.dump({"argv": [sys.executable, "-m", "helpers.course.grading_kernel", "-f", "{connection_file}"],
+                   "display_name": "GAN course (grading)", "language": "python"}, handle)
+    return folder
+
+
+if __name__ == "__main__":
+    from ipykernel.kernelapp import IPKernelApp
+
+    IPKernelApp.launch_instance(kernel_class=GradingKernel)

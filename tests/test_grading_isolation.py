@@ -1,0 +1,217 @@
+"""Hostile submissions are graded right, and the rest of the batch stays intact.
+
+One batch of session 1 submissions, graded by the real ``python -m helpers.course grade``
+against a copy of the sources (``--solutions``), so a vandal can do no harm here:
+
+- ``patcher`` replaces ``torch.allclose`` and the visible check, ``builtins`` makes
+  ``isinstance`` lie, ``rebinder`` binds ``torch`` to a fake, ``transformer`` registers an
+  IPython input transformer that blanks the test cells: each has one exercise wrong,
+  and must lose exactly its points;
+- ``gradebook`` writes scores into the gradebook (its own manual score, zeros for everyone
+  before it), ``vandal`` overwrites the instructor's source notebook, ``daemon`` leaves a
+  process running: the scores stay right, the source comes back, the process is killed;
+- ``zz-honest``, graded last, gets full marks.
+
+A second batch, with a short per-cell limit and small limits (``LOOP_TIMEOUT``; correct
+work elsewhere gets a wide one), holds an infinite loop (stopped by the interrupt), and
+cells that kill the kernel, swallow the interrupt, take too much memory or write too much:
+each of those is skipped on a second try, and the rest is graded.
+"""
+
+import os
+import shutil
+
+import pytest
+
+from grading_cases import (MUTANTS, SOURCES, STUDENTS, completed_submission, exercise_test_ids, graded_points,
+                           run_grade, without_trailing_ungraded_cells, write_submission)
+
+NAME = "01_data"
+LOOP_TIMEOUT = 20  # seconds per cell in the batch of cells that never end
+TESTS = exercise_test_ids(SOURCES[NAME])  # exercise grade_id -> its test cell's grade_id
+POINTS = graded_points(SOURCES[NAME])
+FULL = sum(POINTS.values())
+
+
+def mutant(exercise, k=0):
+    return MUTANTS[NAME][exercise][k][1]
+
+
+def submission(overrides=None, before=None):
+    """Session 1 solved (``overrides``: exercise -> other code), with ``before``: {test grade_id: code}
+    put in a cell of its own just before that test cell."""
+    nb = without_trailing_ungraded_cells(completed_submission(STUDENTS[NAME], SOURCES[NAME], overrides))
+    for test_id, code in (before or {}).items():
+        at = next(i for i, c in enumerate(nb["cells"]) if c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+                  == test_id)
+        nb["cells"].insert(at, {"cell_type": "code", "execution_count": None, "id": f"extra-{at}",
+                                "metadata": {}, "outputs": [], "source": code})
+    return nb
+
+
+PATCHER = """import torch
+import helpers.checks.data as _checks
+torch.allclose = lambda *args, **kwargs: True
+_checks.check_to_minus_one_one = lambda f: print("All checks passed")
+"""
+ISINSTANCE = """import builtins, torch
+_real = builtins.isinstance
+builtins.isinstance = lambda o, t: True if t is torch.utils.data.RandomSampler else _real(o, t)
+"""
+REBINDER = """import types
+_real_torch = torch
+torch = types.SimpleNamespace(**{k: getattr(_real_torch, k) for k in dir(_real_torch) if not k.startswith('__')})
+torch.allclose = lambda *args, **kwargs: True
+"""
+TRANSFORMER = """def _blank(lines):
+    return ["pass\\n"] if any("HIDDEN TESTS" in line or "check_to_zero_one" in line for line in lines) else lines
+get_ipython().input_transformers_cleanup.append(_blank)
+"""
+GRADEBOOK = """import pathlib, sqlite3
+_db = next(p / "gradebook.db" for p in pathlib.Path.cwd().parents if (p / "gradebook.db").is_file())
+with sqlite3.connect(_db) as _c:
+    _c.execute("UPDATE grade SET auto_score = 0")
+    _c.execute("UPDATE grade SET manual_score = 100")
+"""
+VANDAL = "open({path!r}, 'w').write('not a notebook')\n"
+DAEMON = """import subprocess, sys
+_p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+open({path!r}, "w").write(str(_p.pid))
+"""
+SWALLOWER = """import time
+def to_minus_one_one(images):
+    return images.float() / 127.5 - 1.0
+while True:
+    try:
+        time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+"""
+HOG = "_hog = bytearray(3 * 2**30)\nfor _i in range(0, len(_hog), 4096):\n    _hog[_i] = 1\n"
+RIGGED = {  # exercise -> (the cell before its test that rigs it, what the detail must name)
+    "to_minus_one_one": (PATCHER, "torch.allclose"),
+    "make_mnist_loader": (ISINSTANCE, "builtins.isinstance"),
+    "mean_image": (REBINDER, "rebound torch"),
+    "to_zero_one": (TRANSFORMER, "an input transformer"),
+}
+FLOOD = "import os\nos.makedirs('flood', exist_ok=True)\nfor _i in range(10**6):\n    open(f'flood/{_i}', 'wb').write(bytes(2**20))\n"
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    """Grade the hostile batch; return (rows, process, solutions copy, daemon pid file)."""
+    root = tmp_path_factory.mktemp("hostile")
+    solutions = root / "solutions"
+    solutions.mkdir()
+    shutil.copy(SOURCES[NAME], solutions)
+    pid_file = root / "daemon.pid"
+    subs = root / "submissions"
+    # one wrong exercise per way of rigging its test
+    write_submission(subs, "cheater", NAME, submission(
+        {exercise: mutant(exercise, 1 if exercise == "make_mnist_loader" else 0) for exercise in RIGGED},
+        {TESTS[exercise]: code for exercise, (code, _) in RIGGED.items()}))
+    write_submission(subs, "vandal", NAME, submission({"class_counts": mutant("class_counts")}, {
+        TESTS["to_zero_one"]: VANDAL.format(path=str(solutions / f"{NAME}.ipynb")),
+        TESTS["class_counts"]: GRADEBOOK,
+        TESTS["mean_image"]: DAEMON.format(path=str(pid_file))}))
+    write_submission(subs, "zz-honest", NAME, submission())
+    rows, process = run_grade(subs, root / "grades.csv", 300, extra=["--solutions", str(solutions)])
+    return rows, process, solutions, pid_file
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory):
+    """Grade, with a short per-cell limit and small limits, the batch of cells that never end or cross a
+    limit; return (rows, process, the kept course folder)."""
+    root = tmp_path_factory.mktemp("limits")
+    first = "to_minus_one_one"
+    subs = root / "submissions"
+    for student, overrides, before in (
+            ("loop", {first: "while True:\n    pass\n"}, None),
+            ("crash", {first: "import os\nos._exit(3)\n"}, None),
+            ("swallower", {first: SWALLOWER}, None),
+            ("hog", None, {TESTS[first]: HOG}),
+            ("flood", None, {TESTS[first]: FLOOD})):
+        write_submission(subs, student, NAME, submission(overrides, before))
+    rows, process = run_grade(subs, root / "grades.csv", LOOP_TIMEOUT, "course-rel", cwd=root,
+                              extra=["--memory-mb", "2500", "--output-mb", "64"])
+    return rows, process, root / "course-rel"
+
+
+def row(rows, process, student):
+    assert (student, NAME) in rows, f"no CSV row for {student}\n{process.stdout}\n{process.stderr}"
+    return rows[(student, NAME)]
+
+
+def score(r):
+    return float(r["score"])
+
+
+def test_rigging_the_tests_does_not_save_a_wrong_answer(hostile):
+    rows, process, _, _ = hostile
+    r = row(rows, process, "cheater")
+    assert score(r) == FULL - sum(POINTS[TESTS[exercise]] for exercise in RIGGED), r
+    assert r["status"] == "tampered", r
+    for _, named in RIGGED.values():
+        assert named in r["detail"], (named, r["detail"])
+
+
+def test_the_gradebook_the_instructors_files_and_leftover_processes_are_put_right(hostile):
+    rows, process, solutions, pid_file = hostile
+    r = row(rows, process, "vandal")
+    assert score(r) == FULL - POINTS[TESTS["class_counts"]], r
+    assert r["status"] == "tampered" and "gradebook" in r["detail"] and f"{NAME}.ipynb" in r["detail"], r
+    assert (solutions / f"{NAME}.ipynb").read_bytes() == SOURCES[NAME].read_bytes()
+    pid = int(pid_file.read_text())
+    assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read().lower()
+    cheater = row(rows, process, "cheater")  # graded before the vandal zeroed the gradebook
+    assert score(cheater) == FULL - sum(POINTS[TESTS[exercise]] for exercise in RIGGED)
+
+
+def test_the_rest_of_the_batch_is_graded_as_if_alone(hostile):
+    rows, process, solutions, _ = hostile
+    assert process.returncode == 0, process.stdout + process.stderr
+    honest = row(rows, process, "zz-honest")
+    assert honest["status"] == "graded" and score(honest) == FULL, honest
+    export = (solutions.parent / "grades-nbgrader.csv").read_text()  # nbgrader's own table agrees
+    assert "zz-honest" in export and f",{FULL:g}," in export.replace(".0,", ",")
+
+
+def test_the_feedback_folder_holds_only_feedback_and_logs(hostile):
+    """No run outputs (images, checkpoints) are copied beside the feedback."""
+    _, _, solutions, _ = hostile
+    suffixes = {p.suffix for p in (solutions.parent / "grades-feedback").rglob("*") if p.is_file()}
+    assert suffixes == {".html", ".log"}, suffixes
+
+
+def test_an_infinite_loop_is_stopped_and_the_rest_graded(limited):
+    rows, process, _ = limited
+    r = row(rows, process, "loop")
+    assert r["status"] == "timeout" and float(r["score"]) == FULL - POINTS[TESTS["to_minus_one_one"]], r
+
+
+@pytest.mark.parametrize("student, status, logged", [
+    ("crash", "kernel-died", "DeadKernelError"),  # os._exit in the exercise's cell
+    ("swallower", "timeout", "CellTimeoutError"),  # catches the interrupt and goes on forever
+])
+def test_a_cell_that_ends_its_kernel_is_skipped_and_the_rest_graded(limited, student, status, logged):
+    rows, process, workdir = limited
+    r = row(rows, process, student)
+    assert r["status"] == status and "to_minus_one_one: " in r["detail"] and "the rest was graded" in r["detail"], r
+    assert score(r) == FULL - POINTS[TESTS["to_minus_one_one"]], r
+    log = (workdir.parent / "grades-feedback" / student / f"{NAME}.log").read_text()
+    assert logged in log, log[-2000:]  # the first try's failure, kept for the instructor
+
+
+@pytest.mark.parametrize("student, status", [("hog", "memory-limit"), ("flood", "output-limit")])
+def test_a_cell_past_a_limit_is_skipped_and_the_rest_graded(limited, student, status):
+    rows, process, _ = limited
+    r = row(rows, process, student)
+    assert r["status"] == status and "code cell" in r["detail"] and "the rest was graded" in r["detail"], r
+    assert score(r) == FULL, r  # the cell was one of the student's own: skipping it costs no points
+
+
+def test_a_relative_keep_workdir_is_kept_where_it_says(limited):
+    _, process, workdir = limited
+    assert process.returncode == 0, process.stderr
+    assert (workdir / "gradebook.db").is_file()
