@@ -12,7 +12,8 @@ sources come from ``solutions/`` (or ``--solutions``). The steps:
    keeps the folder's name.
 2. Build nbgrader's course directory in a temporary folder (the gradebook,
    ``source/``) and run ``generate_assignment``.
-3. Autograde one student at a time, each alone (``isolation.py``): a fresh
+3. Autograde one student at a time, each alone (``isolation.py``), up to the
+   last graded cell (``skip_after_last_graded``): a fresh
    folder with a throwaway copy of the submission, the grading kernel
    (``grading_kernel.py``: hidden tests on pristine code), a memory and an
    output-size limit. Afterwards the scores are taken from the autograded
@@ -43,9 +44,9 @@ import csv
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -54,7 +55,7 @@ from . import isolation
 from .release import NOTEBOOKS_DIR, SOLUTIONS_DIR
 
 DEFAULT_TIMEOUT = 120  # seconds per cell; fast-mode cells take a few seconds
-COURSE_ID = "gan-course"
+COURSE_ID = isolation.COURSE_ID
 FIELDS = ("student", "notebook", "score", "max_score", "status", "detail", "seconds")
 
 
@@ -96,10 +97,7 @@ def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIME
         with isolation.environment(grading_environment()):
             rows = _grade_in(workdir, submissions, students, names, sources, limits, feedback_dir,
                              instructor_files)
-            export = workdir / "nbgrader_export.csv"
-            _nbgrader(workdir, "export", "--to", str(export))  # nbgrader's own per-assignment table
-        if export.is_file():
-            shutil.copyfile(export, out_csv.with_name(out_csv.stem + "-nbgrader.csv"))
+            _export(workdir, out_csv.with_name(out_csv.stem + "-nbgrader.csv"))  # nbgrader's own table
     finally:
         if not keep_workdir:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -143,9 +141,23 @@ def grading_environment():
             "MPLBACKEND": os.environ.get("MPLBACKEND", "Agg")}
 
 
-def _nbgrader(workdir, *args):
-    """Run one nbgrader command in the course directory (inside ``grading_environment()``)."""
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=workdir, capture_output=True, text=True)
+def _nbgrader(workdir, command, *args):
+    """Run one of nbgrader's commands for the batch, in this process; raise ``GradingError`` if it fails."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy and traitlets warnings
+        result = getattr(isolation.nbgrader_api(workdir), command)(*args)
+    if not result.get("success"):
+        raise GradingError(f"nbgrader {command} {' '.join(args)} failed:\n{result.get('log', '')}"
+                           f"{result.get('error', '')}")
+
+
+def _export(workdir, path):
+    """nbgrader's own CSV export of the gradebook (one row per student and notebook) to ``path``."""
+    from nbgrader.api import Gradebook
+    from nbgrader.plugins.export import CsvExportPlugin
+
+    with Gradebook(f"sqlite:///{workdir / 'gradebook.db'}", course_id=COURSE_ID) as gradebook:
+        CsvExportPlugin(to=str(path)).export(gradebook)
 
 
 def _write_config(workdir, timeout):
@@ -180,6 +192,23 @@ def graded_cell_ids(nb):
     """The ``grade_id`` of every autograded cell of a notebook (a dict, or nbformat's node)."""
     return {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb["cells"]
             if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
+
+
+def skip_after_last_graded(nb):
+    """Tag every code cell after the last graded one ``skip-execution``, so grading does not run it; return ``nb``.
+
+    Those cells carry no points and cannot change a score (cells run in
+    order): in the course's notebooks they are the demos and the longer
+    runs, and in a student's, their own experiments. nbclient skips cells
+    with that tag; the feedback shows them without outputs.
+    """
+    graded = [i for i, cell in enumerate(nb.cells) if cell.get("metadata", {}).get("nbgrader", {}).get("grade")]
+    for cell in nb.cells[graded[-1] + 1:] if graded else []:
+        if cell.cell_type == "code":
+            tags = cell.metadata.setdefault("tags", [])
+            if "skip-execution" not in tags:
+                tags.append("skip-execution")
+    return nb
 
 
 def _find_notebook(folder, name):
@@ -222,7 +251,7 @@ def _grade_in(workdir, submissions, students, names, sources, limits, feedback_d
             if lost:  # deleted, or their nbgrader metadata stripped: nbgrader alone would just give fewer points
                 notes[ids[student]] = "; ".join(filter(None, [note, f"graded cells missing or stripped of their "
                                                                   f"nbgrader metadata: {', '.join(lost)}"]))
-            texts[ids[student]] = nbformat.writes(nb)
+            texts[ids[student]] = nbformat.writes(skip_after_last_graded(nb))
             status[ids[student]] = ("graded", "")
         batch = _Batch(workdir, name, sources[name], {v: k for k, v in ids.items()}, limits, instructor_files)
         for row in batch.grade(status, texts, feedback_dir):
@@ -255,9 +284,7 @@ class _Batch:
 
     def grade(self, status, texts, feedback_dir):
         """Grade every readable submission (``texts``: id -> notebook text); return the rows."""
-        done = _nbgrader(self.workdir, "generate_assignment", self.name, "--force")
-        if done.returncode != 0:
-            raise GradingError(f"nbgrader generate_assignment {self.name} failed:\n{done.stdout}{done.stderr}")
+        _nbgrader(self.workdir, "generate_assignment", self.name)
         _register_students(self.workdir, self.names_of)
         instructor_cells = [(_text(c["source"]), _is_test(c)) for c in self.source["cells"]
                             if c["cell_type"] == "code" and not c.get("metadata", {}).get("nbgrader", {}).get("solution")]
@@ -270,7 +297,7 @@ class _Batch:
                 notices[student] = self._put_back(student, runs[student])
         self._write_autograded(runs)
         if runs:
-            _nbgrader(self.workdir, "generate_feedback", self.name, "--force")
+            _nbgrader(self.workdir, "generate_feedback", self.name)
         max_score = sum(_points(c) for c in self.source["cells"] if _is_test(c))
         for student, (state, detail) in sorted(status.items()):
             if state == "graded":

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from .grading_kernel import KERNEL_NAME, code_hash, instructor_imports, read_report, write_kernelspec
 
+COURSE_ID = "gan-course"
 MAX_SKIPS = 3  # cells a run may lose (kernel death, ignored interrupt, a limit) before it is given up
 TOKEN_VARIABLE = "GAN_GRADING_TOKEN"
 
@@ -89,9 +90,6 @@ def autograde_alone(course, name, student, notebook_text, instructor_cells, limi
 
 def _one_try(course, folder, name, student, notebook_text, instructor_cells, limits, skip):
     """One autograde of one student in ``folder``; return (nbgrader's result, kernel events, limit hit)."""
-    from nbgrader.apps import NbGraderAPI
-    from traitlets.config import Config
-
     submitted = folder / "submitted" / student / name / f"{name}.ipynb"
     submitted.parent.mkdir(parents=True)
     submitted.write_text(notebook_text)
@@ -99,13 +97,7 @@ def _one_try(course, folder, name, student, notebook_text, instructor_cells, lim
     source.parent.mkdir(parents=True)
     shutil.copyfile(Path(course) / "source" / name / f"{name}.ipynb", source)
 
-    config = Config()
-    config.CourseDirectory.root = str(folder)
-    config.CourseDirectory.course_id = "gan-course"
-    config.CourseDirectory.db_url = f"sqlite:///{Path(course) / 'gradebook.db'}"
-    config.Execute.timeout = limits.timeout
-    config.Execute.interrupt_on_timeout = True
-    config.Execute.kernel_name = KERNEL_NAME
+    api = nbgrader_api(folder, gradebook=Path(course) / "gradebook.db", timeout=limits.timeout)
     report = folder / "kernel-events.jsonl"
     token = secrets.token_hex(12)
     settings = {
@@ -122,7 +114,7 @@ def _one_try(course, folder, name, student, notebook_text, instructor_cells, lim
     stderr = folder / "stderr.log"
     with environment(settings), watchdog, _stderr_to(stderr), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy warnings
-        result = NbGraderAPI(config=config).autograde(name, student)
+        result = api.autograde(name, student)
     kill_processes_of(token)
     result["log"] = result.get("log", "") + stderr.read_text(errors="replace")
     return result, read_report(report), watchdog.tripped
@@ -141,6 +133,27 @@ def _stderr_to(path):
         sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def nbgrader_api(root, gradebook=None, timeout=None):
+    """nbgrader's Python API for the course folder ``root`` (gradebook: ``root/gradebook.db`` unless given).
+
+    ``timeout``: seconds per cell; notebooks then run in the grading kernel.
+    In-process, it saves a Python start and nbgrader's imports (about 3 s)
+    per call against the ``nbgrader`` command.
+    """
+    from nbgrader.apps import NbGraderAPI
+    from traitlets.config import Config
+
+    config = Config()
+    config.CourseDirectory.root = str(root)
+    config.CourseDirectory.course_id = COURSE_ID
+    config.CourseDirectory.db_url = f"sqlite:///{Path(gradebook or Path(root) / 'gradebook.db')}"
+    if timeout is not None:
+        config.Execute.timeout = timeout
+        config.Execute.interrupt_on_timeout = True
+        config.Execute.kernel_name = KERNEL_NAME
+    return NbGraderAPI(config=config)
 
 
 def _last_started(events, skipped):
