@@ -93,3 +93,16 @@ def test_mode_collapse_benchmark_prints_our_rows_beside_the_papers():
             assert ours and 0 <= float(ours.group(1)) <= size and 0 <= float(ours.group(2)) <= 100, result.stdout
             assert re.search(rf"^  paper +{model} +[\d.]+\+-[\d.]+/{size}", result.stdout, re.M)
     assert "saturating log(1 - D(G(z)))" in result.stdout and "total wall time" in result.stdout
+
+
+def test_grading_benchmark_reports_a_consistent_row_per_notebook(tmp_path):
+    numbers = tmp_path / "grading.json"
+    result = subprocess.run([sys.executable, str(SCRIPT.with_name("grading.py")), "--notebook", "01_data",
+                             "--students", "1", "--json", str(numbers)],
+                            capture_output=True, text=True, timeout=900, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr  # it exits 1 if a correct notebook lost points
+    row = json.loads(numbers.read_text())["01_data"]
+    assert row["students"] == 1 and row["per_student_s"] > 0
+    assert row["one_student_s"] == pytest.approx(row["fixed_s"] + row["per_student_s"])
+    assert row["wall_s"] >= row["per_student_s"]
+    assert re.search(r"^01_data +[\d.]+ +[\d.]+ +[\d.]+$", result.stdout, re.M), result.stdout

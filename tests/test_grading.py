@@ -163,3 +163,20 @@ def test_each_students_nbgrader_log_is_kept_beside_the_feedback(graded):
     _, _, workdir = graded
     log = workdir.parent / "grades-feedback" / "solution" / f"{FIRST}.log"
     assert log.is_file() and log.read_text().strip()
+
+
+def test_cells_after_the_last_graded_one_are_not_run_while_grading(graded):
+    """The blank submissions are whole student notebooks: their demos and long runs come after the last
+    graded cell, carry no points, and are skipped (tagged ``skip-execution``)."""
+    _, _, workdir = graded
+    name = "03_dcgan"  # R5's 216 MB checkpoint is written in its last section
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{workdir / 'gradebook.db'}", course_id="gan-course") as gradebook:
+        student = next(s.id for s in gradebook.students if s.last_name == "blank")
+    cells = json.loads((workdir / "autograded" / student / name / f"{name}.ipynb").read_text())["cells"]
+    last = max(i for i, c in enumerate(cells) if c.get("metadata", {}).get("nbgrader", {}).get("grade"))
+    trailing = [c for c in cells[last + 1:] if c["cell_type"] == "code"]
+    assert trailing and all("skip-execution" in c["metadata"].get("tags", []) and not c["outputs"]
+                            for c in trailing)
+
