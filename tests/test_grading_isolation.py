@@ -3,13 +3,15 @@
 One batch of session 1 submissions, graded by the real ``python -m helpers.course grade``
 against a copy of the sources (``--solutions``), so a vandal can do no harm here:
 
-- ``patcher`` replaces ``torch.allclose`` and the visible check, ``builtins`` makes
-  ``isinstance`` lie, ``rebinder`` binds ``torch`` to a fake, ``transformer`` registers an
-  IPython input transformer that blanks the test cells: each has one exercise wrong,
-  and must lose exactly its points;
-- ``gradebook`` writes scores into the gradebook (its own manual score, zeros for everyone
-  before it), ``vandal`` overwrites the instructor's source notebook, ``daemon`` leaves a
-  process running: the scores stay right, the source comes back, the process is killed;
+- ``cheater`` has four exercises wrong and rigs each one's test a different way: it
+  replaces ``torch.allclose`` and the visible check, makes ``isinstance`` lie, binds
+  ``torch`` to a fake, and registers an IPython input transformer that blanks the test
+  cells; it must lose exactly those four exercises' points;
+- ``vandal`` writes scores into the gradebook (manual scores for itself, zeros for everyone
+  before it), overwrites the instructor's source notebook and leaves a process running: the
+  scores stay right, the source comes back, the process is killed;
+- ``copycat`` pasted a solution cell twice (a duplicate grade_id, which used to abort
+  nbgrader's whole batch): graded, full marks;
 - ``zz-honest``, graded last, gets full marks.
 
 A second batch, with a short per-cell limit and small limits (``LOOP_TIMEOUT``; correct
@@ -67,9 +69,8 @@ TRANSFORMER = """def _blank(lines):
     return ["pass\\n"] if any("HIDDEN TESTS" in line or "check_to_zero_one" in line for line in lines) else lines
 get_ipython().input_transformers_cleanup.append(_blank)
 """
-GRADEBOOK = """import pathlib, sqlite3
-_db = next(p / "gradebook.db" for p in pathlib.Path.cwd().parents if (p / "gradebook.db").is_file())
-with sqlite3.connect(_db) as _c:
+GRADEBOOK = """import sqlite3
+with sqlite3.connect({path!r}) as _c:
     _c.execute("UPDATE grade SET auto_score = 0")
     _c.execute("UPDATE grade SET manual_score = 100")
 """
@@ -112,10 +113,14 @@ def hostile(tmp_path_factory):
         {TESTS[exercise]: code for exercise, (code, _) in RIGGED.items()}))
     write_submission(subs, "vandal", NAME, submission({"class_counts": mutant("class_counts")}, {
         TESTS["to_zero_one"]: VANDAL.format(path=str(solutions / f"{NAME}.ipynb")),
-        TESTS["class_counts"]: GRADEBOOK,
+        TESTS["class_counts"]: GRADEBOOK.format(path=str(root / "course" / "gradebook.db")),
         TESTS["mean_image"]: DAEMON.format(path=str(pid_file))}))
+    copycat = submission()  # a solution cell pasted twice keeps its grade_id (nbgrader issue #1083)
+    copycat["cells"].append(dict(next(c for c in copycat["cells"] if c.get("metadata", {}).get("nbgrader", {})
+                                      .get("grade_id") == "to_minus_one_one"), id="pasted"))
+    write_submission(subs, "copycat", NAME, copycat)
     write_submission(subs, "zz-honest", NAME, submission())
-    rows, process = run_grade(subs, root / "grades.csv", 300, extra=["--solutions", str(solutions)])
+    rows, process = run_grade(subs, root / "grades.csv", 300, root / "course", extra=["--solutions", str(solutions)])
     return rows, process, solutions, pid_file
 
 
@@ -166,6 +171,12 @@ def test_the_gradebook_the_instructors_files_and_leftover_processes_are_put_righ
     assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read().lower()
     cheater = row(rows, process, "cheater")  # graded before the vandal zeroed the gradebook
     assert score(cheater) == FULL - sum(POINTS[TESTS[exercise]] for exercise in RIGGED)
+
+
+def test_a_pasted_solution_cell_with_a_duplicate_grade_id_is_graded(hostile):
+    rows, process, _, _ = hostile
+    r = row(rows, process, "copycat")
+    assert r["status"] == "graded" and score(r) == FULL, r
 
 
 def test_the_rest_of_the_batch_is_graded_as_if_alone(hostile):

@@ -194,6 +194,27 @@ def graded_cell_ids(nb):
             if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
 
 
+def drop_repeated_grade_ids(nb):
+    """Keep the nbgrader metadata of the first cell with each grade_id only; return the repeated ids.
+
+    A cell pasted twice keeps its grade_id. nbgrader's own fix keeps the
+    last copy and leaves the others with empty metadata, which then fails
+    its metadata check and the whole notebook (nbgrader issue #1083). Here
+    the later copies become plain cells: they still run, and the answer
+    where the student wrote it is the one graded.
+    """
+    seen, repeated = set(), []
+    for cell in nb.cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade_id is None:
+            continue
+        if grade_id in seen:
+            del cell.metadata["nbgrader"]
+            repeated.append(grade_id)
+        seen.add(grade_id)
+    return sorted(set(repeated))
+
+
 def skip_after_last_graded(nb):
     """Tag every code cell after the last graded one ``skip-execution``, so grading does not run it; return ``nb``.
 
@@ -251,6 +272,11 @@ def _grade_in(workdir, submissions, students, names, sources, limits, feedback_d
             if lost:  # deleted, or their nbgrader metadata stripped: nbgrader alone would just give fewer points
                 notes[ids[student]] = "; ".join(filter(None, [note, f"graded cells missing or stripped of their "
                                                                   f"nbgrader metadata: {', '.join(lost)}"]))
+            pasted = drop_repeated_grade_ids(nb)
+            if pasted:
+                notes[ids[student]] = "; ".join(filter(None, [notes[ids[student]], (
+                    f"cells repeated with the same grade_id (pasted?): {', '.join(pasted)}; the first of each "
+                    f"was graded, the others ran as plain cells")]))
             texts[ids[student]] = nbformat.writes(skip_after_last_graded(nb))
             status[ids[student]] = ("graded", "")
         batch = _Batch(workdir, name, sources[name], {v: k for k, v in ids.items()}, limits, instructor_files)
@@ -296,7 +322,7 @@ class _Batch:
                 self.scores[student] = _test_scores(runs[student].autograded, self.source)
                 notices[student] = self._put_back(student, runs[student])
         self._write_autograded(runs)
-        if runs:
+        if any(run.autograded is not None for run in runs.values()):
             _nbgrader(self.workdir, "generate_feedback", self.name)
         max_score = sum(_points(c) for c in self.source["cells"] if _is_test(c))
         for student, (state, detail) in sorted(status.items()):

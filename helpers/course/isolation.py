@@ -6,7 +6,7 @@ instructor's user).
 
 - ``autograde_alone`` runs nbgrader's autograde for one student in a fresh
   course folder of its own (a throwaway copy of the submission, outside the
-  instructor's tree), in the grading kernel (``grading_kernel.py``), under a
+  instructor's tree and the batch's course folder), in the grading kernel (``grading_kernel.py``), under a
   memory limit and an output-size limit. Processes the run leaves behind are
   killed. A cell that kills the kernel, runs it out of memory or output, or
   swallows the timeout interrupt is skipped on a second try, and the rest
@@ -22,6 +22,7 @@ import secrets
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 import warnings
@@ -61,13 +62,13 @@ def autograde_alone(course, name, student, notebook_text, instructor_cells, limi
     ``course``: the batch's nbgrader course folder (its gradebook and
     ``source/``). ``instructor_cells``: ``(source, is_test)`` for each code
     cell of the instructor's notebook that is not a solution. Each try gets
-    a fresh folder ``course/runs/<student>``, removed afterwards (with
-    everything the notebook wrote).
+    a fresh temporary folder of its own, outside the course folder (so the
+    gradebook is not among its parents), removed afterwards with everything
+    the notebook wrote.
     """
     run, start = Run(), time.monotonic()
     for _ in range(MAX_SKIPS + 1):
-        folder = Path(course) / "runs" / student
-        shutil.rmtree(folder, ignore_errors=True)
+        folder = Path(tempfile.mkdtemp(prefix=f"gan-grading-{student}-"))  # not inside the course folder
         try:
             result, events, killed = _one_try(course, folder, name, student, notebook_text, instructor_cells,
                                               limits, {key: sentence for key, (_, sentence) in run.skipped.items()})
