@@ -259,26 +259,12 @@ def _grade_in(workdir, submissions, students, names, sources, limits, feedback_d
     for name in names:
         status, notes, texts = {}, {}, {}
         for student in students:
-            path, note = _find_notebook(submissions / student, name)
-            if path is None:
-                status[ids[student]] = ("missing", note)
-                continue
-            notes[ids[student]] = note
-            nb, reason = _read_submission(path)
-            if nb is None:
-                status[ids[student]] = ("unreadable", reason)
-                continue
-            lost = sorted(graded_cell_ids(json.loads(sources[name])) - graded_cell_ids(nb))
-            if lost:  # deleted, or their nbgrader metadata stripped: nbgrader alone would just give fewer points
-                notes[ids[student]] = "; ".join(filter(None, [note, f"graded cells missing or stripped of their "
-                                                                  f"nbgrader metadata: {', '.join(lost)}"]))
-            pasted = drop_repeated_grade_ids(nb)
-            if pasted:
-                notes[ids[student]] = "; ".join(filter(None, [notes[ids[student]], (
-                    f"cells repeated with the same grade_id (pasted?): {', '.join(pasted)}; the first of each "
-                    f"was graded, the others ran as plain cells")]))
-            texts[ids[student]] = nbformat.writes(skip_after_last_graded(nb))
-            status[ids[student]] = ("graded", "")
+            text, state, note = _prepare(submissions / student, name, sources[name])
+            sid = ids[student]
+            if text is None:  # missing or unreadable: the note is the row's detail
+                status[sid] = (state, note)
+            else:
+                status[sid], notes[sid], texts[sid] = (state, ""), note, text
         batch = _Batch(workdir, name, sources[name], {v: k for k, v in ids.items()}, limits, instructor_files)
         for row in batch.grade(status, texts, feedback_dir):
             note = notes.get(row.pop("id"), "")
@@ -288,6 +274,30 @@ def _grade_in(workdir, submissions, students, names, sources, limits, feedback_d
                 row["status"] = "cells-missing"
             rows.append(row)
     return sorted(rows, key=lambda r: (r["notebook"], r["student"]))
+
+
+def _prepare(folder, name, source_text):
+    """Read a student's ``name`` notebook from ``folder``; return (the text to grade or None, status, note).
+
+    The status is ``missing``, ``unreadable`` or ``graded``; the note says
+    what else the instructor should know (a near-miss file name, graded cells
+    deleted or pasted twice).
+    """
+    path, note = _find_notebook(folder, name)
+    if path is None:
+        return None, "missing", note
+    nb, reason = _read_submission(path)
+    if nb is None:
+        return None, "unreadable", reason
+    notes = [note]
+    lost = sorted(graded_cell_ids(json.loads(source_text)) - graded_cell_ids(nb))
+    if lost:  # deleted, or their nbgrader metadata stripped: nbgrader alone would just give fewer points
+        notes.append(f"graded cells missing or stripped of their nbgrader metadata: {', '.join(lost)}")
+    pasted = drop_repeated_grade_ids(nb)
+    if pasted:
+        notes.append(f"cells repeated with the same grade_id (pasted?): {', '.join(pasted)}; the first of each "
+                     f"was graded, the others ran as plain cells")
+    return nbformat.writes(skip_after_last_graded(nb)), "graded", "; ".join(filter(None, notes))
 
 
 class _Batch:
@@ -313,14 +323,14 @@ class _Batch:
         _nbgrader(self.workdir, "generate_assignment", self.name)
         _register_students(self.workdir, self.names_of)
         instructor_cells = [(_text(c["source"]), _is_test(c)) for c in self.source["cells"]
-                            if c["cell_type"] == "code" and not c.get("metadata", {}).get("nbgrader", {}).get("solution")]
+                            if c["cell_type"] == "code" and not c["metadata"].get("nbgrader", {}).get("solution")]
         rows, runs, notices = [], {}, {}
         for student, (state, detail) in sorted(status.items()):
             if state == "graded":
                 runs[student] = isolation.autograde_alone(self.workdir, self.name, student, texts[student],
                                                           instructor_cells, self.limits)
                 self.scores[student] = _test_scores(runs[student].autograded, self.source)
-                notices[student] = self._put_back(student, runs[student])
+                notices[student] = self._put_back(runs[student])
         self._write_autograded(runs)
         if any(run.autograded is not None for run in runs.values()):
             _nbgrader(self.workdir, "generate_feedback", self.name)
@@ -336,8 +346,8 @@ class _Batch:
                              max_score=round(max_score, 2), status=state, detail=detail, seconds=seconds))
         return rows
 
-    def _put_back(self, student, run):
-        """Undo what ``student``'s run changed outside its own folder; return what it did, in words."""
+    def _put_back(self, run):
+        """Undo what the run just finished changed outside its own folder; return what it did, in words."""
         notices = []
         for event, words in (("restored", "the submission replaced {}; the hidden tests ran on the originals"),
                              ("rebound", "the submission rebound {}, which the hidden tests use; they used the "
