@@ -215,6 +215,11 @@ def _protected():
     return modules, [torch.Tensor, torch.nn.Module, torch.nn.Parameter, numpy.ndarray]
 
 
+class CellSkipped(Exception):
+    """What a skipped cell shows: it ended the kernel on an earlier try (a crash, a limit, an ignored
+    interrupt), so it is not run again."""
+
+
 class GradingKernel(IPythonKernel):
     """An IPython kernel whose instructor test cells run on pristine code, outside IPython's hooks."""
 
@@ -244,7 +249,7 @@ class GradingKernel(IPythonKernel):
         self._report(event="start", cell=key)
         if key in self._skip:
             self._report(event="skipped", cell=key)
-            return self._error_reply(TimeoutError(self._skip[key]), show_traceback=False)
+            return self._error_reply(CellSkipped(self._skip[key]), show_traceback=False)
         self._running = (key, time.monotonic())
         try:
             if code_hash(code) in self._hidden:
