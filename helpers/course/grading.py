@@ -84,7 +84,8 @@ def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIME
     # Everything the instructor owns is read before any student code runs: the sources come from memory.
     sources = {name: (solutions / f"{name}.ipynb").read_text() for name in names}
     instructor_files = isolation.InstructorFiles(isolation.instructor_paths(solutions, NOTEBOOKS_DIR))
-    limits = isolation.Limits(timeout, *(v for v in (memory_mb, output_mb) if v))
+    limits = isolation.Limits(timeout, **{key: value for key, value in
+                                          (("memory_mb", memory_mb), ("output_mb", output_mb)) if value})
     feedback_dir = Path(feedback_dir) if feedback_dir else out_csv.with_name(out_csv.stem + "-feedback")
     try:
         out_csv.parent.mkdir(parents=True, exist_ok=True)
@@ -153,11 +154,17 @@ def _nbgrader(workdir, command, *args):
 
 def _export(workdir, path):
     """nbgrader's own CSV export of the gradebook (one row per student and notebook) to ``path``."""
-    from nbgrader.api import Gradebook
     from nbgrader.plugins.export import CsvExportPlugin
 
-    with Gradebook(f"sqlite:///{workdir / 'gradebook.db'}", course_id=COURSE_ID) as gradebook:
+    with _gradebook(workdir) as gradebook:
         CsvExportPlugin(to=str(path)).export(gradebook)
+
+
+def _gradebook(workdir):
+    """nbgrader's gradebook of the batch (a context manager)."""
+    from nbgrader.api import Gradebook
+
+    return Gradebook(f"sqlite:///{workdir / 'gradebook.db'}", course_id=COURSE_ID)
 
 
 def _write_config(workdir, timeout):
@@ -188,10 +195,15 @@ def _read_submission(path):
     return nb, None
 
 
+def _meta(cell):
+    """A cell's nbgrader metadata (``{}`` for a plain cell): a dict, or nbformat's node."""
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
 def graded_cell_ids(nb):
     """The ``grade_id`` of every autograded cell of a notebook (a dict, or nbformat's node)."""
-    return {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb["cells"]
-            if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
+    return {_meta(c).get("grade_id") for c in nb["cells"]
+            if _meta(c).get("grade")}
 
 
 def drop_repeated_grade_ids(nb):
@@ -205,7 +217,7 @@ def drop_repeated_grade_ids(nb):
     """
     seen, repeated = set(), []
     for cell in nb.cells:
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        grade_id = _meta(cell).get("grade_id")
         if grade_id is None:
             continue
         if grade_id in seen:
@@ -223,7 +235,7 @@ def skip_after_last_graded(nb):
     runs, and in a student's, their own experiments. nbclient skips cells
     with that tag; the feedback shows them without outputs.
     """
-    graded = [i for i, cell in enumerate(nb.cells) if cell.get("metadata", {}).get("nbgrader", {}).get("grade")]
+    graded = [i for i, cell in enumerate(nb.cells) if _meta(cell).get("grade")]
     for cell in nb.cells[graded[-1] + 1:] if graded else []:
         if cell.cell_type == "code":
             tags = cell.metadata.setdefault("tags", [])
@@ -323,7 +335,7 @@ class _Batch:
         _nbgrader(self.workdir, "generate_assignment", self.name)
         _register_students(self.workdir, self.names_of)
         instructor_cells = [(_text(c["source"]), _is_test(c)) for c in self.source["cells"]
-                            if c["cell_type"] == "code" and not c["metadata"].get("nbgrader", {}).get("solution")]
+                            if c["cell_type"] == "code" and not _meta(c).get("solution")]
         rows, runs, notices = [], {}, {}
         for student, (state, detail) in sorted(status.items()):
             if state == "graded":
@@ -380,31 +392,25 @@ def _text(source):
 
 def _is_test(cell):
     """An autograded test cell: graded, and not a solution."""
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return bool(meta.get("grade")) and not meta.get("solution")
+    return bool(_meta(cell).get("grade")) and not _meta(cell).get("solution")
 
 
 def _points(cell):
-    return float(cell.get("metadata", {}).get("nbgrader", {}).get("points", 0))
+    return float(_meta(cell).get("points", 0))
 
 
 def _test_scores(autograded_text, source):
     """``{test grade_id: points}`` for an autograded notebook (None: every test scores 0), by nbgrader's rule."""
     from nbgrader.utils import determine_grade
 
-    scores = {c["metadata"]["nbgrader"]["grade_id"]: 0.0 for c in source["cells"] if _is_test(c)}
+    scores = {_meta(c)["grade_id"]: 0.0 for c in source["cells"] if _is_test(c)}
     if autograded_text is None:
         return scores
     for cell in nbformat.reads(autograded_text, as_version=4).cells:
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        grade_id = _meta(cell).get("grade_id")
         if grade_id in scores and _is_test(cell):
-            scores[grade_id] = float(determine_grade(cell, _QuietLog())[0] or 0.0)
+            scores[grade_id] = float(determine_grade(cell)[0] or 0.0)
     return scores
-
-
-class _QuietLog:
-    def __getattr__(self, _):
-        return lambda *args, **kwargs: None
 
 
 def _record_scores(workdir, name, scores):
@@ -415,10 +421,10 @@ def _record_scores(workdir, name, scores):
     was written by the only code that ran since the last call: the last
     submission graded.
     """
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     changed = False
-    with Gradebook(f"sqlite:///{workdir / 'gradebook.db'}", course_id=COURSE_ID) as gradebook:
+    with _gradebook(workdir) as gradebook:
         for student, by_cell in scores.items():
             try:
                 notebook = gradebook.find_submission_notebook(name, name, student)
@@ -437,9 +443,7 @@ def _record_scores(workdir, name, scores):
 
 def _register_students(workdir, names_of):
     """Put every student in the gradebook under their internal id, with their folder name as last name."""
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{workdir / 'gradebook.db'}", course_id=COURSE_ID) as gradebook:
+    with _gradebook(workdir) as gradebook:
         for student_id, folder_name in names_of.items():
             gradebook.update_or_create_student(student_id, last_name=folder_name)
 
@@ -462,7 +466,7 @@ def _outcome(run, notices):
         state = next(iter(run.skipped.values()))[0]
         details.append("; ".join(skipped) + "; the rest was graded")
     timed_out = [
-        cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", f"cell {i} (ungraded)")
+        _meta(cell).get("grade_id", f"cell {i} (ungraded)")
         for i, cell in enumerate(json.loads(run.autograded)["cells"])
         for output in cell.get("outputs", [])
         if output.get("output_type") == "error" and output.get("ename") == "CellTimeoutError"
@@ -483,7 +487,7 @@ def _cell_label(run, key):
         code = [c for c in json.loads(run.autograded)["cells"]
                 if c["cell_type"] == "code" and _text(c["source"]).strip()]
         if index < len(code):
-            grade_id = code[index].get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            grade_id = _meta(code[index]).get("grade_id")
             if grade_id:
                 return grade_id
     return f"code cell {index + 1}"
