@@ -75,6 +75,8 @@ def save_checkpoint(path, gan, history, epoch, generators=(), extra=None):
         "rng": rng_state(*generators),
         "extra": extra or {},
     }
+    if gan.average is not None:
+        state["average"] = gan.average.state_dict()
     partial = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
         with _ctrl_c_after_block():
@@ -122,13 +124,21 @@ def _ctrl_c_after_block():
         previous(signal.SIGINT, None)
 
 
+def _networks(gan):
+    """``(what, network)`` for G, D and, if kept, the average of G's weights."""
+    networks = [("generator", gan.generator), ("discriminator", gan.discriminator)]
+    if gan.average is not None:
+        networks.append(("average of the generator's weights", gan.average.network))
+    return networks
+
+
 def _check_savable(path, gan):
     """Raise ``CheckpointError`` before writing anything if ``gan`` holds no data or diverged weights.
 
     Saving such a GAN would replace a good checkpoint with one that cannot be
     loaded, or one whose weights are NaN: the work it held would be lost.
     """
-    for what, model in (("generator", gan.generator), ("discriminator", gan.discriminator)):
+    for what, model in _networks(gan):
         for name, tensor in model.state_dict().items():
             if tensor.is_meta:
                 raise CheckpointError(f"not saved: the {what}'s '{name}' holds no data (meta device); "
@@ -218,6 +228,8 @@ def _check_complete(path, state, gan, generators):
                               f"build them on a real device first")
     _check_fits(path, "generator", gan.generator, state["generator"])
     _check_fits(path, "discriminator", gan.discriminator, state["discriminator"])
+    if gan.average is not None and "average" in state:
+        _check_fits(path, "average of the generator's weights", gan.average.network, state["average"]["network"])
     for key, optimiser in (("opt_g", gan.opt_g), ("opt_d", gan.opt_d)):
         saved = state[key]
         if not isinstance(saved, dict) or "param_groups" not in saved or "state" not in saved:
@@ -243,7 +255,9 @@ def load_checkpoint(path, gan, history=None, generators=()):
 
     Checks every entry first (present, of the right kind, G and D of the
     right shapes, the optimisers of the right kind and size), so nothing is
-    ever half-loaded. Returns ``(epoch, extra)``.
+    ever half-loaded. ``gan.average``, if kept, gets the saved average of G's
+    weights (or, from a checkpoint without one, starts again from the saved
+    G). Returns ``(epoch, extra)``.
     """
     state = read_checkpoint(path)
     _check_complete(path, state, gan, generators)
@@ -251,22 +265,29 @@ def load_checkpoint(path, gan, history=None, generators=()):
     gan.discriminator.load_state_dict(state["discriminator"])
     gan.opt_g.load_state_dict(state["opt_g"])
     gan.opt_d.load_state_dict(state["opt_d"])
+    if gan.average is not None:  # a checkpoint saved without one starts the average from the saved G
+        gan.average.load_state_dict(state.get("average", {"network": state["generator"], "updates": 0,
+                                                          "decay": gan.average.decay}))
     if history is not None:
         history.load_state_dict(state["history"])
     set_rng_state(state["rng"], *generators)
     return state["epoch"], state["extra"]
 
 
-def checkpoint_generator(path, build_generator):
+def checkpoint_generator(path, build_generator, state=None):
     """The generator saved in the checkpoint at ``path``, in a new network from ``build_generator()``.
 
     For a checkpoint written by any training run of the course (a notebook's
-    or the command line's). Raises ``FileNotFoundError`` when there is none,
-    ``CheckpointError`` when the saved generator has another architecture.
-    Returns the network in eval mode, on the CPU.
+    or the command line's). Where the run kept an average of G's weights
+    (``averaging.WeightAverage``), that average is what you get: it is what
+    the run drew its samples with. ``state``: the checkpoint, if already read.
+    Raises ``FileNotFoundError`` when there is none, ``CheckpointError`` when
+    the saved generator has another architecture. Returns the network in eval
+    mode, on the CPU.
     """
-    state = read_checkpoint(path)
+    state = read_checkpoint(path) if state is None else state
+    weights = state["average"]["network"] if "average" in state else state["generator"]
     generator = build_generator()
-    _check_fits(path, "generator", generator, state["generator"])
-    generator.load_state_dict(state["generator"])
+    _check_fits(path, "generator", generator, weights)
+    generator.load_state_dict(weights)
     return generator.eval()

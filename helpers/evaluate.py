@@ -12,7 +12,7 @@ import sys
 
 import matplotlib
 
-from .checkpoints import CheckpointError, read_checkpoint
+from .checkpoints import CheckpointError, checkpoint_generator, read_checkpoint
 from .data import DataFileError, DatasetNotFoundError
 from .recipes import RECIPES, get_recipe
 from .runs import measure
@@ -21,6 +21,9 @@ from .runtime import resolve_device
 
 def load_generator(path, device=None, recipe=None):
     """``(recipe, generator)`` from a training-run checkpoint; G in eval mode on ``device``.
+
+    G's weights are the run's average of them where it kept one (see
+    ``checkpoints.checkpoint_generator``).
 
     ``recipe``: the name the caller expects; a checkpoint saved by another
     recipe raises ``CheckpointError`` saying which one it holds.
@@ -32,13 +35,8 @@ def load_generator(path, device=None, recipe=None):
     if recipe is not None and get_recipe(recipe).name != saved:
         raise CheckpointError(f"{path} holds a run of recipe {saved!r}, not {recipe!r}")
     chosen = get_recipe(saved)
-    generator = chosen.build_generator()
-    try:
-        generator.load_state_dict(state["generator"])
-    except RuntimeError as error:
-        raise CheckpointError(f"{path}: its generator does not fit recipe {saved!r} "
-                              f"({str(error).splitlines()[0][:120]})") from None
-    return chosen, generator.to(resolve_device(device)).eval()
+    generator = checkpoint_generator(path, chosen.build_generator, state)
+    return chosen, generator.to(resolve_device(device))
 
 
 def main(argv=None):

@@ -28,7 +28,7 @@ from .guards import describe
 
 
 def fit(step, batches, epochs, history=None, *, first_epoch=1, max_steps=None, max_seconds=None, generator=None,
-        discriminator=None, snapshots=None, sample_every=1, board=None, save=None, progress=True,
+        discriminator=None, sampler=None, snapshots=None, sample_every=1, board=None, save=None, progress=True,
         label="epoch", with_labels=False):
     """Train from epoch ``first_epoch`` to ``epochs`` (inclusive); return the ``History``.
 
@@ -41,7 +41,8 @@ def fit(step, batches, epochs, history=None, *, first_epoch=1, max_steps=None, m
     this much wall time (the last epoch may end early).
     ``generator``/``discriminator``: put in training mode at the start of
     every epoch. ``snapshots`` (a ``Snapshots``): draws ``generator`` after
-    epoch 1, every ``sample_every``-th epoch and the last.
+    epoch 1, every ``sample_every``-th epoch and the last; ``sampler``: the
+    network it draws with instead, e.g. an average of G's weights.
     ``board``: a TensorBoard ``SummaryWriter``. ``save(epoch, history)``:
     called after every epoch, e.g. to write a checkpoint. ``progress``: a
     tqdm bar per epoch and one printed line per epoch.
@@ -76,7 +77,7 @@ def fit(step, batches, epochs, history=None, *, first_epoch=1, max_steps=None, m
         if board is not None:
             log_epoch(board, history, epoch, done)
         if snapshots is not None and (epoch == 1 or epoch % sample_every == 0 or last):
-            grid = snapshots.take(generator, epoch)
+            grid = snapshots.take(generator if sampler is None else sampler, epoch)
             if board is not None:
                 board.add_image("fixed_noise", grid, epoch)
         if save is not None:

@@ -238,8 +238,13 @@ def course_mlp_discriminator():
     )
 
 
-def course_dcgan_generator(latent_dim=64, channels=64):
-    """The course's small DCGAN G, sized for a CPU: noise ``[B, 64]`` -> ``[B, 1, 28, 28]``: 7 -> 14 -> 28."""
+def course_dcgan_generator(latent_dim=64, channels=32):
+    """The course's small DCGAN G, sized for a CPU: noise ``[B, 64]`` -> ``[B, 1, 28, 28]``: 7 -> 14 -> 28.
+
+    ``channels``: 32 was chosen by measuring (``benchmarks/quality.py``): on a
+    2-core CPU it trains 1.4x as many steps per second as 64 channels, and
+    after 5 minutes its samples are closer to real digits (lower FD).
+    """
     c = channels
     return nn.Sequential(
         nn.Linear(latent_dim, 2 * c * 7 * 7, bias=False), nn.BatchNorm1d(2 * c * 7 * 7), nn.LeakyReLU(0.2),
@@ -289,7 +294,7 @@ class ConditionalGenerator(nn.Module):
     (Exercise 2).
     """
 
-    def __init__(self, latent_dim=64, n_classes=10, embed_dim=16, channels=64):
+    def __init__(self, latent_dim=64, n_classes=10, embed_dim=16, channels=32):
         super().__init__()
         self.embed = nn.Embedding(n_classes, embed_dim)
         self.body = course_dcgan_generator(latent_dim + embed_dim, channels)

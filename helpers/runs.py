@@ -26,6 +26,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 
 from . import data
+from .averaging import WeightAverage
 from .checkpoints import CheckpointError, load_checkpoint, remove_stale_parts, save_checkpoint
 from .loop import History, fit
 from .metrics import balanced_labels, evaluate_conditional, evaluate_generator
@@ -69,6 +70,7 @@ def build_gan(recipe, device):
         reuse_fake=recipe.reuse_fake,
         pixel_range=recipe.pixel_range,
         n_classes=10 if recipe.conditional else None,
+        average=None if recipe.average_decay is None else WeightAverage(generator, recipe.average_decay),
     )
 
 
@@ -211,7 +213,7 @@ def _train(recipe, out_dir, checkpoint, epochs, max_steps, max_seconds, resume, 
         show_images(images[:64], nrow=8, title="real training images", value_range=value_range,
                     path=out_dir / "real_images.png", ax=ax)
         plt.close(fig)  # saved, not shown: a notebook calling this keeps its own figures
-        snapshots.take(gan.generator, 0)
+        snapshots.take(gan.sampler, 0)
 
     board = SummaryWriter(str(out_dir / "tensorboard"))
     if start == 0:
@@ -224,11 +226,11 @@ def _train(recipe, out_dir, checkpoint, epochs, max_steps, max_seconds, resume, 
 
     fit(lambda real, *labels: train_step(gan, real, *labels), batches, epochs, history, first_epoch=start + 1,
         max_steps=max_steps, max_seconds=max_seconds, generator=gan.generator, discriminator=gan.discriminator,
-        snapshots=snapshots, sample_every=recipe.sample_every, board=board, save=save,
+        sampler=gan.sampler, snapshots=snapshots, sample_every=recipe.sample_every, board=board, save=save,
         progress=progress, label=f"{recipe.name} epoch", with_labels=recipe.conditional)
     scores = None
     if evaluate and recipe.measurable:
-        scores = measure(gan.generator, recipe, root=root)
+        scores = measure(gan.sampler, recipe, root=root)
         print(f"{recipe.name} after {len(history.epochs.get('d_loss', []))} epochs:\n{scores}")
         for key in ("fd", "floor", "covered", "entropy", "precision", "recall", "accuracy"):
             if hasattr(scores, key):

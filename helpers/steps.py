@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .averaging import WeightAverage
 from .data import PIXEL_RANGES
 from .guards import FLOAT_DTYPES, describe, range_problem
 
@@ -102,7 +103,9 @@ class GAN:
     infinity are refused). ``amp_dtype``: run the networks under ``torch.autocast`` in
     this dtype (losses stay in float32). ``n_classes``: for a conditional GAN,
     ``G(z, labels)`` and ``D(images, labels)``, the number of labels (None:
-    not conditional).
+    not conditional). ``average``: a ``WeightAverage`` of G's weights, updated
+    after every G step (None: no average); samples are best drawn with
+    ``average.network`` (see ``sampler``).
     """
 
     generator: nn.Module
@@ -120,6 +123,12 @@ class GAN:
     pixel_range: str = "tanh"
     amp_dtype: Optional[torch.dtype] = None  # e.g. torch.bfloat16: forward passes in mixed precision
     n_classes: Optional[int] = None  # conditional GANs: labels are 0 .. n_classes - 1
+    average: Optional[WeightAverage] = None  # an average of G's weights, to draw samples with
+
+    @property
+    def sampler(self):
+        """The network to draw samples with: the average of G's weights if kept, else G itself."""
+        return self.generator if self.average is None else self.average.network
 
     def d_loss(self, d_real, d_fake):
         """D's loss on its outputs for a real and a fake batch: a 0-dim tensor."""
@@ -180,6 +189,8 @@ def train_step(gan, real, labels=None):
         gan.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         gan.opt_g.step()
+        if gan.average is not None:
+            gan.average.update(G)
     finally:
         D.requires_grad_(True)  # even if G's step failed: D must be trainable again
 
