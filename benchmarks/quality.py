@@ -10,6 +10,10 @@ precision and recall; for the conditional recipe (``cgan``) also the
 conditional accuracy, the share of samples the classifier reads as the digit
 that was asked for.
 
+``--yardstick`` first prints what small, known changes to real digits cost
+in FD (real training digits with a little noise, moved by one pixel, blurred,
+with thicker strokes), so the FDs below can be read on a human scale.
+
 A budget on a clock rather than in steps: the settings differ in cost per step
 by 50x (R4's batch of 256 through 2.3 M parameters against R3's batch of 64),
 and the question a student asks is what a few minutes of CPU buy.
@@ -19,6 +23,7 @@ Usage::
     python benchmarks/quality.py                                  # every setting, 60 s and 300 s
     python benchmarks/quality.py --budgets 120 --settings course-mlp r3
     python benchmarks/quality.py --budgets 2 --samples 1000 --settings r3 course-mlp   # a smoke run
+    python benchmarks/quality.py --budgets 300 --settings cgan --yardstick
 """
 
 import argparse
@@ -27,8 +32,10 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from helpers import metrics, recipes
+from helpers.data import convert_pixels, load_mnist
 from helpers.evaluate import load_generator
 from helpers.runs import measure, run_recipe
 
@@ -48,6 +55,46 @@ def train_and_measure(name, seconds, classifier, samples, workdir, device):
     scores = measure(generator, recipe, n=samples, classifier=classifier)
     return {"setting": name, "budget": seconds, "steps": steps, "images": steps * recipe.batch_size,
             "seconds": wall, "scores": scores}
+
+
+def _moved_one_pixel(x):
+    """Every digit moved one pixel right (the background fills in)."""
+    return F.pad(x, (1, 0, 0, 0), value=-1.0)[..., :28]
+
+
+def _blurred(x):
+    """Every digit under a 3x3 binomial blur."""
+    kernel = torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]) / 16
+    return F.conv2d(F.pad(x, (1, 1, 1, 1), value=-1.0), kernel.view(1, 1, 3, 3))
+
+
+CHANGES = {  # what is done to real digits [N, 1, 28, 28] in [-1, 1]
+    "none": lambda x: x,
+    "noise, std 0.05": lambda x: (x + 0.05 * torch.randn_like(x)).clamp(-1, 1),
+    "noise, std 0.1": lambda x: (x + 0.1 * torch.randn_like(x)).clamp(-1, 1),
+    "moved one pixel": _moved_one_pixel,
+    "strokes 1 px thicker": lambda x: F.max_pool2d(x, 3, stride=1, padding=1),
+    "3x3 blur": _blurred,
+}
+
+
+def yardstick(classifier, samples):
+    """``[(change, Scores)]``: real training digits not used by the floor, each change of ``CHANGES`` applied."""
+    images, _ = load_mnist("train")
+    if len(images) < 2 * samples:
+        raise ValueError(f"the yardstick needs {2 * samples:,} training images (the floor uses the first "
+                         f"{samples:,}), the split has {len(images):,}; pass fewer --samples")
+    real = convert_pixels(images[samples:2 * samples], "uint8", "tanh").unsqueeze(1)
+    torch.manual_seed(0)
+    return [(change, metrics.evaluate_images(make(real), classifier)) for change, make in CHANGES.items()]
+
+
+def print_yardstick(rows):
+    """One line per change to real digits: its FD, x floor, precision and recall."""
+    print(f"{'real training digits, changed':30} {'FD':>9} {'x floor':>8} {'precision':>9} {'recall':>6}")
+    for change, s in rows:
+        print(f"{change:30} {s.fd:9.1f} {s.fd / s.floor:8.1f} {s.precision:9.2f} {s.recall:6.2f}")
+    print()
 
 
 def print_table(rows):
@@ -74,6 +121,8 @@ def main(argv=None):
     parser.add_argument("--budgets", nargs="+", type=int, default=[60, 300], help="training seconds (default 60 300)")
     parser.add_argument("--samples", type=int, default=10000, help="samples per measurement (default 10,000)")
     parser.add_argument("--device", default="cpu", help="device to train on (default cpu)")
+    parser.add_argument("--yardstick", action="store_true",
+                        help="first print the FD of real digits with small known changes (noise, a shift, a blur)")
     args = parser.parse_args(argv)
     if min(args.budgets) < 1 or args.samples < 200:
         parser.error("--budgets must be at least 1 second and --samples at least 200")
@@ -84,6 +133,8 @@ def main(argv=None):
     classifier = metrics.digit_classifier(device=args.device)  # the full one, unless GAN_COURSE_FAST=1
     print(f"device {args.device}, torch threads {torch.get_num_threads()}, {classifier.kind} classifier, test "
           f"accuracy {classifier.test_accuracy:.2%}")
+    if args.yardstick:
+        print_yardstick(yardstick(classifier, args.samples))
     rows = []
     with tempfile.TemporaryDirectory(prefix="gan-quality-") as workdir:
         for seconds in args.budgets:

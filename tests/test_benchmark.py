@@ -68,12 +68,18 @@ COLLAPSE = SCRIPT.parent / "mode_collapse.py"
 
 def test_quality_benchmark_prints_a_consistent_row_per_setting():
     result = subprocess.run([sys.executable, str(QUALITY), "--budgets", "1", "--samples", "300",
-                             "--settings", "r3", "cgan"], capture_output=True, text=True, timeout=600)
+                             "--settings", "r3", "cgan", "--yardstick"], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
+    changes = re.findall(r"^(none|noise, std 0\.05|noise, std 0\.1|moved one pixel|strokes 1 px thicker|3x3 blur) +"
+                         r"([\d.]+) +([\d.]+) +([\d.]+) +([\d.]+)$", result.stdout, re.M)
+    assert len(changes) == 6, result.stdout
     rows = re.findall(r"^(r3|cgan) +1 +([\d,]+) +([\d,]+) +\d+ +([\d.]+) +([\d.]+) +(\d+)/10 +([\d.]+) +([\d.]+) +"
                       r"([\d.]+%|-)$", result.stdout, re.M)
     assert [r[0] for r in rows] == ["r3", "cgan"], result.stdout
     floor = float(re.search(r"floor \(real train vs real test\) FD ([\d.]+)", result.stdout).group(1))
+    for change, fd, times_floor, precision, recall in changes:
+        assert float(times_floor) == pytest.approx(float(fd) / floor, abs=0.051 + 0.001 * float(fd) / floor), change
+        assert 0 <= float(precision) <= 1 and 0 <= float(recall) <= 1
     batch = {"r3": 64, "cgan": 64}
     for name, steps, images, fd, times_floor, covered, precision, recall, accuracy in rows:
         assert int(images.replace(",", "")) == int(steps.replace(",", "")) * batch[name]
