@@ -1,8 +1,9 @@
 """Saving and resuming a GAN run, safely.
 
-A checkpoint holds G, D, both optimisers, the history, the epoch and every
-random number generator's state, so a resumed run continues exactly where the
-saved one stopped (on the CPU, bit for bit).
+A checkpoint holds G, D, both optimisers, the average of G's weights where
+the run keeps one, the history, the epoch and every random number generator's
+state, so a resumed run continues exactly where the saved one stopped (on
+the CPU, bit for bit).
 
 Writes are atomic: the checkpoint is written to a temporary file in the same
 folder, flushed to disk, then renamed over the old one. A crash or Ctrl-C in

@@ -27,7 +27,8 @@ from torch.utils.tensorboard import SummaryWriter
 
 from . import data
 from .averaging import WeightAverage
-from .checkpoints import CheckpointError, load_checkpoint, remove_stale_parts, save_checkpoint
+from .checkpoints import (CheckpointError, checkpoint_generator, load_checkpoint, read_checkpoint,
+                          remove_stale_parts, save_checkpoint)
 from .loop import History, fit
 from .metrics import balanced_labels, evaluate_conditional, evaluate_generator
 from .plotting import image_grid, plot_history, show_images
@@ -238,6 +239,41 @@ def _train(recipe, out_dir, checkpoint, epochs, max_steps, max_seconds, resume, 
     board.close()
     write_reports(out_dir, history, snapshots, recipe, scores)
     return history
+
+
+def trained_generator(recipe, out_dir, steps, device=None, limit=None, root=None):
+    """G of a run of ``recipe`` trained for ``steps`` steps in ``out_dir``: loaded if it is there, else trained.
+
+    For scoreboards, which compare short runs and reuse them when run again.
+    A run in ``out_dir`` that cannot be used as this recipe (another recipe's,
+    or one saved by an older version of the course with other networks) is
+    never deleted: its folder is renamed ``<out_dir>-old-<n>``, one line says
+    so, and a new run is trained. ``limit``: train on only the first
+    ``limit`` images. Returns G in eval mode on ``device`` (the average of its
+    weights, where the recipe keeps one).
+    """
+    out_dir, device = Path(out_dir), resolve_device(device)
+    checkpoint = out_dir / "checkpoint.pt"
+    if checkpoint.exists():
+        try:
+            state = read_checkpoint(checkpoint)
+            if state["extra"].get("recipe") != recipe.name:
+                raise CheckpointError(f"it holds a run of recipe {state['extra'].get('recipe')!r}")
+            return checkpoint_generator(checkpoint, recipe.build_generator, state).to(device)
+        except CheckpointError as error:
+            print(f"{recipe.name}: the run in {out_dir} cannot be used ({error}); it is kept as "
+                  f"{set_aside(out_dir)}, and a new one is trained")
+    run_recipe(recipe, out_dir, max_steps=steps, device=device, limit=limit, root=root, progress=False,
+               evaluate=False)
+    return checkpoint_generator(checkpoint, recipe.build_generator).to(device)
+
+
+def set_aside(folder):
+    """Rename ``folder`` to ``<name>-old-<n>``, the first ``n`` not taken; return the new path. Nothing is deleted."""
+    folder, n = Path(folder), 1
+    while folder.with_name(f"{folder.name}-old-{n}").exists():
+        n += 1
+    return folder.rename(folder.with_name(f"{folder.name}-old-{n}"))
 
 
 def measure(generator, recipe, n=None, classifier=None, root=None):

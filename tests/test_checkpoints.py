@@ -90,3 +90,20 @@ def test_a_file_that_is_not_a_checkpoint(tmp_path):
         checkpoints.load_checkpoint(tmp_path / "other.pt", gan)
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):
         checkpoints.load_checkpoint(tmp_path / "missing.pt", gan)
+
+
+def test_a_scoreboard_run_is_reused_and_a_stale_one_set_aside_never_deleted(tmp_path, monkeypatch, capsys):
+    import dataclasses
+
+    from helpers import models
+    r3 = recipes.get_recipe("r3")
+    first = runs.trained_generator(r3, tmp_path / "board", 3, device="cpu", limit=256)
+    again = runs.trained_generator(r3, tmp_path / "board", 3, device="cpu", limit=256)  # reused: no training
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values()))
+    saved = (tmp_path / "board" / "checkpoint.pt").read_bytes()
+    wider = dataclasses.replace(r3, build_generator=lambda: models.r2_generator(latent_dim=100))
+    monkeypatch.setitem(recipes.RECIPES, "r3", wider)  # as if a newer course changed the recipe's networks
+    G = runs.trained_generator(wider, tmp_path / "board", 3, device="cpu", limit=256)
+    assert "it is kept as" in capsys.readouterr().out
+    assert (tmp_path / "board-old-1" / "checkpoint.pt").read_bytes() == saved
+    assert models.count_parameters(G) == models.count_parameters(wider.build_generator())
