@@ -16,10 +16,10 @@ so a short run's average is not stuck near G's random first weights.
 BatchNorm's running mean and variance are averaged the same way, so the
 averaged network normalises with statistics that match its own weights.
 
-Measured on a 2-core CPU after 5 minutes of training (``benchmarks/quality.py``),
-the average of the conditional DCGAN's G (``recipes.RECIPES["cgan"]``) has an
-FD about a fifth lower than G's own last weights (42.8 against 51.9
-in one run, 41.1 against 53.6 in another). Taught in session 5.
+On a 2-core CPU, after 5 minutes of training, the average of the
+conditional DCGAN's G (``recipes.RECIPES["cgan"]``) had an FD about a fifth
+lower than G's own last weights (``benchmarks/README.md``; session 5 prints
+both). Taught in session 5.
 """
 
 import copy

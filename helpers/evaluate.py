@@ -12,31 +12,9 @@ import sys
 
 import matplotlib
 
-from .checkpoints import CheckpointError, checkpoint_generator, read_checkpoint
+from .checkpoints import CheckpointError
 from .data import DataFileError, DatasetNotFoundError
-from .recipes import RECIPES, get_recipe
-from .runs import measure
-from .runtime import resolve_device
-
-
-def load_generator(path, device=None, recipe=None):
-    """``(recipe, generator)`` from a training-run checkpoint; G in eval mode on ``device``.
-
-    G's weights are the run's average of them where it kept one (see
-    ``checkpoints.checkpoint_generator``).
-
-    ``recipe``: the name the caller expects; a checkpoint saved by another
-    recipe raises ``CheckpointError`` saying which one it holds.
-    """
-    state = read_checkpoint(path)
-    saved = state.get("extra", {}).get("recipe")
-    if saved not in RECIPES:
-        raise CheckpointError(f"{path} names no known recipe ({saved!r}); was it saved by python -m helpers.train?")
-    if recipe is not None and get_recipe(recipe).name != saved:
-        raise CheckpointError(f"{path} holds a run of recipe {saved!r}, not {recipe!r}")
-    chosen = get_recipe(saved)
-    generator = checkpoint_generator(path, chosen.build_generator, state)
-    return chosen, generator.to(resolve_device(device))
+from .runs import load_generator, measure
 
 
 def main(argv=None):

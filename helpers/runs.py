@@ -32,6 +32,7 @@ from .checkpoints import (CheckpointError, checkpoint_generator, load_checkpoint
 from .loop import History, fit
 from .metrics import balanced_labels, evaluate_conditional, evaluate_generator
 from .plotting import image_grid, plot_history, show_images
+from .recipes import RECIPES, get_recipe
 from .runtime import resolve_device, seed_everything
 from .snapshots import Snapshots
 from .steps import GAN, sample_noise, train_step, uses_batch_statistics
@@ -241,6 +242,26 @@ def _train(recipe, out_dir, checkpoint, epochs, max_steps, max_seconds, resume, 
     return history
 
 
+def load_generator(path, device=None, recipe=None):
+    """``(recipe, generator)`` from a training-run checkpoint; G in eval mode on ``device``.
+
+    G's weights are the run's average of them where it kept one (see
+    ``checkpoints.checkpoint_generator``).
+
+    ``recipe``: the name the caller expects; a checkpoint saved by another
+    recipe raises ``CheckpointError`` saying which one it holds.
+    """
+    state = read_checkpoint(path)
+    saved = state.get("extra", {}).get("recipe")
+    if saved not in RECIPES:
+        raise CheckpointError(f"{path} names no known recipe ({saved!r}); was it saved by python -m helpers.train?")
+    if recipe is not None and get_recipe(recipe).name != saved:
+        raise CheckpointError(f"{path} holds a run of recipe {saved!r}, not {recipe!r}")
+    chosen = get_recipe(saved)
+    generator = checkpoint_generator(path, chosen.build_generator, state)
+    return chosen, generator.to(resolve_device(device))
+
+
 def trained_generator(recipe, out_dir, steps, device=None, limit=None, root=None):
     """G of a run of ``recipe`` trained for ``steps`` steps in ``out_dir``: loaded if it is there, else trained.
 
@@ -252,20 +273,16 @@ def trained_generator(recipe, out_dir, steps, device=None, limit=None, root=None
     ``limit`` images. Returns G in eval mode on ``device`` (the average of its
     weights, where the recipe keeps one).
     """
-    out_dir, device = Path(out_dir), resolve_device(device)
-    checkpoint = out_dir / "checkpoint.pt"
+    checkpoint = Path(out_dir) / "checkpoint.pt"
     if checkpoint.exists():
         try:
-            state = read_checkpoint(checkpoint)
-            if state["extra"].get("recipe") != recipe.name:
-                raise CheckpointError(f"it holds a run of recipe {state['extra'].get('recipe')!r}")
-            return checkpoint_generator(checkpoint, recipe.build_generator, state).to(device)
+            return load_generator(checkpoint, device, recipe.name)[1]
         except CheckpointError as error:
             print(f"{recipe.name}: the run in {out_dir} cannot be used ({error}); it is kept as "
                   f"{set_aside(out_dir)}, and a new one is trained")
     run_recipe(recipe, out_dir, max_steps=steps, device=device, limit=limit, root=root, progress=False,
                evaluate=False)
-    return checkpoint_generator(checkpoint, recipe.build_generator).to(device)
+    return load_generator(checkpoint, device, recipe.name)[1]
 
 
 def set_aside(folder):
