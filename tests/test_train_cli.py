@@ -91,3 +91,19 @@ def test_ctrl_c_keeps_the_last_checkpoint_and_resume_goes_on(tmp_path):
     again = cli("--recipe", "r3", "--epochs", str(saved + 1), "--limit", "640", "--out", str(tmp_path), "--resume")
     assert again.returncode == 0, again.stderr
     assert epochs_done(again.stdout) == saved + 1
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("recipe", ["cgan", "course-dcgan"])
+def test_a_cuda_run_resumes_on_cuda_and_is_measured_on_the_cpu(recipe, tmp_path):
+    """The Colab-to-laptop path: train on the GPU, go on there, then evaluate on a CPU-only machine."""
+    done = cli("--recipe", recipe, "--max-steps", "3", "--limit", "256", "--out", str(tmp_path), "--device", "cuda")
+    assert done.returncode == 0, done.stderr
+    again = cli("--recipe", recipe, "--max-steps", "2", "--limit", "256", "--out", str(tmp_path), "--device", "cuda",
+                "--resume")
+    assert again.returncode == 0, again.stderr
+    assert epochs_done(again.stdout) == epochs_done(done.stdout) + 1
+    measured = subprocess.run([sys.executable, "-m", "helpers.evaluate", "--checkpoint", str(tmp_path / "checkpoint.pt"),
+                               "--device", "cpu", "--samples", "500"], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert measured.returncode == 0, measured.stderr
+    assert "FD" in measured.stdout
