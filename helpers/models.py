@@ -53,7 +53,7 @@ def r1_discriminator():
 def r2_generator(latent_dim=64, hidden=256):
     """R2's G: noise ``[B, 64]`` -> images ``[B, 1, 28, 28]`` in (-1, 1).
 
-    Session 2's Exercise 1 builds the same layers (its G returns flat images).
+    Session 2's Exercise 1 builds the same layers, with ``hidden=1024`` (its G returns flat images).
     """
     return nn.Sequential(
         nn.Linear(latent_dim, hidden),
@@ -69,7 +69,7 @@ def r2_generator(latent_dim=64, hidden=256):
 def r2_discriminator(hidden=256):
     """R2's D: images ``[B, 1, 28, 28]`` -> probability of "real" ``[B, 1]``.
 
-    Session 2's Exercise 2 builds the same layers (its D takes flat images).
+    Session 2's Exercise 2 builds the same layers, with ``hidden=1024`` (its D takes flat images).
     """
     return nn.Sequential(
         nn.Flatten(),
