@@ -2,7 +2,8 @@
 
 For each mixture (the ring of 8 and the 5x5 grid, ``helpers.collapse``) and
 each packing degree (1: a plain GAN; 2; 4), the script trains the course's
-small toy GAN over several seeds, draws 2,500 samples from each, and prints
+small toy GAN over several seeds, draws 2,500 samples from each (with an
+average of G's weights, ``--average``), and prints
 the mean and standard error of PacGAN's three numbers (modes captured, the
 share of high-quality samples, the reverse KL of the mode histogram) beside
 the rows of PacGAN's Table 1, with the CPU wall time of a trial.
@@ -17,7 +18,8 @@ the number of cores).
 
 Usage::
 
-    python benchmarks/mode_collapse.py                     # 5 seeds, 6,000 steps a trial
+    python benchmarks/mode_collapse.py                     # 5 seeds, 15,000 steps a trial
+    python benchmarks/mode_collapse.py --steps 6000 --average 0   # shorter, sampling G's last weights
     python benchmarks/mode_collapse.py --seeds 10 --steps 10000
     python benchmarks/mode_collapse.py --seeds 1 --steps 50 --loss-steps 20   # a smoke run
 """
@@ -38,12 +40,13 @@ PACKING = {"GAN": 1, "PacGAN2": 2, "PacGAN4": 4}
 
 
 def trial(args):
-    """One training run: ``(mixture name, model name, seed, steps, lr)`` -> (report dict, seconds)."""
-    mixture_name, model, seed, steps, lr = args
+    """One training run: ``(mixture name, model name, seed, steps, lr, average decay)`` -> (report dict, seconds)."""
+    mixture_name, model, seed, steps, lr, average = args
     torch.set_num_threads(1)
     mixture = MIXTURES[mixture_name]()
     start = time.perf_counter()
-    G, _ = collapse.train_toy_gan(mixture, m=PACKING[model], steps=steps, seed=seed, lr=lr, batch_size=256)
+    G, _ = collapse.train_toy_gan(mixture, m=PACKING[model], steps=steps, seed=seed, lr=lr, batch_size=256,
+                                  average_decay=average or None)
     seconds = time.perf_counter() - start
     return collapse.mode_report(collapse.generate_points(G, 2500, seed=seed + 1000), mixture), seconds
 
@@ -55,15 +58,16 @@ def mean_and_error(values):
     return mean, error
 
 
-def collapse_table(seeds, steps, lr, workers):
+def collapse_table(seeds, steps, lr, workers, average=0.999):
     """Train every (mixture, model, seed); print our table beside the published one. Returns the rows."""
-    jobs = [(mixture, model, seed, steps, lr) for mixture in MIXTURES for model in PACKING for seed in range(seeds)]
+    jobs = [(mixture, model, seed, steps, lr, average) for mixture in MIXTURES for model in PACKING for seed in range(seeds)]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(trial, jobs))
     rows = {}
     for (mixture, model, *_), (report, seconds) in zip(jobs, results):
         rows.setdefault((mixture, model), []).append((report, seconds))
-    print(f"{seeds} seed(s) per row, {steps:,} steps of batch 256 per trial, 2,500 samples each; "
+    drawn = f"an average of G's weights (decay {average})" if average else "G's last weights"
+    print(f"{seeds} seed(s) per row, {steps:,} steps of batch 256 per trial, 2,500 samples each from {drawn}; "
           f"mean +- standard error; the paper: 10 trials")
     header = f"{'':9} {'model':8} {'modes':>12} {'high quality':>13} {'reverse KL':>16} {'s/trial':>8}"
     print(header)
@@ -109,15 +113,19 @@ def loss_comparison(steps, lr, record=(0, 1, 5, 10, 25, 50, 100, 200, 400)):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5, help="trials per row (default 5)")
-    parser.add_argument("--steps", type=int, default=6000, help="training steps per trial (default 6,000)")
+    parser.add_argument("--steps", type=int, default=15000, help="training steps per trial (default 15,000)")
     parser.add_argument("--lr", type=float, default=2e-3, help="Adam's learning rate for G and D (default 2e-3)")
+    parser.add_argument("--average", type=float, default=0.999,
+                        help="draw samples with an average of G's weights of this decay (default 0.999; 0: G itself)")
     parser.add_argument("--loss-steps", type=int, default=400, help="steps of the G-loss comparison (default 400)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel trials (default: cores)")
     args = parser.parse_args(argv)
     if min(args.seeds, args.steps, args.loss_steps, args.workers) < 1:
         parser.error("--seeds, --steps, --loss-steps and --workers must be at least 1")
     start = time.perf_counter()
-    collapse_table(args.seeds, args.steps, args.lr, args.workers)
+    if not 0 <= args.average < 1:
+        parser.error(f"--average must be in [0, 1), got {args.average}")
+    collapse_table(args.seeds, args.steps, args.lr, args.workers, args.average)
     loss_comparison(args.loss_steps, args.lr)
     print(f"\ntotal wall time {time.perf_counter() - start:.0f} s with {args.workers} worker(s)")
 

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .averaging import WeightAverage
 from .guards import describe, require_tensor
 from .loop import fit
 from .steps import GAN, train_step
@@ -150,17 +151,21 @@ def saturating_generator_loss(d_fake_logits):
     return -F.softplus(d_fake_logits).mean()
 
 
-def train_toy_gan(mixture, m=1, steps=3000, batch_size=128, lr=1e-3, seed=0, g_loss_fn=None, on_step=None):
+def train_toy_gan(mixture, m=1, steps=3000, batch_size=128, lr=1e-3, seed=0, g_loss_fn=None, on_step=None,
+                  average_decay=None):
     """Train a small GAN (packing degree ``m``) on ``mixture`` for ``steps`` steps; return ``(G, history)``.
 
     ``g_loss_fn``: G's loss on D's logits (default: the non-saturating one).
     ``on_step(gan, numbers)``: called after every step (e.g. to record G's gradient norm).
+    ``average_decay``: keep an average of G's weights (``averaging.WeightAverage``)
+    and return it, in eval mode, instead of G's last weights (None: return G).
     """
     torch.manual_seed(seed)
     G, D = toy_generator(), toy_discriminator(m)
     gan = GAN(G, D, torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999)),
               torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999)), latent_shape=(2,), logits=True,
-              g_loss_fn=g_loss_fn, pixel_range=None)
+              g_loss_fn=g_loss_fn, pixel_range=None,
+              average=None if average_decay is None else WeightAverage(G, average_decay))
     points = Points(mixture, batch_size - batch_size % m, steps, torch.Generator().manual_seed(seed))
 
     def step(real):
@@ -170,7 +175,7 @@ def train_toy_gan(mixture, m=1, steps=3000, batch_size=128, lr=1e-3, seed=0, g_l
         return numbers
 
     history = fit(step, points, epochs=1, generator=G, discriminator=D, progress=False)
-    return G.eval(), history
+    return gan.sampler.eval(), history
 
 
 @torch.no_grad()

@@ -56,5 +56,16 @@ def test_a_toy_gan_trains_through_the_course_loop_and_reports():
     assert len(seen) == 20 and len(history.steps["d_loss"]) == 20
     points = collapse.generate_points(G, 300)
     assert points.shape == (300, 2) and torch.isfinite(points).all()
+    assert all(p.requires_grad for p in G.parameters()), "without average_decay, G itself comes back"
     saturating = collapse.saturating_generator_loss(torch.tensor([[-5.0], [5.0]]))
     assert saturating.item() == pytest.approx(-(math.log1p(math.exp(-5.0)) + math.log1p(math.exp(5.0))) / 2)
+
+
+def test_a_toy_gan_can_return_the_average_of_its_weights():
+    """average_decay: the benchmark draws with an average of G's weights, never trained and in eval mode."""
+    G, _ = collapse.train_toy_gan(collapse.grid(), m=1, steps=15, seed=0)
+    average, _ = collapse.train_toy_gan(collapse.grid(), m=1, steps=15, seed=0, average_decay=0.9)
+    assert not average.training and not any(p.requires_grad for p in average.parameters())
+    same_noise = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert not torch.allclose(average(same_noise), G(same_noise)), "the average is not G's last weights"
