@@ -60,7 +60,8 @@ def mean_and_error(values):
 
 def collapse_table(seeds, steps, lr, workers, average=0.999):
     """Train every (mixture, model, seed); print our table beside the published one. Returns the rows."""
-    jobs = [(mixture, model, seed, steps, lr, average) for mixture in MIXTURES for model in PACKING for seed in range(seeds)]
+    jobs = [(mixture, model, seed, steps, lr, average)
+            for mixture in MIXTURES for model in PACKING for seed in range(seeds)]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(trial, jobs))
     rows = {}
@@ -122,9 +123,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if min(args.seeds, args.steps, args.loss_steps, args.workers) < 1:
         parser.error("--seeds, --steps, --loss-steps and --workers must be at least 1")
-    start = time.perf_counter()
     if not 0 <= args.average < 1:
         parser.error(f"--average must be in [0, 1), got {args.average}")
+    start = time.perf_counter()
     collapse_table(args.seeds, args.steps, args.lr, args.workers, args.average)
     loss_comparison(args.loss_steps, args.lr)
     print(f"\ntotal wall time {time.perf_counter() - start:.0f} s with {args.workers} worker(s)")
