@@ -10,6 +10,11 @@ precision and recall; for the conditional recipe (``cgan``) also the
 conditional accuracy, the share of samples the classifier reads as the digit
 that was asked for.
 
+``--lr`` and ``--betas`` train every setting with another learning rate or
+Adam's betas, to compare a choice against the presets'. For a setting that
+draws with an average of G's weights, the average is what the table measures;
+the lines under it give G's own last weights beside it.
+
 ``--yardstick`` first prints what small, known changes to real digits cost
 in FD (real training digits with a little noise, moved by one pixel, blurred,
 with thicker strokes), so the FDs below can be read on a human scale.
@@ -24,9 +29,11 @@ Usage::
     python benchmarks/quality.py --budgets 120 --settings course-mlp r3
     python benchmarks/quality.py --budgets 2 --samples 1000 --settings r3 course-mlp   # a smoke run
     python benchmarks/quality.py --budgets 300 --settings cgan --yardstick
+    python benchmarks/quality.py --budgets 300 --settings cgan --betas 0.5 0.999   # the betas cgan had before
 """
 
 import argparse
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -35,26 +42,34 @@ import torch
 import torch.nn.functional as F
 
 from helpers import metrics, recipes
+from helpers.checkpoints import checkpoint_generator
 from helpers.data import convert_pixels, load_mnist
-from helpers.evaluate import load_generator
 from helpers.runs import measure, run_recipe
 
 DEFAULT = ["course-mlp", "course-dcgan", "cgan", "r1", "r2", "r3", "r4"]
 
 
-def train_and_measure(name, seconds, classifier, samples, workdir, device):
-    """Train setting ``name`` for ``seconds``; return a dict of what it did and how good it is."""
-    recipe = recipes.get_recipe(name)
+def train_and_measure(name, seconds, classifier, samples, workdir, device, changes=None):
+    """Train setting ``name`` for ``seconds``; return a dict of what it did and how good it is.
+
+    ``changes``: recipe fields to train with instead of the preset's (e.g. ``{"lr": 1e-3}``).
+    ``"scores"`` measures what the run draws with (its average of G's weights, if kept);
+    ``"own_scores"`` G's own last weights, for a run that keeps an average (else None).
+    """
+    recipe = dataclasses.replace(recipes.get_recipe(name), **(changes or {}))
     out = Path(workdir) / f"{name}-{seconds}"
     start = time.perf_counter()
     history = run_recipe(recipe, out, max_seconds=seconds, epochs=10 ** 6, device=device, progress=False,
                          evaluate=False)
     wall = time.perf_counter() - start
     steps = len(history.steps["d_loss"])
-    _, generator = load_generator(out / "checkpoint.pt", device)
-    scores = measure(generator, recipe, n=samples, classifier=classifier)
+    def scores(average):
+        generator = checkpoint_generator(out / "checkpoint.pt", recipe.build_generator, average=average)
+        return measure(generator.to(device), recipe, n=samples, classifier=classifier)
+
     return {"setting": name, "budget": seconds, "steps": steps, "images": steps * recipe.batch_size,
-            "seconds": wall, "scores": scores}
+            "seconds": wall, "scores": scores(True),
+            "own_scores": None if recipe.average_decay is None else scores(False)}
 
 
 def _moved_one_pixel(x):
@@ -112,6 +127,10 @@ def print_table(rows):
         s = rows[0]["scores"]
         print(f"floor (real train vs real test) FD {s.floor:.2f}; one real digit repeated FD {s.collapse:.1f}; "
               f"{s.samples:,} samples each; {s.classifier} classifier")
+    for row in rows:
+        if row["own_scores"] is not None:
+            print(f"{row['setting']}, {row['budget']} s: FD {row['own_scores'].fd:.1f} for G's own last weights, "
+                  f"{row['scores'].fd:.1f} for their average (the table's)")
 
 
 def main(argv=None):
@@ -121,6 +140,8 @@ def main(argv=None):
     parser.add_argument("--budgets", nargs="+", type=int, default=[60, 300], help="training seconds (default 60 300)")
     parser.add_argument("--samples", type=int, default=10000, help="samples per measurement (default 10,000)")
     parser.add_argument("--device", default="cpu", help="device to train on (default cpu)")
+    parser.add_argument("--lr", type=float, help="train every setting with this learning rate")
+    parser.add_argument("--betas", type=float, nargs=2, help="train every setting with these Adam betas")
     parser.add_argument("--yardstick", action="store_true",
                         help="first print the FD of real digits with small known changes (noise, a shift, a blur)")
     args = parser.parse_args(argv)
@@ -129,17 +150,23 @@ def main(argv=None):
     unmeasurable = [name for name in args.settings if not recipes.get_recipe(name).measurable]
     if unmeasurable:
         parser.error(f"{unmeasurable}: the digit classifier judges 28x28 MNIST only")
+    if args.lr is not None and args.lr <= 0:
+        parser.error(f"--lr must be above 0, got {args.lr}")
+    if args.betas is not None and not all(0 <= b < 1 for b in args.betas):
+        parser.error(f"--betas must each be in [0, 1), got {args.betas}")
+    changes = {key: value for key, value in (("lr", args.lr), ("betas", args.betas and tuple(args.betas)))
+               if value is not None}
     torch.manual_seed(0)
     classifier = metrics.digit_classifier(device=args.device)  # the full one, unless GAN_COURSE_FAST=1
     print(f"device {args.device}, torch threads {torch.get_num_threads()}, {classifier.kind} classifier, test "
-          f"accuracy {classifier.test_accuracy:.2%}")
+          f"accuracy {classifier.test_accuracy:.2%}" + (f"; every setting trains with {changes}" if changes else ""))
     if args.yardstick:
         print_yardstick(yardstick(classifier, args.samples))
     rows = []
     with tempfile.TemporaryDirectory(prefix="gan-quality-") as workdir:
         for seconds in args.budgets:
             for name in args.settings:
-                rows.append(train_and_measure(name, seconds, classifier, args.samples, workdir, args.device))
+                rows.append(train_and_measure(name, seconds, classifier, args.samples, workdir, args.device, changes))
                 print(f"  {name}, {seconds} s: FD {rows[-1]['scores'].fd:.1f}", flush=True)
     print()
     print_table(rows)

@@ -18,8 +18,8 @@ averaged network normalises with statistics that match its own weights.
 
 On a 2-core CPU, after 5 minutes of training, the average of the
 conditional DCGAN's G (``recipes.RECIPES["cgan"]``) had an FD about a fifth
-lower than G's own last weights (``benchmarks/README.md``; session 5 prints
-both). Taught in session 5.
+lower than G's own last weights (``benchmarks/quality.py`` and session 5
+print both). Taught in session 5.
 """
 
 import copy

@@ -275,19 +275,20 @@ def load_checkpoint(path, gan, history=None, generators=()):
     return state["epoch"], state["extra"]
 
 
-def checkpoint_generator(path, build_generator, state=None):
+def checkpoint_generator(path, build_generator, state=None, average=True):
     """The generator saved in the checkpoint at ``path``, in a new network from ``build_generator()``.
 
     For a checkpoint written by any training run of the course (a notebook's
     or the command line's). Where the run kept an average of G's weights
     (``averaging.WeightAverage``), that average is what you get: it is what
-    the run drew its samples with. ``state``: the checkpoint, if already read.
+    the run drew its samples with (``average=False``: G's own last weights
+    instead). ``state``: the checkpoint, if already read.
     Raises ``FileNotFoundError`` when there is none, ``CheckpointError`` when
     the saved generator has another architecture. Returns the network in eval
     mode, on the CPU.
     """
     state = read_checkpoint(path) if state is None else state
-    weights = state["average"]["network"] if "average" in state else state["generator"]
+    weights = state["average"]["network"] if average and "average" in state else state["generator"]
     generator = build_generator()
     _check_fits(path, "generator", generator, weights)
     generator.load_state_dict(weights)

@@ -241,10 +241,10 @@ def course_mlp_discriminator():
 def course_dcgan_generator(latent_dim=64, channels=32):
     """The course's small DCGAN G, sized for a CPU: noise ``[B, 64]`` -> ``[B, 1, 28, 28]``: 7 -> 14 -> 28.
 
-    ``channels``: 32 was chosen by measuring (``benchmarks/quality.py``, whose
-    table gives the steps each setting trains in its budget): on a 2-core CPU
-    it trains more steps per second than 64 channels, and after 5 minutes its
-    samples are closer to real digits (lower FD).
+    ``channels``: 32 was chosen by measuring (the runs are in
+    ``benchmarks/README.md``): on a 2-core CPU it trains more steps per second
+    than 64 channels, and after 5 minutes its samples are closer to real
+    digits (lower FD).
     """
     c = channels
     return nn.Sequential(

@@ -103,19 +103,21 @@ RECIPES = {
         conditional=True, average_decay=0.999, sample_every=1, n_samples=100, nrow=10,
         notes="Session 5's model: the label enters G through an embedding joined to the noise, and D "
               "as a 28x28 map stacked on the image. The sample grid has one row per digit. Samples are "
-              "drawn with an average of G's weights. Chosen by measuring (benchmarks/quality.py): after "
-              "5 minutes on a CPU, lr 2e-3 beat 5e-4, 1e-3 and 3e-3, the average cut FD by about a fifth, "
-              "and Adam without momentum (betas 0.0, 0.99) beat betas (0.5, 0.999).",
+              "drawn with an average of G's weights. Chosen by measuring, after 5 minutes on a CPU: lr 2e-3 "
+              "beat 5e-4, 1e-3 and 3e-3, and Adam without momentum (betas 0.0, 0.99) beat betas (0.5, 0.999); "
+              "benchmarks/README.md has each run, and benchmarks/quality.py --lr/--betas repeats them. The "
+              "average's FD was about a fifth below G's own (quality.py prints both).",
     ),
     "course-dcgan": Recipe(
         name="course-dcgan", title="The course's small DCGAN, sized for a CPU",
         build_generator=models.course_dcgan_generator, build_discriminator=models.course_dcgan_discriminator,
         latent_shape=(64,), batch_size=64, epochs=10, lr=1e-3, betas=(0.0, 0.99), logits=True,
         average_decay=0.999, sample_every=1, n_samples=64, nrow=8,
-        notes="The course's recommended DCGAN settings, chosen by measuring (benchmarks/quality.py): "
-              "after 5 minutes on a CPU, 32 channels in G and lr 1e-3 beat 64 channels, lr 2e-4 or 5e-4, "
-              "batches of 32 or 128 and a faster D (TTUR), and Adam without momentum (betas 0.0, 0.99) "
-              "beat betas (0.5, 0.999). Samples are drawn with an average of G's weights.",
+        notes="The course's recommended DCGAN settings, chosen by measuring after 5 minutes on a CPU: "
+              "32 channels in G and lr 1e-3 beat 64 channels, lr 2e-4 or 5e-4, batches of 32 or 128 and a "
+              "faster D (TTUR), and Adam without momentum (betas 0.0, 0.99) beat betas (0.5, 0.999); "
+              "benchmarks/README.md has each run, and benchmarks/quality.py --lr/--betas repeats the lr and "
+              "betas ones. Samples are drawn with an average of G's weights.",
     ),
 }
 

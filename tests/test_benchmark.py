@@ -87,6 +87,21 @@ def test_quality_benchmark_prints_a_consistent_row_per_setting():
         assert 0 <= float(precision) <= 1 and 0 <= float(recall) <= 1 and 0 <= int(covered) <= 10
         assert (accuracy == "-") == (name == "r3")  # only the conditional recipe has a requested digit
         assert accuracy == "-" or 0 <= float(accuracy[:-1]) <= 100
+    # cgan draws with an average of G's weights: G's own last weights are measured beside it
+    own = re.search(r"^cgan, 1 s: FD ([\d.]+) for G's own last weights, ([\d.]+) for their average", result.stdout,
+                    re.M)
+    assert own and float(own.group(2)) == pytest.approx(float(rows[1][3]), abs=0.051), result.stdout
+    assert not re.search(r"^r3, 1 s: FD", result.stdout, re.M), "r3 keeps no average"
+
+
+def test_quality_benchmark_trains_with_other_betas_and_refuses_bad_ones():
+    done = subprocess.run([sys.executable, str(QUALITY), "--budgets", "1", "--samples", "300", "--settings", "r3",
+                           "--betas", "0.0", "0.99", "--lr", "1e-3"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "every setting trains with {'lr': 0.001, 'betas': (0.0, 0.99)}" in done.stdout
+    bad = subprocess.run([sys.executable, str(QUALITY), "--betas", "1", "0.9"], capture_output=True, text=True,
+                         timeout=120)
+    assert bad.returncode == 2 and "--betas must each be in [0, 1)" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_mode_collapse_benchmark_prints_our_rows_beside_the_papers():
