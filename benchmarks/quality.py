@@ -96,10 +96,14 @@ CHANGES = {  # what is done to real digits [N, 1, 28, 28] in [-1, 1]
 def yardstick(classifier, samples):
     """``[(change, Scores)]``: real training digits not used by the floor, each change of ``CHANGES`` applied."""
     images, _ = load_mnist("train")
-    if len(images) < 2 * samples:
-        raise ValueError(f"the yardstick needs {2 * samples:,} training images (the floor uses the first "
-                         f"{samples:,}), the split has {len(images):,}; pass fewer --samples")
-    real = convert_pixels(images[samples:2 * samples], "uint8", "tanh").unsqueeze(1)
+    unused = torch.ones(len(images), dtype=torch.bool)
+    unused[metrics.references(classifier, samples).train_indices] = False
+    if int(unused.sum()) < samples:
+        raise ValueError(f"the yardstick needs {2 * samples:,} training images (the floor uses {samples:,}), "
+                         f"the split has {len(images):,}; pass fewer --samples")
+    pool = unused.nonzero().flatten()
+    pick = pool[metrics.random_subset(len(pool), samples, seed=1)]  # at random: the file is in order of writer
+    real = convert_pixels(images[pick], "uint8", "tanh").unsqueeze(1)
     torch.manual_seed(0)
     return [(change, metrics.evaluate_images(make(real), classifier)) for change, make in CHANGES.items()]
 

@@ -143,3 +143,19 @@ def test_scores_say_which_classifier_made_them(private_root):
     scores = metrics.evaluate_images(real, classifier, root=private_root)
     assert scores.classifier == "fast" and "fast classifier" in str(scores)
     assert scores.covered >= 8 and scores.fd < scores.collapse and scores.precision > 0.5
+
+
+def test_references_use_digits_drawn_at_random_not_the_first_of_each_file(private_root):
+    """MNIST's files are in order of writer: the first n digits of a split are not a fair sample of it."""
+    classifier = metrics.digit_classifier(kind="fast", root=private_root, device="cpu")
+    n = 1000
+    refs = metrics.references(classifier, n, root=private_root)
+    counts = {split: len(data.load_mnist(split, root=private_root)[1]) for split in ("test", "train")}
+    for picked, count in ((refs.test_indices, counts["test"]), (refs.train_indices, counts["train"])):
+        assert len(picked) == n and len(set(picked.tolist())) == n and int(picked.max()) < count
+        share_in_first_half = float((picked < count // 2).float().mean())
+        assert 0.4 < share_in_first_half < 0.6, "both halves of the file (different writers) are drawn from"
+    assert torch.equal(refs.labels, data.load_mnist("test", root=private_root)[1][refs.test_indices])
+    again = metrics.References(classifier, n, root=private_root)
+    assert torch.equal(again.train_indices, refs.train_indices) and again.floor == pytest.approx(refs.floor), \
+        "the draw is fixed, so the floor is the same every time"
