@@ -9,7 +9,8 @@ through nbgrader and reads what it reports):
    helpers...) and snapshots the functions and classes those modules hold,
    the builtins, and the methods of ``torch.Tensor`` and ``nn.Module``. Before each instructor test cell it
    puts back whatever student code replaced (``torch.allclose = ...``, a
-   patched ``helpers.checks``, a redefined ``len``), and reports it. The
+   patched ``helpers.checks``, a redefined ``len``, a function's
+   ``__code__`` swapped in place), and reports it. The
    names the instructor's cells import (``torch``, ``F``, ``checks``...)
    are bound again to what they imported, if the test cell uses them.
 2. **Hidden tests bypass IPython's input machinery.** A test cell is compiled
@@ -75,7 +76,8 @@ class Pristine:
 
     ``modules``: modules whose callables, classes and submodules are kept
     (every entry for ``builtins``); ``classes``: classes whose whole
-    ``__dict__`` is kept. ``restore()`` puts back what was replaced or
+    ``__dict__`` is kept, and the code and defaults of every Python function
+    among them. ``restore()`` puts back what was replaced, changed or
     deleted (and removes what was added to a kept class) and returns the
     dotted names it fixed.
     """
@@ -84,9 +86,18 @@ class Pristine:
         self._modules = [(m, {k: v for k, v in vars(m).items() if m is builtins or _worth_keeping(v)})
                          for m in modules]
         self._classes = [(c, dict(vars(c))) for c in classes]
+        # A Python function can be changed without being replaced: ``f.__code__ = ...`` keeps the
+        # same object, so the code and defaults of every function kept above are kept too.
+        kept = [(f"{m.__name__}.{k}", v) for m, saved in self._modules for k, v in saved.items()]
+        kept += [(f"{c.__module__}.{c.__qualname__}.{k}", v) for c, saved in self._classes for k, v in saved.items()]
+        self._functions = {id(f): (name, f, _function_state(f)) for name, value in kept for f in _functions_in(value)}
 
     def restore(self):
         fixed = []
+        for name, function, state in self._functions.values():
+            if any(now is not then for now, then in zip(_function_state(function), state)):
+                function.__code__, function.__defaults__, function.__kwdefaults__ = state
+                fixed.append(f"{name}.__code__")
         for module, saved in self._modules:
             current = vars(module)
             for key, value in saved.items():
@@ -190,6 +201,19 @@ def _from_notebook(obj):
 
 
 _PYTHON_CACHES = {"__slotnames__"}  # class attributes Python adds itself (copyreg, when an object is copied)
+
+
+def _functions_in(value):
+    """The Python functions behind a kept value: itself, a method's, or a property's getter and setter."""
+    candidates = [value, getattr(value, "__func__", None)]
+    if isinstance(value, property):
+        candidates += [value.fget, value.fset, value.fdel]
+    return [f for f in candidates if isinstance(f, types.FunctionType)]
+
+
+def _function_state(function):
+    """What can change in a function while it stays the same object: its code and its defaults."""
+    return function.__code__, function.__defaults__, function.__kwdefaults__
 
 
 def _worth_keeping(value):
