@@ -155,6 +155,11 @@ def train_toy_gan(mixture, m=1, steps=3000, batch_size=128, lr=1e-3, seed=0, g_l
                   average_decay=None):
     """Train a small GAN (packing degree ``m``) on ``mixture`` for ``steps`` steps; return ``(G, history)``.
 
+    ``batch_size``: how many inputs D judges per step, as in PacGAN: packs of
+    ``m`` samples each, so every step draws ``batch_size * m`` real points and
+    as many fakes. (Cutting a fixed batch into packs instead would give a
+    packed D fewer examples per step, ``batch_size / m``, and a noisier
+    gradient: on the grid, PacGAN4 trained that way failed.)
     ``g_loss_fn``: G's loss on D's logits (default: the non-saturating one).
     ``on_step(gan, numbers)``: called after every step (e.g. to record G's gradient norm).
     ``average_decay``: keep an average of G's weights (``averaging.WeightAverage``)
@@ -166,7 +171,7 @@ def train_toy_gan(mixture, m=1, steps=3000, batch_size=128, lr=1e-3, seed=0, g_l
               torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999)), latent_shape=(2,), logits=True,
               g_loss_fn=g_loss_fn, pixel_range=None,
               average=None if average_decay is None else WeightAverage(G, average_decay))
-    points = Points(mixture, batch_size - batch_size % m, steps, torch.Generator().manual_seed(seed))
+    points = Points(mixture, batch_size * m, steps, torch.Generator().manual_seed(seed))
 
     def step(real):
         numbers = train_step(gan, real)

@@ -61,6 +61,19 @@ def test_a_toy_gan_trains_through_the_course_loop_and_reports():
     assert saturating.item() == pytest.approx(-(math.log1p(math.exp(-5.0)) + math.log1p(math.exp(5.0))) / 2)
 
 
+def test_a_packed_discriminator_judges_batch_size_packs_per_step_as_in_pacgan():
+    """Each pack costs m samples: D sees as many packs as a plain GAN's D sees samples."""
+    rows = []
+
+    def watch(gan, numbers):
+        body = gan.discriminator.discriminator  # the network inside PackedDiscriminator
+        if not body._forward_hooks:
+            body.register_forward_hook(lambda module, inputs, output: rows.append(tuple(inputs[0].shape)))
+
+    collapse.train_toy_gan(collapse.grid(), m=4, steps=2, batch_size=8, on_step=watch)
+    assert rows == [(16, 8), (8, 8)], "step 2: real and fake packs together (8 + 8), then G's 8 packs of 4 points"
+
+
 def test_a_toy_gan_can_return_the_average_of_its_weights():
     """average_decay: the benchmark draws with an average of G's weights, never trained and in eval mode."""
     G, _ = collapse.train_toy_gan(collapse.grid(), m=1, steps=15, seed=0)
