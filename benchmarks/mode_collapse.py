@@ -2,7 +2,8 @@
 
 For each mixture (the ring of 8 and the 5x5 grid, ``helpers.collapse``) and
 each packing degree (1: a plain GAN; 2; 4), the script trains the course's
-small toy GAN over several seeds, draws 2,500 samples from each (with an
+small toy GAN over several seeds (D judges 256 inputs a step: samples, or
+packs of m samples, as in PacGAN), draws 2,500 samples from each (with an
 average of G's weights, ``--average``), and prints
 the mean and standard error of PacGAN's three numbers (modes captured, the
 share of high-quality samples, the reverse KL of the mode histogram) beside
@@ -68,7 +69,8 @@ def collapse_table(seeds, steps, lr, workers, average=0.999):
     for (mixture, model, *_), (report, seconds) in zip(jobs, results):
         rows.setdefault((mixture, model), []).append((report, seconds))
     drawn = f"an average of G's weights (decay {average})" if average else "G's last weights"
-    print(f"{seeds} seed(s) per row, {steps:,} steps of batch 256 per trial, 2,500 samples each from {drawn}; "
+    print(f"{seeds} seed(s) per row, {steps:,} steps per trial, D judging 256 samples or packs a step, "
+          f"2,500 samples each from {drawn}; "
           f"mean +- standard error; the paper: 10 trials")
     header = f"{'':9} {'model':8} {'modes':>12} {'high quality':>13} {'reverse KL':>16} {'s/trial':>8}"
     print(header)
