@@ -348,7 +348,11 @@ class References:
 
 
 def random_subset(count, n, seed=0):
-    """``n`` of the indices ``0 .. count - 1`` (all of them if ``n >= count``), in a random order fixed by ``seed``."""
+    """``n`` of the indices ``0 .. count - 1`` (all of them if ``n >= count``), in a random order fixed by ``seed``.
+
+    How the course picks real digits to measure against (session 4, section 2):
+    at random, because MNIST's files are in order of writer.
+    """
     return torch.randperm(count, generator=torch.Generator().manual_seed(seed))[:n]
 
 
