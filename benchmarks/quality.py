@@ -19,6 +19,11 @@ the lines under it give G's own last weights beside it.
 in FD (real training digits with a little noise, moved by one pixel, blurred,
 with thicker strokes), so the FDs below can be read on a human scale.
 
+``--floors`` first prints why the floor draws its real digits at random:
+the FD of real training digits against the test split for each block of the
+training file in order and for a few random draws, and of the test split's
+two halves against each other, in file order and at random.
+
 A budget on a clock rather than in steps: the settings differ in cost per step
 by 50x (R4's batch of 256 through 2.3 M parameters against R3's batch of 64),
 and the question a student asks is what a few minutes of CPU buy.
@@ -29,6 +34,7 @@ Usage::
     python benchmarks/quality.py --budgets 120 --settings course-mlp r3
     python benchmarks/quality.py --budgets 2 --samples 1000 --settings r3 course-mlp   # a smoke run
     python benchmarks/quality.py --budgets 300 --settings cgan --yardstick
+    python benchmarks/quality.py --budgets 1 --settings r3 --floors     # the floor's spread, then a 1 s smoke run
     python benchmarks/quality.py --budgets 300 --settings cgan --betas 0.5 0.999   # the betas cgan had before
 """
 
@@ -42,7 +48,7 @@ import torch
 import torch.nn.functional as F
 
 from helpers import metrics, recipes
-from helpers.checkpoints import checkpoint_generator
+from helpers.checkpoints import checkpoint_generator, read_checkpoint
 from helpers.data import convert_pixels, load_mnist
 from helpers.runs import measure, run_recipe
 
@@ -63,8 +69,10 @@ def train_and_measure(name, seconds, classifier, samples, workdir, device, chang
                          evaluate=False)
     wall = time.perf_counter() - start
     steps = len(history.steps["d_loss"])
+    saved = read_checkpoint(out / "checkpoint.pt")
+
     def scores(average):
-        generator = checkpoint_generator(out / "checkpoint.pt", recipe.build_generator, average=average)
+        generator = checkpoint_generator(out / "checkpoint.pt", recipe.build_generator, state=saved, average=average)
         return measure(generator.to(device), recipe, n=samples, classifier=classifier)
 
     return {"setting": name, "budget": seconds, "steps": steps, "images": steps * recipe.batch_size,
@@ -108,6 +116,45 @@ def yardstick(classifier, samples):
     return [(change, metrics.evaluate_images(make(real), classifier)) for change, make in CHANGES.items()]
 
 
+def floor_spread(classifier, samples, draws=5):
+    """FDs of real digits against real digits: ``[(what, FD)]``, the floor's spread by how digits are picked.
+
+    The training split's consecutive blocks of ``samples`` digits, then
+    ``draws`` random draws of ``samples`` (draw 0 is the floor's own), then
+    the whole split, against the ``samples`` test digits the floor uses; then
+    the test split's first half against its second, and two random halves
+    against each other.
+    """
+    refs = metrics.references(classifier, samples)
+    train, _ = load_mnist("train")
+    test, _ = load_mnist("test")
+    features = lambda x: metrics.features_and_probabilities(  # noqa: E731
+        classifier, convert_pixels(x, "uint8", "tanh").unsqueeze(1))[0]
+    fd = lambda a, b: metrics.frechet_distance(*metrics.gaussian_statistics(a), *b)  # noqa: E731
+    train_features, test_features = features(train), features(test)
+    rows = [(f"training digits {start:,}-{start + samples - 1:,}", fd(train_features[start:start + samples],
+                                                                      refs.statistics))
+            for start in range(0, len(train) - samples + 1, samples)]
+    rows += [(f"{samples:,} training digits at random, draw {seed}",
+              fd(train_features[metrics.random_subset(len(train), samples, seed)], refs.statistics))
+             for seed in range(draws)]
+    rows.append((f"all {len(train):,} training digits", fd(train_features, refs.statistics)))
+    half = len(test) // 2
+    shuffled = metrics.random_subset(len(test), len(test))
+    for what, first, second in (("test digits, first half against second", slice(0, half), slice(half, 2 * half)),
+                                ("test digits, two random halves", shuffled[:half], shuffled[half:2 * half])):
+        rows.append((what, fd(test_features[first], metrics.gaussian_statistics(test_features[second]))))
+    return rows
+
+
+def print_floor_spread(rows):
+    """One line per way of picking real digits, and its FD."""
+    print(f"{'real digits against real test digits':45} {'FD':>8}")
+    for what, fd in rows:
+        print(f"{what:45} {fd:8.2f}")
+    print()
+
+
 def print_yardstick(rows):
     """One line per change to real digits: its FD, x floor, precision and recall."""
     print(f"{'real training digits, changed':30} {'FD':>9} {'x floor':>8} {'precision':>9} {'recall':>6}")
@@ -146,6 +193,8 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu", help="device to train on (default cpu)")
     parser.add_argument("--lr", type=float, help="train every setting with this learning rate")
     parser.add_argument("--betas", type=float, nargs=2, help="train every setting with these Adam betas")
+    parser.add_argument("--floors", action="store_true",
+                        help="first print the FD of real digits against real digits, picked in file order and at random")
     parser.add_argument("--yardstick", action="store_true",
                         help="first print the FD of real digits with small known changes (noise, a shift, a blur)")
     args = parser.parse_args(argv)
@@ -164,6 +213,8 @@ def main(argv=None):
     classifier = metrics.digit_classifier(device=args.device)  # the full one, unless GAN_COURSE_FAST=1
     print(f"device {args.device}, torch threads {torch.get_num_threads()}, {classifier.kind} classifier, test "
           f"accuracy {classifier.test_accuracy:.2%}" + (f"; every setting trains with {changes}" if changes else ""))
+    if args.floors:
+        print_floor_spread(floor_spread(classifier, args.samples))
     if args.yardstick:
         print_yardstick(yardstick(classifier, args.samples))
     rows = []

@@ -317,7 +317,8 @@ class References:
     test split's first 5,000 digits are from one group of writers and its
     last 5,000 from another, and with the full classifier the two halves are
     FD 222 apart (two random halves: 6.5). The training split's first 10,000
-    are FD 10.9 from the test split, a random 10,000 of it 7.0 to 8.3.
+    are FD 10.9 from the test split, a random 10,000 of it 7.0 to 8.3
+    (``benchmarks/quality.py --floors`` prints these).
     ``test_indices``, ``train_indices``: which digits of each split were used.
     """
 

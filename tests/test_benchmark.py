@@ -94,6 +94,20 @@ def test_quality_benchmark_prints_a_consistent_row_per_setting():
     assert not re.search(r"^r3, 1 s: FD", result.stdout, re.M), "r3 keeps no average"
 
 
+def test_quality_benchmark_prints_the_floors_spread():
+    done = subprocess.run([sys.executable, str(QUALITY), "--budgets", "1", "--samples", "5000", "--settings", "r3",
+                           "--floors"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    blocks = re.findall(r"^training digits [\d,]+-[\d,]+ +([\d.]+)$", done.stdout, re.M)
+    draws = re.findall(r"^5,000 training digits at random, draw \d +([\d.]+)$", done.stdout, re.M)
+    halves = re.findall(r"^test digits, (?:first half against second|two random halves) +([\d.]+)$", done.stdout,
+                        re.M)
+    whole = re.findall(r"^all [\d,]+ training digits +([\d.]+)$", done.stdout, re.M)
+    assert len(blocks) == 12 and len(draws) == 5 and len(whole) == 1 and len(halves) == 2, done.stdout
+    floor = float(re.search(r"floor \(real train vs real test\) FD ([\d.]+)", done.stdout).group(1))
+    assert float(draws[0]) == pytest.approx(floor, abs=0.006), "draw 0 is the floor's own draw"
+
+
 def test_quality_benchmark_trains_with_other_betas_and_refuses_bad_ones():
     done = subprocess.run([sys.executable, str(QUALITY), "--budgets", "1", "--samples", "300", "--settings", "r3",
                            "--betas", "0.0", "0.99", "--lr", "1e-3"], capture_output=True, text=True, timeout=600)

@@ -63,12 +63,12 @@ def test_a_toy_gan_trains_through_the_course_loop_and_reports():
 
 def test_a_packed_discriminator_judges_batch_size_packs_per_step_as_in_pacgan():
     """Each pack costs m samples: D sees as many packs as a plain GAN's D sees samples."""
-    rows = []
+    rows, hooked = [], []
 
-    def watch(gan, numbers):
-        body = gan.discriminator.discriminator  # the network inside PackedDiscriminator
-        if not body._forward_hooks:
-            body.register_forward_hook(lambda module, inputs, output: rows.append(tuple(inputs[0].shape)))
+    def watch(gan, numbers):  # after step 1, watch what the network inside PackedDiscriminator gets
+        if not hooked:
+            hooked.append(gan.discriminator.discriminator.register_forward_hook(
+                lambda module, inputs, output: rows.append(tuple(inputs[0].shape))))
 
     collapse.train_toy_gan(collapse.grid(), m=4, steps=2, batch_size=8, on_step=watch)
     assert rows == [(16, 8), (8, 8)], "step 2: real and fake packs together (8 + 8), then G's 8 packs of 4 points"

@@ -97,7 +97,7 @@ class Pristine:
         for name, function, state in self._functions.values():
             if any(now is not then for now, then in zip(_function_state(function), state)):
                 function.__code__, function.__defaults__, function.__kwdefaults__ = state
-                fixed.append(f"{name}.__code__")
+                fixed.append(f"{name} (changed in place)")
         for module, saved in self._modules:
             current = vars(module)
             for key, value in saved.items():
