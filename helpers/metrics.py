@@ -92,7 +92,17 @@ def digit_classifier(device=None, kind=None, root=None, verbose=True):
     if model is None:
         model = train_classifier(setting, root=root, verbose=verbose)
         _save_cached(path, model, setting)
-    return model.to(device).eval()
+    return for_inference(model, device)
+
+
+def for_inference(model, device="cpu"):
+    """``model`` on ``device``, in eval mode, its weights laid out channels-last (NHWC).
+
+    The same numbers as the default layout (to about 1e-7), but on a CPU the
+    classifier's convolutions and pooling run 2-4 times faster in NHWC, and
+    every metric here spends most of its time in them.
+    """
+    return model.to(device, memory_format=torch.channels_last).eval()
 
 
 def _load_cached(path, setting, verbose):
@@ -159,7 +169,7 @@ def train_classifier(setting=FULL, root=None, verbose=True, seed=0):
             loss.backward()
             optimiser.step()
             schedule.step()
-    model.eval()
+    model = for_inference(model)
     test_images, test_labels = load_mnist("test", root=root)
     predicted = predict(model, convert_pixels(test_images, "uint8", "tanh").unsqueeze(1)).argmax(1)
     model.kind, model.test_accuracy = setting["kind"], (predicted == test_labels).float().mean().item()
