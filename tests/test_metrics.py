@@ -159,3 +159,18 @@ def test_references_use_digits_drawn_at_random_not_the_first_of_each_file(privat
     again = metrics.References(classifier, n, root=private_root)
     assert torch.equal(again.train_indices, refs.train_indices) and again.floor == pytest.approx(refs.floor), \
         "the draw is fixed, so the floor is the same every time"
+
+
+def test_the_classifier_measures_in_channels_last_with_the_default_layouts_numbers():
+    """``for_inference`` only changes the weights' memory layout (for speed): the features must not move."""
+    classifier = metrics.digit_classifier(kind="fast", device="cpu")
+    conv = classifier.features[3].weight  # 32 -> 64 channels (with one input channel both layouts coincide)
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    default = metrics.DigitClassifier()
+    default.load_state_dict(classifier.state_dict())
+    default.eval()
+    assert default.features[3].weight.is_contiguous()
+    images = torch.rand(300, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    ours, _ = metrics.features_and_probabilities(classifier, images)
+    theirs, _ = metrics.features_and_probabilities(default, images)
+    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
