@@ -49,7 +49,7 @@ import torch.nn.functional as F
 
 from helpers import metrics, recipes
 from helpers.checkpoints import checkpoint_generator, read_checkpoint
-from helpers.data import convert_pixels, load_mnist
+from helpers.data import convert_pixels, load_mnist, load_to_device
 from helpers.runs import measure, run_recipe
 
 DEFAULT = ["course-mlp", "course-dcgan", "cgan", "r1", "r2", "r3", "r4"]
@@ -126,10 +126,9 @@ def floor_spread(classifier, samples, draws=5):
     against each other.
     """
     refs = metrics.references(classifier, samples)
-    train, _ = load_mnist("train")
-    test, _ = load_mnist("test")
-    features = lambda x: metrics.features_and_probabilities(  # noqa: E731
-        classifier, convert_pixels(x, "uint8", "tanh").unsqueeze(1))[0]
+    train, _ = load_to_device("mnist", "train", device="cpu")
+    test, _ = load_to_device("mnist", "test", device="cpu")
+    features = lambda x: metrics.features_and_probabilities(classifier, x)[0]  # noqa: E731
     fd = lambda a, b: metrics.frechet_distance(*metrics.gaussian_statistics(a), *b)  # noqa: E731
     train_features, test_features = features(train), features(test)
     rows = [(f"training digits {start:,}-{start + samples - 1:,}", fd(train_features[start:start + samples],
