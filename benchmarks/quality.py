@@ -15,6 +15,10 @@ Adam's betas, to compare a choice against the presets'. For a setting that
 draws with an average of G's weights, the average is what the table measures;
 the lines under it give G's own last weights beside it.
 
+``--larger-generator`` trains the conditional recipe (``cgan``) with a
+larger G than its own (``larger_conditional_generator``): the candidate that
+``benchmarks/README.md`` measures against the recipe's, not a recipe yet.
+
 ``--yardstick`` first prints what small, known changes to real digits cost
 in FD (real training digits with a little noise, moved by one pixel, blurred,
 with thicker strokes), so the FDs below can be read on a human scale.
@@ -36,6 +40,7 @@ Usage::
     python benchmarks/quality.py --budgets 300 --settings cgan --yardstick
     python benchmarks/quality.py --budgets 1 --settings r3 --floors     # the floor's spread, then a 1 s smoke run
     python benchmarks/quality.py --budgets 300 --settings cgan --betas 0.5 0.999   # the betas cgan had before
+    python benchmarks/quality.py --budgets 300 --settings cgan --larger-generator  # a larger conditional G
 """
 
 import argparse
@@ -46,8 +51,9 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from helpers import metrics, recipes
+from helpers import metrics, models, recipes
 from helpers.checkpoints import checkpoint_generator, read_checkpoint
 from helpers.data import convert_pixels, load_mnist, load_to_device
 from helpers.runs import measure, run_recipe
@@ -78,6 +84,24 @@ def train_and_measure(name, seconds, classifier, samples, workdir, device, chang
     return {"setting": name, "budget": seconds, "steps": steps, "images": steps * recipe.batch_size,
             "seconds": wall, "scores": scores(True),
             "own_scores": None if recipe.average_decay is None else scores(False)}
+
+
+def larger_conditional_generator():
+    """Session 5's G with one more layer on each small map: noise ``[B, 64]``, labels ``[B]`` -> ``[B, 1, 28, 28]``.
+
+    A 3x3 convolution (BatchNorm, LeakyReLU 0.2) is added on the 7x7 map
+    (64 channels) and on the 14x14 map (32 channels), before each
+    transposed convolution; everything else is ``models.ConditionalGenerator``.
+    """
+    generator = models.ConditionalGenerator()
+    layers = list(generator.body)  # Linear, BatchNorm1d, LeakyReLU, Unflatten | ConvT, BN, LeakyReLU | ConvT, Tanh
+    assert isinstance(layers[3], nn.Unflatten) and isinstance(layers[7], nn.ConvTranspose2d), layers
+
+    def refine(channels):
+        return [nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.LeakyReLU(0.2)]
+
+    generator.body = nn.Sequential(*layers[:4], *refine(64), *layers[4:7], *refine(32), *layers[7:])
+    return generator
 
 
 def _moved_one_pixel(x):
@@ -192,6 +216,8 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu", help="device to train on (default cpu)")
     parser.add_argument("--lr", type=float, help="train every setting with this learning rate")
     parser.add_argument("--betas", type=float, nargs=2, help="train every setting with these Adam betas")
+    parser.add_argument("--larger-generator", action="store_true",
+                        help="train cgan with a larger G (a 3x3 convolution added on its 7x7 and 14x14 maps)")
     parser.add_argument("--floors", action="store_true",
                         help="first print the FD of real digits against real digits, picked in file order and at random")
     parser.add_argument("--yardstick", action="store_true",
@@ -206,12 +232,17 @@ def main(argv=None):
         parser.error(f"--lr must be above 0, got {args.lr}")
     if args.betas is not None and not all(0 <= b < 1 for b in args.betas):
         parser.error(f"--betas must each be in [0, 1), got {args.betas}")
+    if args.larger_generator and args.settings != ["cgan"]:
+        parser.error(f"--larger-generator is a G for the conditional recipe: pass --settings cgan, got {args.settings}")
     changes = {key: value for key, value in (("lr", args.lr), ("betas", args.betas and tuple(args.betas)))
                if value is not None}
     torch.manual_seed(0)
     classifier = metrics.digit_classifier(device=args.device)  # the full one, unless GAN_COURSE_FAST=1
     print(f"device {args.device}, torch threads {torch.get_num_threads()}, {classifier.kind} classifier, test "
           f"accuracy {classifier.test_accuracy:.2%}" + (f"; every setting trains with {changes}" if changes else ""))
+    if args.larger_generator:
+        print("cgan trains with the larger G (benchmarks/quality.py: larger_conditional_generator)")
+        changes["build_generator"] = larger_conditional_generator
     if args.floors:
         print_floor_spread(floor_spread(classifier, args.samples))
     if args.yardstick:

@@ -4,6 +4,7 @@ This checks the script works and reports consistent numbers; it asserts no
 speed: timings belong to the benchmark's output, not to a test's verdict.
 """
 
+import importlib.util
 import json
 import re
 import subprocess
@@ -11,6 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+
+from helpers import models
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "train_throughput.py"
 NUMBER = r"([\d,]+) images/s"
@@ -141,3 +145,26 @@ def test_grading_benchmark_reports_a_consistent_row_per_notebook(tmp_path):
     assert row["one_student_s"] == pytest.approx(row["fixed_s"] + row["per_student_s"])
     assert row["wall_s"] >= row["per_student_s"]
     assert re.search(r"^01_data +[\d.]+ +[\d.]+ +[\d.]+$", result.stdout, re.M), result.stdout
+
+
+def test_quality_benchmark_trains_the_larger_conditional_generator_and_only_for_cgan():
+    done = subprocess.run([sys.executable, str(QUALITY), "--budgets", "1", "--samples", "300", "--settings", "cgan",
+                           "--larger-generator"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "cgan trains with the larger G" in done.stdout
+    assert re.search(r"^cgan +1 +[\d,]+ +[\d,]+ +\d+ +[\d.]+ +[\d.]+ +\d+/10 .*%$", done.stdout, re.M), done.stdout
+    bad = subprocess.run([sys.executable, str(QUALITY), "--settings", "r3", "--larger-generator"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "pass --settings cgan" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_larger_conditional_generator_adds_a_convolution_on_each_small_map():
+    spec = importlib.util.spec_from_file_location("quality", QUALITY)
+    quality = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quality)
+    larger, recipes_own = quality.larger_conditional_generator(), models.ConditionalGenerator()
+    added = [m for m in larger.body if isinstance(m, torch.nn.Conv2d)]
+    assert [(m.in_channels, m.kernel_size) for m in added] == [(64, (3, 3)), (32, (3, 3))]
+    assert len(larger.body) == len(recipes_own.body) + 6
+    out = larger.eval()(torch.randn(5, 64), torch.arange(5))
+    assert out.shape == (5, 1, 28, 28) and out.abs().max() <= 1
