@@ -19,6 +19,10 @@ the lines under it give G's own last weights beside it.
 larger G than its own (``larger_conditional_generator``): the candidate that
 ``benchmarks/README.md`` measures against the recipe's, not a recipe yet.
 
+``--styles K`` trains the conditional recipe on ``K`` styles per digit
+(``helpers.styles``) instead of its own number; ``--styles 1`` is the
+conditional GAN with one label per digit, as it was before styles.
+
 ``--yardstick`` first prints what small, known changes to real digits cost
 in FD (real training digits with a little noise, moved by one pixel, blurred,
 with thicker strokes), so the FDs below can be read on a human scale.
@@ -41,12 +45,14 @@ Usage::
     python benchmarks/quality.py --budgets 1 --settings r3 --floors     # the floor's spread, then a 1 s smoke run
     python benchmarks/quality.py --budgets 300 --settings cgan --betas 0.5 0.999   # the betas cgan had before
     python benchmarks/quality.py --budgets 300 --settings cgan --larger-generator  # a larger conditional G
+    python benchmarks/quality.py --budgets 300 --settings cgan --styles 1   # one label per digit, no styles
 """
 
 import argparse
 import dataclasses
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -54,11 +60,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers import metrics, models, recipes
-from helpers.checkpoints import checkpoint_generator, read_checkpoint
+from helpers.checkpoints import read_checkpoint
 from helpers.data import convert_pixels, load_mnist, load_to_device
-from helpers.runs import measure, run_recipe
+from helpers.runs import measure, run_recipe, saved_generator
 
-DEFAULT = ["course-mlp", "course-dcgan", "cgan", "r1", "r2", "r3", "r4"]
+DEFAULT = ["course-mlp", "course-dcgan", "course-styles", "cgan", "r1", "r2", "r3", "r4"]
 
 
 def train_and_measure(name, seconds, classifier, samples, workdir, device, changes=None):
@@ -78,7 +84,7 @@ def train_and_measure(name, seconds, classifier, samples, workdir, device, chang
     saved = read_checkpoint(out / "checkpoint.pt")
 
     def scores(average):
-        generator = checkpoint_generator(out / "checkpoint.pt", recipe.build_generator, state=saved, average=average)
+        generator = saved_generator(out / "checkpoint.pt", recipe, saved, average=average)
         return measure(generator.to(device), recipe, n=samples, classifier=classifier)
 
     return {"setting": name, "budget": seconds, "steps": steps, "images": steps * recipe.batch_size,
@@ -86,14 +92,14 @@ def train_and_measure(name, seconds, classifier, samples, workdir, device, chang
             "own_scores": None if recipe.average_decay is None else scores(False)}
 
 
-def larger_conditional_generator():
+def larger_conditional_generator(n_classes=10):
     """Session 5's G with one more layer on each small map: noise ``[B, 64]``, labels ``[B]`` -> ``[B, 1, 28, 28]``.
 
     A 3x3 convolution (BatchNorm, LeakyReLU 0.2) is added on the 7x7 map
     (64 channels) and on the 14x14 map (32 channels), before each
     transposed convolution; everything else is ``models.ConditionalGenerator``.
     """
-    generator = models.ConditionalGenerator()
+    generator = models.ConditionalGenerator(n_classes=n_classes)
     layers = list(generator.body)  # Linear, BatchNorm1d, LeakyReLU, Unflatten | ConvT, BN, LeakyReLU | ConvT, Tanh
     assert isinstance(layers[3], nn.Unflatten) and isinstance(layers[7], nn.ConvTranspose2d), layers
 
@@ -218,6 +224,8 @@ def main(argv=None):
     parser.add_argument("--betas", type=float, nargs=2, help="train every setting with these Adam betas")
     parser.add_argument("--larger-generator", action="store_true",
                         help="train cgan with a larger G (a 3x3 convolution added on its 7x7 and 14x14 maps)")
+    parser.add_argument("--styles", type=int, metavar="K",
+                        help="train cgan on K styles per digit (helpers.styles; 1: one label per digit, as before)")
     parser.add_argument("--floors", action="store_true",
                         help="first print the FD of real digits against real digits, picked in file order and at random")
     parser.add_argument("--yardstick", action="store_true",
@@ -234,15 +242,25 @@ def main(argv=None):
         parser.error(f"--betas must each be in [0, 1), got {args.betas}")
     if args.larger_generator and args.settings != ["cgan"]:
         parser.error(f"--larger-generator is a G for the conditional recipe: pass --settings cgan, got {args.settings}")
+    if args.styles is not None and (args.settings != ["cgan"] or args.styles < 1):
+        parser.error(f"--styles K (K >= 1) is for the conditional recipe: pass --settings cgan, got {args.settings} "
+                     f"and K={args.styles}")
     changes = {key: value for key, value in (("lr", args.lr), ("betas", args.betas and tuple(args.betas)))
                if value is not None}
     torch.manual_seed(0)
     classifier = metrics.digit_classifier(device=args.device)  # the full one, unless GAN_COURSE_FAST=1
     print(f"device {args.device}, torch threads {torch.get_num_threads()}, {classifier.kind} classifier, test "
           f"accuracy {classifier.test_accuracy:.2%}" + (f"; every setting trains with {changes}" if changes else ""))
+    cgan = recipes.get_recipe("cgan")
+    if args.styles is not None:
+        print(f"cgan trains on {args.styles} style(s) per digit (helpers.styles)")
+        changes.update(styles_per_digit=args.styles,
+                       build_generator=partial(cgan.build_generator, n_classes=10 * args.styles),
+                       build_discriminator=partial(cgan.build_discriminator, n_classes=10 * args.styles))
     if args.larger_generator:
         print("cgan trains with the larger G (benchmarks/quality.py: larger_conditional_generator)")
-        changes["build_generator"] = larger_conditional_generator
+        per_digit = changes.get("styles_per_digit", cgan.styles_per_digit)
+        changes["build_generator"] = partial(larger_conditional_generator, n_classes=10 * per_digit)
     if args.floors:
         print_floor_spread(floor_spread(classifier, args.samples))
     if args.yardstick:

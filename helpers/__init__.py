@@ -12,6 +12,7 @@ the ones above it in this list):
 - ``helpers.models``          the reference recipes' networks, layer by layer, and the conditional pair
 - ``helpers.recipes``         the reference recipes as named presets
 - ``helpers.averaging``       an average of G's weights over training (EMA), to draw samples with
+- ``helpers.styles``          styles of each digit (k-means), the finer labels the conditional recipe trains on
 - ``helpers.steps``           noise, the two losses, and one GAN training step
 - ``helpers.loop``            the training loop, ``fit``: every epoch of every GAN runs through it
 - ``helpers.checkpoints``     saving and resuming a run, atomically

@@ -21,11 +21,11 @@ import math
 
 import torch
 
-from .checkpoints import checkpoint_generator
+from .checkpoints import read_checkpoint
 from .data import convert_pixels
 from .guards import describe, range_problem
-from .models import ConditionalGenerator
 from .plotting import png_bytes
+from .recipes import get_recipe
 
 
 class DigitDemo:
@@ -78,9 +78,13 @@ class DigitDemo:
         """The demo for a conditional run saved at ``path``: session 5's notebook or ``--recipe cgan``.
 
         Either checkpoint holds a ``ConditionalGenerator``'s weights (the
-        notebook's class has the same layers). ``options``: as for ``DigitDemo``.
+        notebook's class has the same layers); the command line's, trained on
+        styles of digits, comes as a ``styles.StyleSampler``. ``options``: as
+        for ``DigitDemo``.
         """
-        return cls(checkpoint_generator(path, ConditionalGenerator), latent_dim, **options)
+        from .runs import saved_generator  # runs imports most of the course: only when needed
+
+        return cls(saved_generator(path, get_recipe("cgan"), read_checkpoint(path)), latent_dim, **options)
 
     @torch.no_grad()
     def draw(self, digit, z):
@@ -105,9 +109,9 @@ class DigitDemo:
         for digit in (start, end):
             self.draw(digit, z)  # the same checks as a single picture
         device = next(self.generator.parameters()).device
-        table = self.generator.embed.weight
+        first, last = (self.generator.embed(torch.tensor([digit], device=device)) for digit in (start, end))
         t = torch.linspace(0, 1, steps, device=device)[:, None]
-        blended = (1 - t) * table[start] + t * table[end]
+        blended = (1 - t) * first + t * last
         images = self.generator.body(torch.cat([z.to(device).expand(steps, -1), blended], dim=1)).float().cpu()
         return torch.cat(list(images), dim=-1)
 

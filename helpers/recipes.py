@@ -1,14 +1,16 @@
 """The reference recipes as named presets: architecture plus hyperparameters.
 
 ``RECIPES["r3"]`` holds everything needed to train recipe R3 exactly as
-``shared/reference-recipes.md`` describes it; ``"course-mlp"`` and
-``"course-dcgan"`` are the course's own recommended settings, chosen by
-measuring them against the recipes (``benchmarks/quality.py``). ``python -m helpers.train
+``shared/reference-recipes.md`` describes it; ``"course-mlp"``,
+``"course-dcgan"``, ``"course-styles"`` and ``"cgan"`` are the course's own
+settings, chosen by measuring them against the recipes
+(``benchmarks/quality.py``). ``python -m helpers.train
 --recipe r3`` trains one; benchmarks and notebooks use the same presets, so
 results can be compared side by side.
 """
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable, Optional
 
 from . import models
@@ -36,6 +38,7 @@ class Recipe:
     g_target: float = 1.0
     reuse_fake: bool = False  # G step reuses the D step's fake batch
     conditional: bool = False  # G(z, labels) and D(images, labels): the label chooses the digit
+    styles_per_digit: int = 1  # train on this many styles of each digit (of all images, if not conditional)
     init: Optional[Callable] = None  # weight initialisation applied to G and D
     average_decay: Optional[float] = None  # keep an average of G's weights (averaging.WeightAverage) to sample with
     seed: int = 0
@@ -43,6 +46,13 @@ class Recipe:
     n_samples: int = 64
     nrow: int = 8
     notes: str = field(default="", compare=False)
+
+    @property
+    def n_labels(self):
+        """How many labels G and D are trained with (digits, or styles: ``helpers.styles``); None for none."""
+        if self.conditional:
+            return 10 * self.styles_per_digit
+        return self.styles_per_digit if self.styles_per_digit > 1 else None
 
     @property
     def measurable(self):
@@ -98,15 +108,19 @@ RECIPES = {
     ),
     "cgan": Recipe(
         name="cgan", title="The course's conditional DCGAN: choose the digit",
-        build_generator=models.ConditionalGenerator, build_discriminator=models.ConditionalDiscriminator,
+        build_generator=partial(models.ConditionalGenerator, n_classes=50),
+        build_discriminator=partial(models.ConditionalDiscriminator, n_classes=50),
         latent_shape=(64,), batch_size=64, epochs=10, lr=2e-3, betas=(0.0, 0.99), logits=True,
-        conditional=True, average_decay=0.999, sample_every=1, n_samples=100, nrow=10,
+        conditional=True, styles_per_digit=5, average_decay=0.999, sample_every=1, n_samples=100, nrow=10,
         notes="Session 5's model: the label enters G through an embedding joined to the noise, and D "
-              "as a 28x28 map stacked on the image. The sample grid has one row per digit. Samples are "
-              "drawn with an average of G's weights. Chosen by measuring, after 5 minutes on a CPU: lr 2e-3 "
-              "beat 5e-4, 1e-3 and 3e-3, and Adam without momentum (betas 0.0, 0.99) beat betas (0.5, 0.999); "
-              "benchmarks/README.md has each run, and benchmarks/quality.py --lr/--betas repeats them. The "
-              "average's FD was about a fifth below G's own (quality.py prints both).",
+              "as a 28x28 map stacked on the image. It trains on 5 styles of each digit (50 labels, found by "
+              "k-means in each digit's training images: helpers.styles) and draws a digit through one of its "
+              "styles. The sample grid has one row per digit. Samples are drawn with an average of G's weights. "
+              "Chosen by measuring, after 5 minutes on a CPU: 5 styles per digit (FD 25.8) beat 1, the digit "
+              "alone (FD 36-40), and in a throwaway script 3 and 10; lr 2e-3 beat 5e-4, 1e-3 and 3e-3, and Adam without momentum (betas 0.0, 0.99) beat "
+              "betas (0.5, 0.999); benchmarks/README.md has each run, and benchmarks/quality.py "
+              "--styles/--lr/--betas repeats them. The average's FD was well below G's own (quality.py "
+              "prints both).",
     ),
     "course-dcgan": Recipe(
         name="course-dcgan", title="The course's small DCGAN, sized for a CPU",
@@ -118,6 +132,20 @@ RECIPES = {
               "faster D (TTUR), and Adam without momentum (betas 0.0, 0.99) beat betas (0.5, 0.999); "
               "benchmarks/README.md has each run, and benchmarks/quality.py --lr/--betas repeats the lr and "
               "betas ones. Samples are drawn with an average of G's weights.",
+    ),
+    "course-styles": Recipe(
+        name="course-styles", title="The course's small DCGAN on 50 styles of digits, found with no labels",
+        build_generator=partial(models.ConditionalGenerator, n_classes=50),
+        build_discriminator=partial(models.ConditionalDiscriminator, n_classes=50),
+        latent_shape=(64,), batch_size=64, epochs=10, lr=2e-3, betas=(0.0, 0.99), logits=True,
+        styles_per_digit=50, average_decay=0.999, sample_every=1, n_samples=64, nrow=8,
+        notes="Unconditional: no digit label is used. k-means splits all the training images into 50 styles "
+              "(helpers.styles); G and D are session 5's conditional pair, trained on the style, and a sample "
+              "draws its style in proportion to the style's size. The idea of self-conditioned GANs (Liu et "
+              "al. 2020). Chosen by measuring, after 5 minutes on a CPU: with the same networks and settings, "
+              "a throwaway script gave FD 154 for 1 style (no styles at all), 73 for 10, 22.5 for 50 and 22.7 "
+              "for 100; benchmarks/quality.py measured this recipe at FD 28.9 (benchmarks/README.md). Samples "
+              "are drawn with an average of G's weights.",
     ),
 }
 

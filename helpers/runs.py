@@ -19,6 +19,7 @@ The epochs themselves run in ``loop.fit``, the course's one training loop.
 import contextlib
 import json
 import os
+from functools import partial
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -36,6 +37,7 @@ from .recipes import RECIPES, get_recipe
 from .runtime import resolve_device, seed_everything
 from .snapshots import Snapshots
 from .steps import GAN, sample_noise, train_step, uses_batch_statistics
+from .styles import StyleSampler, style_labels, style_sizes
 
 
 def adam(parameters, lr, betas):
@@ -71,7 +73,7 @@ def build_gan(recipe, device):
         g_target=recipe.g_target,
         reuse_fake=recipe.reuse_fake,
         pixel_range=recipe.pixel_range,
-        n_classes=10 if recipe.conditional else None,
+        n_classes=recipe.n_labels,
         average=None if recipe.average_decay is None else WeightAverage(generator, recipe.average_decay),
     )
 
@@ -194,8 +196,14 @@ def _train(recipe, out_dir, checkpoint, epochs, max_steps, max_seconds, resume, 
     if len(images) < 2 and (uses_batch_statistics(gan.generator) or uses_batch_statistics(gan.discriminator)):
         raise ValueError(f"--limit {limit} leaves {len(images)} training image; recipe {recipe.name} has BatchNorm, "
                          f"which needs batches of at least 2 images: use --limit 2 or more")
+    sampler, extra = gan.sampler, {"recipe": recipe.name}
+    if recipe.styles_per_digit > 1:  # train on styles (of each digit, or of all images); draw through them
+        digits = labels if recipe.conditional else torch.zeros_like(labels)
+        labels = style_labels(images, digits, recipe.styles_per_digit, seed=seed)
+        extra["style_sizes"] = style_sizes(labels, recipe.styles_per_digit, 10 if recipe.conditional else 1).tolist()
+        sampler = StyleSampler(gan.sampler, extra["style_sizes"])
     order = torch.Generator().manual_seed(seed)
-    tensors = (images, labels) if recipe.conditional else (images,)
+    tensors = (images, labels) if recipe.n_labels else (images,)
     batches = data.ShuffledBatches(*tensors, batch_size=min(recipe.batch_size, len(images)), generator=order)
     noise, fixed_labels = fixed_samples(recipe, seed)
     value_range = recipe.pixel_range  # "tanh" or "unit": also the range G's outputs are in
@@ -205,17 +213,20 @@ def _train(recipe, out_dir, checkpoint, epochs, max_steps, max_seconds, resume, 
 
     start = 0
     if resume:
-        start, extra = load_checkpoint(checkpoint, gan, history, generators=(order,))
-        if extra.get("recipe") != recipe.name:
-            raise CheckpointError(f"{checkpoint} was saved by recipe {extra.get('recipe')!r}, not {recipe.name!r}")
-        snapshots.load_state_dict(extra["snapshots"])
+        start, saved = load_checkpoint(checkpoint, gan, history, generators=(order,))
+        if saved.get("recipe") != recipe.name:
+            raise CheckpointError(f"{checkpoint} was saved by recipe {saved.get('recipe')!r}, not {recipe.name!r}")
+        if saved.get("style_sizes") != extra.get("style_sizes"):
+            raise CheckpointError(f"{checkpoint} was trained on other styles than these training images give "
+                                  f"(another --limit?); resume with the images it was trained on")
+        snapshots.load_state_dict(saved["snapshots"])
     else:
         out_dir.mkdir(parents=True, exist_ok=True)
         fig, ax = plt.subplots(figsize=(5, 5))
         show_images(images[:64], nrow=8, title="real training images", value_range=value_range,
                     path=out_dir / "real_images.png", ax=ax)
         plt.close(fig)  # saved, not shown: a notebook calling this keeps its own figures
-        snapshots.take(gan.sampler, 0)
+        snapshots.take(sampler, 0)
 
     board = SummaryWriter(str(out_dir / "tensorboard"))
     if start == 0:
@@ -224,15 +235,15 @@ def _train(recipe, out_dir, checkpoint, epochs, max_steps, max_seconds, resume, 
 
     def save(epoch, history):
         save_checkpoint(checkpoint, gan, history, epoch, generators=(order,),
-                        extra={"recipe": recipe.name, "snapshots": snapshots.state_dict()})
+                        extra={**extra, "snapshots": snapshots.state_dict()})
 
     fit(lambda real, *labels: train_step(gan, real, *labels), batches, epochs, history, first_epoch=start + 1,
         max_steps=max_steps, max_seconds=max_seconds, generator=gan.generator, discriminator=gan.discriminator,
-        sampler=gan.sampler, snapshots=snapshots, sample_every=recipe.sample_every, board=board, save=save,
-        progress=progress, label=f"{recipe.name} epoch", with_labels=recipe.conditional)
+        sampler=sampler, snapshots=snapshots, sample_every=recipe.sample_every, board=board, save=save,
+        progress=progress, label=f"{recipe.name} epoch", with_labels=recipe.n_labels is not None)
     scores = None
     if evaluate and recipe.measurable:
-        scores = measure(gan.sampler, recipe, root=root)
+        scores = measure(sampler, recipe, root=root)
         print(f"{recipe.name} after {len(history.epochs.get('d_loss', []))} epochs:\n{scores}")
         for key in ("fd", "floor", "covered", "entropy", "precision", "recall", "accuracy"):
             if hasattr(scores, key):
@@ -258,8 +269,27 @@ def load_generator(path, device=None, recipe=None):
     if recipe is not None and get_recipe(recipe).name != saved:
         raise CheckpointError(f"{path} holds a run of recipe {saved!r}, not {recipe!r}")
     chosen = get_recipe(saved)
-    generator = checkpoint_generator(path, chosen.build_generator, state)
-    return chosen, generator.to(resolve_device(device))
+    return chosen, saved_generator(path, chosen, state).to(resolve_device(device))
+
+
+def saved_generator(path, recipe, state, average=True):
+    """G from checkpoint ``state`` (read from ``path``) of a run of ``recipe``, ready to draw with, in eval mode.
+
+    A run trained on styles (``recipe.styles_per_digit > 1``) kept their sizes
+    in the checkpoint: its G comes wrapped in a ``styles.StyleSampler``, so
+    ``G(z, digits)`` (or ``G(z)``, for an unconditional recipe) works as for
+    any G. A conditional run saved without them (session 5's notebook) holds a
+    G with one label per digit. ``average``: as for
+    ``checkpoints.checkpoint_generator``.
+    """
+    sizes = state.get("extra", {}).get("style_sizes")
+    build = recipe.build_generator
+    if sizes:
+        build = partial(recipe.build_generator, n_classes=len(sizes) * len(sizes[0]))
+    elif recipe.conditional:
+        build = partial(recipe.build_generator, n_classes=10)
+    generator = checkpoint_generator(path, build, state, average=average)
+    return StyleSampler(generator, sizes).eval() if sizes else generator
 
 
 def trained_generator(recipe, out_dir, steps, device=None, limit=None, root=None):

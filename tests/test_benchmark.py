@@ -147,24 +147,26 @@ def test_grading_benchmark_reports_a_consistent_row_per_notebook(tmp_path):
     assert re.search(r"^01_data +[\d.]+ +[\d.]+ +[\d.]+$", result.stdout, re.M), result.stdout
 
 
-def test_quality_benchmark_trains_the_larger_conditional_generator_and_only_for_cgan():
+def test_quality_benchmark_trains_cgan_with_another_g_and_other_styles_and_only_cgan():
     done = subprocess.run([sys.executable, str(QUALITY), "--budgets", "1", "--samples", "300", "--settings", "cgan",
-                           "--larger-generator"], capture_output=True, text=True, timeout=600)
+                           "--larger-generator", "--styles", "2"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    assert "cgan trains with the larger G" in done.stdout
+    assert "cgan trains with the larger G" in done.stdout and "cgan trains on 2 style(s) per digit" in done.stdout
     assert re.search(r"^cgan +1 +[\d,]+ +[\d,]+ +\d+ +[\d.]+ +[\d.]+ +\d+/10 .*%$", done.stdout, re.M), done.stdout
-    bad = subprocess.run([sys.executable, str(QUALITY), "--settings", "r3", "--larger-generator"],
-                         capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 2 and "pass --settings cgan" in bad.stderr and "Traceback" not in bad.stderr
+    for flags in (["--settings", "r3", "--larger-generator"], ["--settings", "r3", "--styles", "2"],
+                  ["--settings", "cgan", "--styles", "0"]):
+        bad = subprocess.run([sys.executable, str(QUALITY), *flags], capture_output=True, text=True, timeout=120)
+        assert bad.returncode == 2 and "--settings cgan" in bad.stderr and "Traceback" not in bad.stderr, flags
 
 
 def test_the_larger_conditional_generator_adds_a_convolution_on_each_small_map():
     spec = importlib.util.spec_from_file_location("quality", QUALITY)
     quality = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(quality)
-    larger, recipes_own = quality.larger_conditional_generator(), models.ConditionalGenerator()
+    larger, recipes_own = quality.larger_conditional_generator(n_classes=50), models.ConditionalGenerator()
     added = [m for m in larger.body if isinstance(m, torch.nn.Conv2d)]
     assert [(m.in_channels, m.kernel_size) for m in added] == [(64, (3, 3)), (32, (3, 3))]
     assert len(larger.body) == len(recipes_own.body) + 6
-    out = larger.eval()(torch.randn(5, 64), torch.arange(5))
+    assert larger.embed.num_embeddings == 50
+    out = larger.eval()(torch.randn(5, 64), torch.arange(45, 50))
     assert out.shape == (5, 1, 28, 28) and out.abs().max() <= 1

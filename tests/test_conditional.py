@@ -1,18 +1,23 @@
 """Session 5's helpers: the conditional step, its sample grid, conditional accuracy, and the demo."""
 
+import dataclasses
 import json
 
 import pytest
 import torch
 
-from helpers import data, metrics, models, recipes, runs, steps
+from helpers import checkpoints, data, loop, metrics, models, recipes, runs, steps, styles
 from helpers.demo import DigitDemo
 from helpers.snapshots import Snapshots
 
 
 def cgan():
+    """Session 5's conditional GAN: the ``cgan`` recipe with one label per digit (no styles)."""
     torch.manual_seed(0)
-    return runs.build_gan(recipes.get_recipe("cgan"), "cpu")
+    recipe = dataclasses.replace(recipes.get_recipe("cgan"), styles_per_digit=1,
+                                 build_generator=models.ConditionalGenerator,
+                                 build_discriminator=models.ConditionalDiscriminator)
+    return runs.build_gan(recipe, "cpu")
 
 
 def real_batch(n=8):
@@ -116,6 +121,40 @@ def test_the_command_line_measures_the_conditional_recipe_and_the_demo_opens_its
     assert 0 <= scores["accuracy"] <= 1 and len(scores["class_fd"]) == 10
     d = DigitDemo.from_checkpoint(tmp_path / "checkpoint.pt")
     assert bytes(d.image.value).startswith(b"\x89PNG") and not d.generator.training
+    assert isinstance(d.generator, styles.StyleSampler) and d.morph(1, 7, d.current_z()).shape == (1, 28, 224)
+
+
+def test_the_recipe_trains_on_styles_and_draws_digits_through_them(tmp_path):
+    recipe = recipes.get_recipe("cgan")
+    assert recipe.styles_per_digit == 5 and recipe.n_labels == 50
+    runs.run_recipe(recipe, tmp_path, max_steps=1, limit=200, progress=False, evaluate=False)
+    state = checkpoints.read_checkpoint(tmp_path / "checkpoint.pt")
+    sizes = torch.tensor(state["extra"]["style_sizes"])
+    labels = data.load_mnist("train")[1][:200]
+    assert sizes.shape == (10, 5) and sizes.sum(1).tolist() == torch.bincount(labels, minlength=10).tolist()
+    loaded, G = runs.load_generator(tmp_path / "checkpoint.pt")
+    assert loaded.name == "cgan" and isinstance(G, styles.StyleSampler) and not G.training
+    drawn = G.styles_for(torch.arange(10).repeat(50))
+    assert torch.equal(drawn // 5, torch.arange(10).repeat(50))  # each digit is drawn through one of its styles
+    assert (sizes.flatten()[drawn] > 0).all()                     # and never through a style with no images
+    assert tuple(G(torch.randn(3, 64), torch.tensor([0, 4, 9])).shape) == (3, 1, 28, 28)
+
+
+def test_resuming_on_other_images_than_the_styles_came_from_is_refused(tmp_path):
+    recipe = recipes.get_recipe("cgan")
+    runs.run_recipe(recipe, tmp_path, max_steps=1, limit=200, progress=False, evaluate=False)
+    saved = (tmp_path / "checkpoint.pt").read_bytes()
+    with pytest.raises(checkpoints.CheckpointError, match="other styles"):
+        runs.run_recipe(recipe, tmp_path, max_steps=1, limit=100, resume=True, progress=False, evaluate=False)
+    assert (tmp_path / "checkpoint.pt").read_bytes() == saved  # nothing was written over the run
+
+
+def test_a_checkpoint_without_styles_opens_as_a_plain_conditional_g(tmp_path):
+    gan = cgan()  # session 5's notebook saves one like this: one label per digit, recipe "cgan"
+    checkpoints.save_checkpoint(tmp_path / "checkpoint.pt", gan, loop.History(), 1, extra={"recipe": "cgan"})
+    _, G = runs.load_generator(tmp_path / "checkpoint.pt")
+    assert type(G) is models.ConditionalGenerator and G.embed.num_embeddings == 10
+    assert type(DigitDemo.from_checkpoint(tmp_path / "checkpoint.pt").generator) is models.ConditionalGenerator
 
 
 # --- the demo: headless ------------------------------------------------------------------------
