@@ -84,7 +84,12 @@ class DigitDemo:
         """
         from .runs import saved_generator  # runs imports most of the course: only when needed
 
-        return cls(saved_generator(path, get_recipe("cgan"), read_checkpoint(path)), latent_dim, **options)
+        state = read_checkpoint(path)
+        saved = state.get("extra", {}).get("recipe", "cgan")  # a notebook's checkpoint may name none
+        if saved != "cgan":
+            raise ValueError(f"the demo draws chosen digits: it needs a conditional run (--recipe cgan, or session "
+                             f"5's notebook), and {path} holds a run of recipe {saved!r}")
+        return cls(saved_generator(path, get_recipe("cgan"), state), latent_dim, **options)
 
     @torch.no_grad()
     def draw(self, digit, z):

@@ -23,7 +23,7 @@ session 5, section 9.
 import torch
 from torch import nn
 
-from .guards import describe
+from .guards import describe, range_problem
 
 
 def principal_components(points, dims):
@@ -128,6 +128,8 @@ class StyleSampler(nn.Module):
 
     def styles_for(self, digits):
         """The style label drawn for each of ``digits [B]``: ``[B]`` int64, on ``digits``' device."""
+        if digits.dtype != torch.int64 or range_problem(digits, 0, len(self.sizes) - 1, tolerance=0):
+            raise ValueError(f"digits must be int64 from 0 to {len(self.sizes) - 1}, got {describe(digits)}")
         weights = self.sizes.double().cpu()
         weights[weights.sum(1) == 0, 0] = 1.0  # a digit never seen in training: its first style
         drawn = torch.multinomial(weights[digits.cpu()], 1, generator=torch.Generator().manual_seed(self.seed))

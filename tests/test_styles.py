@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from helpers import checkpoints, models, recipes, runs, styles
+from helpers.demo import DigitDemo
 
 
 def blobs(centres, per_blob=30, spread=0.05, seed=0):
@@ -99,6 +100,9 @@ def test_style_sampler_refuses_sizes_that_do_not_fit_g():
         styles.StyleSampler(generator, torch.ones(30))
     with pytest.raises(ValueError, match=r"pass them, G\(z, digits\)"):
         styles.StyleSampler(generator, torch.ones(10, 3))(torch.randn(2, 64))
+    for digits in (torch.tensor([3, 10]), torch.tensor([-1]), torch.tensor([2.0])):
+        with pytest.raises(ValueError, match="digits must be int64 from 0 to 9"):
+            styles.StyleSampler(generator, torch.ones(10, 3))(torch.randn(len(digits), 64), digits)
 
 
 def test_style_sampler_without_digits_draws_from_every_style():
@@ -122,3 +126,5 @@ def test_the_unconditional_recipe_trains_on_styles_of_all_images_and_draws_witho
     assert isinstance(G, styles.StyleSampler)
     with torch.no_grad():
         assert tuple(G(torch.randn(4, 64)).shape) == (4, 1, 28, 28)
+    with pytest.raises(ValueError, match="needs a conditional run.*'course-styles'"):
+        DigitDemo.from_checkpoint(tmp_path / "checkpoint.pt")
