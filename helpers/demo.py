@@ -114,7 +114,7 @@ class DigitDemo:
         for digit in (start, end):
             self.draw(digit, z)  # the same checks as a single picture
         device = next(self.generator.parameters()).device
-        first, last = (self.generator.embed(torch.tensor([digit], device=device)) for digit in (start, end))
+        first, last = (self.generator.embed(torch.tensor([d], device=device)) for d in (start, end))
         t = torch.linspace(0, 1, steps, device=device)[:, None]
         blended = (1 - t) * first + t * last
         images = self.generator.body(torch.cat([z.to(device).expand(steps, -1), blended], dim=1)).float().cpu()

@@ -117,10 +117,10 @@ RECIPES = {
               "k-means in each digit's training images: helpers.styles) and draws a digit through one of its "
               "styles. The sample grid has one row per digit. Samples are drawn with an average of G's weights. "
               "Chosen by measuring, after 5 minutes on a CPU: 5 styles per digit (FD 25.8) beat 1, the digit "
-              "alone (FD 36-40), and in a throwaway script 3 and 10; lr 2e-3 beat 5e-4, 1e-3 and 3e-3, and Adam without momentum (betas 0.0, 0.99) beat "
-              "betas (0.5, 0.999); benchmarks/README.md has each run, and benchmarks/quality.py "
-              "--styles/--lr/--betas repeats them. The average's FD was well below G's own (quality.py "
-              "prints both).",
+              "alone (FD 36-40), and in a throwaway script 3 and 10; lr 2e-3 beat 5e-4, 1e-3 and 3e-3, and "
+              "Adam without momentum (betas 0.0, 0.99) beat betas (0.5, 0.999); benchmarks/README.md has "
+              "each run, and benchmarks/quality.py --styles/--lr/--betas repeats them. The average's FD was "
+              "well below G's own (quality.py prints both).",
     ),
     "course-dcgan": Recipe(
         name="course-dcgan", title="The course's small DCGAN, sized for a CPU",

@@ -20,6 +20,8 @@ for one label per digit; ``benchmarks/README.md`` has the runs). Taught in
 session 5, section 9.
 """
 
+import math
+
 import torch
 from torch import nn
 
@@ -56,7 +58,10 @@ def kmeans(points, k, iterations=30, seed=0):
         nearest = torch.cdist(points, centres).argmin(1)
         for j in range(k):
             members = points[nearest == j]
-            centres[j] = members.mean(0) if len(members) else points[torch.randint(len(points), (1,), generator=draws)][0]
+            if len(members):
+                centres[j] = members.mean(0)
+            else:
+                centres[j] = points[torch.randint(len(points), (1,), generator=draws)][0]
     return torch.cdist(points, centres).argmin(1)
 
 
@@ -73,6 +78,9 @@ def style_labels(images, digits, per_digit, dims=50, seed=0):
     if len(images) != len(digits) or digits.dtype != torch.int64 or len(images) == 0:
         raise ValueError(f"style_labels needs images [N, ...] and digits [N] (int64), got {describe(images)} "
                          f"and {describe(digits)}")
+    problem = range_problem(digits, 0, 9, tolerance=0) or range_problem(images, -math.inf, math.inf)
+    if problem:
+        raise ValueError(f"style_labels needs digits from 0 to 9 and images of numbers: {problem}")
     points = images.flatten(1).float().cpu()
     points = principal_components(points, min(dims, *points.shape))
     digits = digits.cpu()

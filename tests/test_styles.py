@@ -71,6 +71,11 @@ def test_style_labels_cope_with_a_digit_with_fewer_images_than_styles():
         styles.style_labels(images, digits, per_digit=0)
     with pytest.raises(ValueError, match=r"digits \[N\]"):
         styles.style_labels(images, digits[:3], per_digit=2)
+    with pytest.raises(ValueError, match="digits from 0 to 9.*max 10"):
+        styles.style_labels(images, digits + 9, per_digit=2)
+    images[1, 0, 3, 3] = float("nan")
+    with pytest.raises(ValueError, match="images of numbers.*NaN"):
+        styles.style_labels(images, digits, per_digit=2)
 
 
 def test_style_sampler_draws_only_the_asked_digits_styles_by_size():
