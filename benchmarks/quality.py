@@ -52,7 +52,6 @@ import argparse
 import dataclasses
 import tempfile
 import time
-from functools import partial
 from pathlib import Path
 
 import torch
@@ -251,16 +250,12 @@ def main(argv=None):
     classifier = metrics.digit_classifier(device=args.device)  # the full one, unless GAN_COURSE_FAST=1
     print(f"device {args.device}, torch threads {torch.get_num_threads()}, {classifier.kind} classifier, test "
           f"accuracy {classifier.test_accuracy:.2%}" + (f"; every setting trains with {changes}" if changes else ""))
-    cgan = recipes.get_recipe("cgan")
     if args.styles is not None:
         print(f"cgan trains on {args.styles} style(s) per digit (helpers.styles)")
-        changes.update(styles_per_digit=args.styles,
-                       build_generator=partial(cgan.build_generator, n_classes=10 * args.styles),
-                       build_discriminator=partial(cgan.build_discriminator, n_classes=10 * args.styles))
+        changes["styles_per_digit"] = args.styles
     if args.larger_generator:
         print("cgan trains with the larger G (benchmarks/quality.py: larger_conditional_generator)")
-        per_digit = changes.get("styles_per_digit", cgan.styles_per_digit)
-        changes["build_generator"] = partial(larger_conditional_generator, n_classes=10 * per_digit)
+        changes["build_generator"] = larger_conditional_generator
     if args.floors:
         print_floor_spread(floor_spread(classifier, args.samples))
     if args.yardstick:

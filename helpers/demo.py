@@ -21,11 +21,9 @@ import math
 
 import torch
 
-from .checkpoints import read_checkpoint
 from .data import convert_pixels
 from .guards import describe, range_problem
 from .plotting import png_bytes
-from .recipes import get_recipe
 
 
 class DigitDemo:
@@ -82,14 +80,9 @@ class DigitDemo:
         styles of digits, comes as a ``styles.StyleSampler``. ``options``: as
         for ``DigitDemo``.
         """
-        from .runs import saved_generator  # runs imports most of the course: only when needed
+        from .runs import load_generator  # runs imports most of the course: only when needed
 
-        state = read_checkpoint(path)
-        saved = state.get("extra", {}).get("recipe", "cgan")  # a notebook's checkpoint may name none
-        if saved != "cgan":
-            raise ValueError(f"the demo draws chosen digits: it needs a conditional run (--recipe cgan, or session "
-                             f"5's notebook), and {path} holds a run of recipe {saved!r}")
-        return cls(saved_generator(path, get_recipe("cgan"), state), latent_dim, **options)
+        return cls(load_generator(path, "cpu", recipe="cgan")[1], latent_dim, **options)
 
     @torch.no_grad()
     def draw(self, digit, z):

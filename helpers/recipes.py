@@ -10,7 +10,6 @@ results can be compared side by side.
 """
 
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Callable, Optional
 
 from . import models
@@ -53,6 +52,16 @@ class Recipe:
         if self.conditional:
             return 10 * self.styles_per_digit
         return self.styles_per_digit if self.styles_per_digit > 1 else None
+
+    def networks(self):
+        """A new ``(G, D)`` from ``build_generator`` and ``build_discriminator``.
+
+        Networks that take labels are built for ``n_labels`` of them
+        (``n_classes=n_labels``), so the number of labels is set in one place:
+        ``conditional`` and ``styles_per_digit``.
+        """
+        labelled = {} if self.n_labels is None else {"n_classes": self.n_labels}
+        return self.build_generator(**labelled), self.build_discriminator(**labelled)
 
     @property
     def measurable(self):
@@ -108,8 +117,7 @@ RECIPES = {
     ),
     "cgan": Recipe(
         name="cgan", title="The course's conditional DCGAN: choose the digit",
-        build_generator=partial(models.ConditionalGenerator, n_classes=50),
-        build_discriminator=partial(models.ConditionalDiscriminator, n_classes=50),
+        build_generator=models.ConditionalGenerator, build_discriminator=models.ConditionalDiscriminator,
         latent_shape=(64,), batch_size=64, epochs=10, lr=2e-3, betas=(0.0, 0.99), logits=True,
         conditional=True, styles_per_digit=5, average_decay=0.999, sample_every=1, n_samples=100, nrow=10,
         notes="Session 5's model: the label enters G through an embedding joined to the noise, and D "
@@ -135,8 +143,7 @@ RECIPES = {
     ),
     "course-styles": Recipe(
         name="course-styles", title="The course's small DCGAN on 50 styles of digits, found with no labels",
-        build_generator=partial(models.ConditionalGenerator, n_classes=50),
-        build_discriminator=partial(models.ConditionalDiscriminator, n_classes=50),
+        build_generator=models.ConditionalGenerator, build_discriminator=models.ConditionalDiscriminator,
         latent_shape=(64,), batch_size=64, epochs=10, lr=2e-3, betas=(0.0, 0.99), logits=True,
         styles_per_digit=50, average_decay=0.999, sample_every=1, n_samples=64, nrow=8,
         notes="Unconditional: no digit label is used. k-means splits all the training images into 50 styles "

@@ -152,6 +152,7 @@ def test_quality_benchmark_trains_cgan_with_another_g_and_other_styles_and_only_
                            "--larger-generator", "--styles", "2"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "cgan trains with the larger G" in done.stdout and "cgan trains on 2 style(s) per digit" in done.stdout
+    assert re.search(r"^cgan: k-means found 20 styles in [\d.]+ s", done.stdout, re.M), done.stdout
     assert re.search(r"^cgan +1 +[\d,]+ +[\d,]+ +\d+ +[\d.]+ +[\d.]+ +\d+/10 .*%$", done.stdout, re.M), done.stdout
     for flags in (["--settings", "r3", "--larger-generator"], ["--settings", "r3", "--styles", "2"],
                   ["--settings", "cgan", "--styles", "0"]):

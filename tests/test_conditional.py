@@ -14,10 +14,7 @@ from helpers.snapshots import Snapshots
 def cgan():
     """Session 5's conditional GAN: the ``cgan`` recipe with one label per digit (no styles)."""
     torch.manual_seed(0)
-    recipe = dataclasses.replace(recipes.get_recipe("cgan"), styles_per_digit=1,
-                                 build_generator=models.ConditionalGenerator,
-                                 build_discriminator=models.ConditionalDiscriminator)
-    return runs.build_gan(recipe, "cpu")
+    return runs.build_gan(dataclasses.replace(recipes.get_recipe("cgan"), styles_per_digit=1), "cpu")
 
 
 def real_batch(n=8):
@@ -127,6 +124,8 @@ def test_the_command_line_measures_the_conditional_recipe_and_the_demo_opens_its
 def test_the_recipe_trains_on_styles_and_draws_digits_through_them(tmp_path):
     recipe = recipes.get_recipe("cgan")
     assert recipe.styles_per_digit == 5 and recipe.n_labels == 50
+    G, D = recipe.networks()
+    assert G.embed.num_embeddings == D.label_map.num_embeddings == 50
     runs.run_recipe(recipe, tmp_path, max_steps=1, limit=200, progress=False, evaluate=False)
     state = checkpoints.read_checkpoint(tmp_path / "checkpoint.pt")
     sizes = torch.tensor(state["extra"]["style_sizes"])
