@@ -15,13 +15,18 @@ Adam's betas, to compare a choice against the presets'. For a setting that
 draws with an average of G's weights, the average is what the table measures;
 the lines under it give G's own last weights beside it.
 
-``--larger-generator`` trains the conditional recipe (``cgan``) with a
-larger G than its own (``larger_conditional_generator``): the candidate that
-``benchmarks/README.md`` measures against the recipe's, not a recipe yet.
+``--plain-generator`` trains the conditional recipe (``cgan``) with session
+5's own G, without the refining layers the recipe's G has
+(``models.refining_layers``), as the recipe did before. ``--lr-decay-to F``
+trains every setting with a learning rate that falls to ``F`` times its own
+over the run's second half (1: no fall). ``--amp`` and ``--channels-last``
+switch on those speed options for every setting (``cgan`` has both already,
+where the CPU has bfloat16 instructions).
 
 ``--styles K`` trains the conditional recipe on ``K`` styles per digit
-(``helpers.styles``) instead of its own number; ``--styles 1`` is the
-conditional GAN with one label per digit, as it was before styles.
+(``helpers.styles``) instead of its own number (``--styles 1`` is the
+conditional GAN with one label per digit, as it was before styles), or
+``course-styles`` on ``K`` styles in all (``K`` at least 2).
 
 ``--yardstick`` first prints what small, known changes to real digits cost
 in FD (real training digits with a little noise, moved by one pixel, blurred,
@@ -44,7 +49,8 @@ Usage::
     python benchmarks/quality.py --budgets 300 --settings cgan --yardstick
     python benchmarks/quality.py --budgets 1 --settings r3 --floors     # the floor's spread, then a 1 s smoke run
     python benchmarks/quality.py --budgets 300 --settings cgan --betas 0.5 0.999   # the betas cgan had before
-    python benchmarks/quality.py --budgets 300 --settings cgan --larger-generator  # a larger conditional G
+    python benchmarks/quality.py --budgets 300 --settings cgan --plain-generator   # session 5's G, as before
+    python benchmarks/quality.py --budgets 300 --settings cgan --lr-decay-to 1     # no fall of the learning rate
     python benchmarks/quality.py --budgets 300 --settings cgan --styles 1   # one label per digit, no styles
 """
 
@@ -56,7 +62,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from helpers import metrics, models, recipes
 from helpers.checkpoints import read_checkpoint
@@ -66,10 +71,11 @@ from helpers.runs import measure, run_recipe, saved_generator
 DEFAULT = ["course-mlp", "course-dcgan", "course-styles", "cgan", "r1", "r2", "r3", "r4"]
 
 
-def train_and_measure(name, seconds, classifier, samples, workdir, device, changes=None):
+def train_and_measure(name, seconds, classifier, samples, workdir, device, changes=None, speed=None):
     """Train setting ``name`` for ``seconds``; return a dict of what it did and how good it is.
 
     ``changes``: recipe fields to train with instead of the preset's (e.g. ``{"lr": 1e-3}``).
+    ``speed``: ``runs.apply_speed_options`` switches (e.g. ``{"amp": True}``).
     ``"scores"`` measures what the run draws with (its average of G's weights, if kept);
     ``"own_scores"`` G's own last weights, for a run that keeps an average (else None).
     """
@@ -77,7 +83,7 @@ def train_and_measure(name, seconds, classifier, samples, workdir, device, chang
     out = Path(workdir) / f"{name}-{seconds}"
     start = time.perf_counter()
     history = run_recipe(recipe, out, max_seconds=seconds, epochs=10 ** 6, device=device, progress=False,
-                         evaluate=False)
+                         evaluate=False, speed=speed)
     wall = time.perf_counter() - start
     steps = len(history.steps["d_loss"])
     saved = read_checkpoint(out / "checkpoint.pt")
@@ -89,24 +95,6 @@ def train_and_measure(name, seconds, classifier, samples, workdir, device, chang
     return {"setting": name, "budget": seconds, "steps": steps, "images": steps * recipe.batch_size,
             "seconds": wall, "scores": scores(True),
             "own_scores": None if recipe.average_decay is None else scores(False)}
-
-
-def larger_conditional_generator(n_classes=10):
-    """Session 5's G with one more layer on each small map: noise ``[B, 64]``, labels ``[B]`` -> ``[B, 1, 28, 28]``.
-
-    A 3x3 convolution (BatchNorm, LeakyReLU 0.2) is added on the 7x7 map
-    (64 channels) and on the 14x14 map (32 channels), before each
-    transposed convolution; everything else is ``models.ConditionalGenerator``.
-    """
-    generator = models.ConditionalGenerator(n_classes=n_classes)
-    layers = list(generator.body)  # Linear, BatchNorm1d, LeakyReLU, Unflatten | ConvT, BN, LeakyReLU | ConvT, Tanh
-    assert isinstance(layers[3], nn.Unflatten) and isinstance(layers[7], nn.ConvTranspose2d), layers
-
-    def refine(channels):
-        return [nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.LeakyReLU(0.2)]
-
-    generator.body = nn.Sequential(*layers[:4], *refine(64), *layers[4:7], *refine(32), *layers[7:])
-    return generator
 
 
 def _moved_one_pixel(x):
@@ -221,10 +209,16 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu", help="device to train on (default cpu)")
     parser.add_argument("--lr", type=float, help="train every setting with this learning rate")
     parser.add_argument("--betas", type=float, nargs=2, help="train every setting with these Adam betas")
-    parser.add_argument("--larger-generator", action="store_true",
-                        help="train cgan with a larger G (a 3x3 convolution added on its 7x7 and 14x14 maps)")
+    parser.add_argument("--lr-decay-to", type=float, metavar="F",
+                        help="train every setting with lr falling to F times its own over the second half (1: none)")
+    parser.add_argument("--plain-generator", action="store_true",
+                        help="train cgan with session 5's own G (no refining layers), as the recipe did before")
     parser.add_argument("--styles", type=int, metavar="K",
-                        help="train cgan on K styles per digit (helpers.styles; 1: one label per digit, as before)")
+                        help="train cgan on K styles per digit (helpers.styles; 1: one label per digit, as before), "
+                             "or course-styles on K styles in all (K >= 2)")
+    parser.add_argument("--amp", action="store_true", help="train with bfloat16 autocast (runs.apply_speed_options)")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="train with the NHWC memory layout (runs.apply_speed_options)")
     parser.add_argument("--floors", action="store_true",
                         help="first print the FD of real digits against real digits, picked in file order and at random")
     parser.add_argument("--yardstick", action="store_true",
@@ -239,23 +233,30 @@ def main(argv=None):
         parser.error(f"--lr must be above 0, got {args.lr}")
     if args.betas is not None and not all(0 <= b < 1 for b in args.betas):
         parser.error(f"--betas must each be in [0, 1), got {args.betas}")
-    if args.larger_generator and args.settings != ["cgan"]:
-        parser.error(f"--larger-generator is a G for the conditional recipe: pass --settings cgan, got {args.settings}")
-    if args.styles is not None and (args.settings != ["cgan"] or args.styles < 1):
-        parser.error(f"--styles K (K >= 1) is for the conditional recipe: pass --settings cgan, got {args.settings} "
-                     f"and K={args.styles}")
-    changes = {key: value for key, value in (("lr", args.lr), ("betas", args.betas and tuple(args.betas)))
-               if value is not None}
+    if args.plain_generator and args.settings != ["cgan"]:
+        parser.error(f"--plain-generator is a G for the conditional recipe: pass --settings cgan, got {args.settings}")
+    if args.lr_decay_to is not None and not 0 < args.lr_decay_to <= 1:
+        parser.error(f"--lr-decay-to must be in (0, 1], got {args.lr_decay_to}")
+    if args.styles is not None and not (args.settings == ["cgan"] and args.styles >= 1
+                                        or args.settings == ["course-styles"] and args.styles >= 2):
+        parser.error(f"--styles K is for one recipe that trains on styles: pass --settings cgan (K >= 1 per digit) "
+                     f"or --settings course-styles (K >= 2 in all), got {args.settings} and K={args.styles}")
+    changes = {key: value for key, value in (("lr", args.lr), ("betas", args.betas and tuple(args.betas)),
+                                             ("lr_decay_to", args.lr_decay_to)) if value is not None}
     torch.manual_seed(0)
     classifier = metrics.digit_classifier(device=args.device)  # the full one, unless GAN_COURSE_FAST=1
     print(f"device {args.device}, torch threads {torch.get_num_threads()}, {classifier.kind} classifier, test "
           f"accuracy {classifier.test_accuracy:.2%}" + (f"; every setting trains with {changes}" if changes else ""))
+    speed = {"amp": args.amp, "channels_last": args.channels_last}
+    if any(speed.values()):
+        print(f"every setting trains with the speed options {[key for key, on in speed.items() if on]}")
     if args.styles is not None:
-        print(f"cgan trains on {args.styles} style(s) per digit (helpers.styles)")
+        print(f"{args.settings[0]} trains on {args.styles} style(s) "
+              f"{'per digit' if args.settings == ['cgan'] else 'in all'} (helpers.styles)")
         changes["styles_per_digit"] = args.styles
-    if args.larger_generator:
-        print("cgan trains with the larger G (benchmarks/quality.py: larger_conditional_generator)")
-        changes["build_generator"] = larger_conditional_generator
+    if args.plain_generator:
+        print("cgan trains with session 5's own G (models.ConditionalGenerator, no refining layers)")
+        changes["build_generator"] = models.ConditionalGenerator
     if args.floors:
         print_floor_spread(floor_spread(classifier, args.samples))
     if args.yardstick:
@@ -264,7 +265,8 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="gan-quality-") as workdir:
         for seconds in args.budgets:
             for name in args.settings:
-                rows.append(train_and_measure(name, seconds, classifier, args.samples, workdir, args.device, changes))
+                rows.append(train_and_measure(name, seconds, classifier, args.samples, workdir, args.device, changes,
+                                              speed))
                 print(f"  {name}, {seconds} s: FD {rows[-1]['scores'].fd:.1f}", flush=True)
     print()
     print_table(rows)

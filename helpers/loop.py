@@ -29,7 +29,7 @@ from .guards import describe
 
 def fit(step, batches, epochs, history=None, *, first_epoch=1, max_steps=None, max_seconds=None, generator=None,
         discriminator=None, sampler=None, snapshots=None, sample_every=1, board=None, save=None, progress=True,
-        label="epoch", with_labels=False):
+        label="epoch", with_labels=False, schedule=None):
     """Train from epoch ``first_epoch`` to ``epochs`` (inclusive); return the ``History``.
 
     ``step(real)``: one training step on a real batch; returns a dict of
@@ -46,10 +46,13 @@ def fit(step, batches, epochs, history=None, *, first_epoch=1, max_steps=None, m
     ``board``: a TensorBoard ``SummaryWriter``. ``save(epoch, history)``:
     called after every epoch, e.g. to write a checkpoint. ``progress``: a
     tqdm bar per epoch and one printed line per epoch.
+    ``schedule(share)``: called before every step with the share of the run
+    done so far, 0 to 1 (``share_done``), e.g. to lower the learning rate.
     """
     history = History() if history is None else history
     steps_left = max_steps
-    deadline = None if max_seconds is None else time.perf_counter() + max_seconds
+    started = time.perf_counter()
+    deadline = None if max_seconds is None else started + max_seconds
     for epoch in range(first_epoch, epochs + 1):
         for model in (generator, discriminator):
             if model is not None:
@@ -60,6 +63,11 @@ def fit(step, batches, epochs, history=None, *, first_epoch=1, max_steps=None, m
             for batch in batches:
                 if done == total:
                     break
+                if schedule is not None:
+                    epochs_share = (epoch - 1 + done / len(batches)) / epochs
+                    steps_share = None if max_steps is None else (max_steps - steps_left + done) / max_steps
+                    time_share = None if max_seconds is None else (time.perf_counter() - started) / max_seconds
+                    schedule(share_done(epochs_share, steps_share, time_share))
                 if with_labels:
                     history.log(**step(*batch))  # (images, labels)
                 else:
@@ -85,6 +93,19 @@ def fit(step, batches, epochs, history=None, *, first_epoch=1, max_steps=None, m
         if last:
             break
     return history
+
+
+def share_done(*shares):
+    """How much of a run is done, 0 to 1: the largest of its budgets' shares.
+
+    ``shares``: the share used of each budget (epochs, steps, seconds; None
+    where the run has no such budget).
+
+    A run ends at whichever budget runs out first, so the one most used up
+    says how far it is. A resumed run counts its epochs from the first one,
+    and its steps and seconds from where it resumed.
+    """
+    return min(1.0, max(share for share in shares if share is not None))
 
 
 def epoch_line(epoch, means):

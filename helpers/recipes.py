@@ -9,6 +9,7 @@ settings, chosen by measuring them against the recipes
 results can be compared side by side.
 """
 
+import functools
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -40,6 +41,9 @@ class Recipe:
     styles_per_digit: int = 1  # train on this many styles of each digit (of all images, if not conditional)
     init: Optional[Callable] = None  # weight initialisation applied to G and D
     average_decay: Optional[float] = None  # keep an average of G's weights (averaging.WeightAverage) to sample with
+    lr_decay_to: Optional[float] = None  # over the run's second half, lr falls linearly to lr * lr_decay_to
+    amp: bool = False  # bfloat16 autocast, where the device computes it fast (runtime.fast_bfloat16)
+    channels_last: bool = False  # NHWC memory layout for the convolutions
     seed: int = 0
     sample_every: int = 1  # save a fixed-noise grid every this many epochs
     n_samples: int = 64
@@ -117,17 +121,23 @@ RECIPES = {
     ),
     "cgan": Recipe(
         name="cgan", title="The course's conditional DCGAN: choose the digit",
-        build_generator=models.ConditionalGenerator, build_discriminator=models.ConditionalDiscriminator,
+        build_generator=functools.partial(models.ConditionalGenerator, refine=True),
+        build_discriminator=models.ConditionalDiscriminator,
         latent_shape=(64,), batch_size=64, epochs=10, lr=2e-3, betas=(0.0, 0.99), logits=True,
-        conditional=True, styles_per_digit=5, average_decay=0.999, sample_every=1, n_samples=100, nrow=10,
+        conditional=True, styles_per_digit=5, average_decay=0.999, lr_decay_to=0.1, amp=True, channels_last=True,
+        sample_every=1, n_samples=100, nrow=10,
         notes="Session 5's model: the label enters G through an embedding joined to the noise, and D "
-              "as a 28x28 map stacked on the image. It trains on 5 styles of each digit (50 labels, found by "
+              "as a 28x28 map stacked on the image. G has one more layer on each small map than session 5's "
+              "(models.refining_layers). It trains on 5 styles of each digit (50 labels, found by "
               "k-means in each digit's training images: helpers.styles) and draws a digit through one of its "
               "styles. The sample grid has one row per digit. Samples are drawn with an average of G's weights. "
               "Chosen by measuring, after 5 minutes on a CPU: 5 styles per digit (FD 25.8) beat 1, the digit "
               "alone (FD 36-40), and in a throwaway script 3 and 10; lr 2e-3 beat 5e-4, 1e-3 and 3e-3, and "
-              "Adam without momentum (betas 0.0, 0.99) beat betas (0.5, 0.999); benchmarks/README.md has "
-              "each run, and benchmarks/quality.py --styles/--lr/--betas repeats them. The average's FD was "
+              "Adam without momentum (betas 0.0, 0.99) beat betas (0.5, 0.999). bfloat16 autocast and the "
+              "NHWC layout (where the CPU has bfloat16 instructions) train 1.6-2x the steps, and with those "
+              "steps the refined G and a learning rate that falls to a tenth over the second half of the run "
+              "pay off; benchmarks/README.md has each run, and benchmarks/quality.py "
+              "--styles/--lr/--betas/--lr-decay-to/--plain-generator repeats them. The average's FD was "
               "well below G's own (quality.py prints both).",
     ),
     "course-dcgan": Recipe(
@@ -143,16 +153,20 @@ RECIPES = {
     ),
     "course-styles": Recipe(
         name="course-styles", title="The course's small DCGAN on 50 styles of digits, found with no labels",
-        build_generator=models.ConditionalGenerator, build_discriminator=models.ConditionalDiscriminator,
+        build_generator=functools.partial(models.ConditionalGenerator, refine=True),
+        build_discriminator=models.ConditionalDiscriminator,
         latent_shape=(64,), batch_size=64, epochs=10, lr=2e-3, betas=(0.0, 0.99), logits=True,
-        styles_per_digit=50, average_decay=0.999, sample_every=1, n_samples=64, nrow=8,
+        styles_per_digit=50, average_decay=0.999, lr_decay_to=0.1, amp=True, channels_last=True,
+        sample_every=1, n_samples=64, nrow=8,
         notes="Unconditional: no digit label is used. k-means splits all the training images into 50 styles "
               "(helpers.styles); G and D are session 5's conditional pair, trained on the style, and a sample "
               "draws its style in proportion to the style's size. The idea of self-conditioned GANs (Liu et "
               "al. 2020). Chosen by measuring, after 5 minutes on a CPU: with the same networks and settings, "
               "a throwaway script gave FD 154 for 1 style (no styles at all), 73 for 10, 22.5 for 50 and 22.7 "
-              "for 100; benchmarks/quality.py measured this recipe at FD 28.9 (benchmarks/README.md). Samples "
-              "are drawn with an average of G's weights.",
+              "for 100. It has the cgan recipe's G (with refining layers), speed options and falling learning "
+              "rate, which took its FD after 5 minutes from 28.9 to 21.6 (3.2x the floor), with 100 styles "
+              "24.5 (benchmarks/quality.py --settings course-styles [--styles 100]; benchmarks/README.md). "
+              "Samples are drawn with an average of G's weights.",
     ),
 }
 

@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
-from . import data
+from . import data, models
 from .averaging import WeightAverage
 from .checkpoints import (CheckpointError, checkpoint_generator, load_checkpoint, read_checkpoint,
                           remove_stale_parts, save_checkpoint)
@@ -34,7 +34,7 @@ from .loop import History, fit
 from .metrics import balanced_labels, evaluate_conditional, evaluate_generator
 from .plotting import image_grid, plot_history, show_images
 from .recipes import RECIPES, get_recipe
-from .runtime import resolve_device, seed_everything
+from .runtime import fast_bfloat16, resolve_device, seed_everything
 from .snapshots import Snapshots
 from .steps import GAN, sample_noise, train_step, uses_batch_statistics
 from .styles import StyleSampler, style_labels, style_sizes
@@ -52,6 +52,42 @@ def adam(parameters, lr, betas):
         return torch.optim.Adam(parameters, lr=lr, betas=betas, fused=True)
     except (RuntimeError, TypeError):  # older PyTorch, or a device without a fused kernel
         return torch.optim.Adam(parameters, lr=lr, betas=betas)
+
+
+def falling_lr(recipe, share):
+    """The learning rate after ``share`` (0 to 1) of a run of ``recipe``.
+
+    ``recipe.lr`` for the first half; then it falls linearly, to
+    ``recipe.lr * recipe.lr_decay_to`` at the end (``recipe.lr`` throughout
+    if ``lr_decay_to`` is None). Smaller steps at the end let G settle
+    instead of chasing the last few D updates.
+    """
+    if recipe.lr_decay_to is None or share <= 0.5:
+        return recipe.lr
+    return recipe.lr * (1.0 - (1.0 - recipe.lr_decay_to) * (share - 0.5) / 0.5)
+
+
+def set_lr(gan, lr):
+    """Set the learning rate of both of ``gan``'s optimisers to ``lr``."""
+    for optimiser in (gan.opt_g, gan.opt_d):
+        for group in optimiser.param_groups:
+            group["lr"] = lr
+
+
+def speed_options(recipe, device, asked=None):
+    """The ``apply_speed_options`` switches to train ``recipe`` with on ``device``.
+
+    The recipe's own (``amp``, ``channels_last``), plus those ``asked`` for
+    (a dict, e.g. from the command line's flags). A recipe's ``amp`` is left
+    off, with one printed line, on a device where bfloat16 is slow
+    (``runtime.fast_bfloat16``); asked for, it is always on.
+    """
+    asked = {key: on for key, on in (asked or {}).items() if on}
+    options = {"amp": recipe.amp, "channels_last": recipe.channels_last, **asked}
+    if options["amp"] and "amp" not in asked and not fast_bfloat16(device):
+        print(f"{recipe.name}: bfloat16 is slow on this {device.type}, so it trains in float32 (--amp forces it)")
+        options["amp"] = False
+    return options
 
 
 def build_gan(recipe, device):
@@ -78,12 +114,13 @@ def build_gan(recipe, device):
 
 
 def apply_speed_options(gan, amp=False, channels_last=False, compile=False):
-    """Opt-in speed-ups, each a separate switch, all off by default; made for CUDA, they run anywhere.
+    """Speed-ups, each a separate switch, all off by default; a recipe may switch some on (``speed_options``).
 
-    - ``amp``: forward passes in bfloat16 under autocast: tensor cores, half the
-      memory traffic; no loss scaling needed, unlike float16.
-    - ``channels_last``: NHWC layout, which cuDNN's convolution kernels prefer
-      (only useful for convolutional models).
+    - ``amp``: forward passes in bfloat16 under autocast: tensor cores on a GPU,
+      AMX tiles on a recent Xeon, half the memory traffic; no loss scaling
+      needed, unlike float16. Where the hardware lacks bfloat16 it is slower.
+    - ``channels_last``: NHWC layout, which cuDNN's and oneDNN's convolution
+      kernels prefer (only useful for convolutional models).
     - ``compile``: ``torch.compile`` fuses the many small element-wise kernels of
       these small networks; it costs a minute of compiling up front.
 
@@ -131,10 +168,10 @@ def run_recipe(recipe, out_dir, epochs=None, max_steps=None, max_seconds=None, r
     ``epochs``: total epochs for the run (default: the recipe's). ``max_steps``
     / ``max_seconds``: stop after this many steps / this much training time in
     this call. ``seed``: default the recipe's.
-    ``resume``: continue the
-    checkpoint in ``out_dir``. ``limit``: use only the first ``limit``
-    training images. ``speed``: keyword arguments for ``apply_speed_options``
-    (e.g. ``{"amp": True}``). ``evaluate``: measure the final generator with
+    ``resume``: continue the checkpoint in ``out_dir``. ``limit``: use only
+    the first ``limit`` training images. ``speed``: keyword arguments for
+    ``apply_speed_options`` (e.g. ``{"amp": True}``), on top of the recipe's
+    own (``speed_options``). ``evaluate``: measure the final generator with
     ``metrics.evaluate_generator`` (28x28 MNIST recipes only), print its
     scores and keep them in ``history.json`` and TensorBoard.
     """
@@ -190,7 +227,7 @@ def _train(recipe, out_dir, checkpoint, epochs, max_steps, max_seconds, resume, 
     """The body of ``run_recipe``, run while its folder is locked."""
     seed = seed_everything(recipe.seed if seed is None else seed)
     device = resolve_device(device)
-    gan = apply_speed_options(build_gan(recipe, device), **(speed or {}))
+    gan = apply_speed_options(build_gan(recipe, device), **speed_options(recipe, device, speed))
     images, labels = training_data(recipe, device, limit, root)
     if len(images) < 2 and (uses_batch_statistics(gan.generator) or uses_batch_statistics(gan.discriminator)):
         raise ValueError(f"--limit {limit} leaves {len(images)} training image; recipe {recipe.name} has BatchNorm, "
@@ -242,7 +279,8 @@ def _train(recipe, out_dir, checkpoint, epochs, max_steps, max_seconds, resume, 
     fit(lambda real, *labels: train_step(gan, real, *labels), batches, epochs, history, first_epoch=start + 1,
         max_steps=max_steps, max_seconds=max_seconds, generator=gan.generator, discriminator=gan.discriminator,
         sampler=sampler, snapshots=snapshots, sample_every=recipe.sample_every, board=board, save=save,
-        progress=progress, label=f"{recipe.name} epoch", with_labels=recipe.n_labels is not None)
+        progress=progress, label=f"{recipe.name} epoch", with_labels=recipe.n_labels is not None,
+        schedule=None if recipe.lr_decay_to is None else lambda share: set_lr(gan, falling_lr(recipe, share)))
     scores = None
     if evaluate and recipe.measurable:
         scores = measure(sampler, recipe, root=root)
@@ -280,15 +318,25 @@ def saved_generator(path, recipe, state, average=True):
     A run trained on styles (``recipe.styles_per_digit > 1``) kept their sizes
     in the checkpoint: its G comes wrapped in a ``styles.StyleSampler``, so
     ``G(z, digits)`` (or ``G(z)``, for an unconditional recipe) works as for
-    any G. A conditional run saved without them (session 5's notebook) holds a
-    G with one label per digit. ``average``: as for
-    ``checkpoints.checkpoint_generator``.
+    any G. A conditional run saved without them holds a G with one label per
+    digit: the recipe's, or (from session 5's notebook) session 5's own
+    ``models.ConditionalGenerator``, without refining layers. ``average``: as
+    for ``checkpoints.checkpoint_generator``.
     """
     sizes = state.get("extra", {}).get("style_sizes")
     n_labels = len(sizes) * len(sizes[0]) if sizes else (10 if recipe.conditional else None)
     labelled = {} if n_labels is None else {"n_classes": n_labels}
-    generator = checkpoint_generator(path, lambda: recipe.build_generator(**labelled), state, average=average)
+    build = lambda: recipe.build_generator(**labelled)  # noqa: E731
+    if recipe.conditional and not sizes and not _same_weights(build(), state["generator"]):
+        build = models.ConditionalGenerator  # session 5's notebook trains its own G, without refining layers
+    generator = checkpoint_generator(path, build, state, average=average)
     return StyleSampler(generator, sizes).eval() if sizes else generator
+
+
+def _same_weights(network, weights):
+    """True if ``weights`` (a state dict) has exactly ``network``'s names and shapes."""
+    own = network.state_dict()
+    return own.keys() == weights.keys() and all(own[k].shape == weights[k].shape for k in own)
 
 
 def trained_generator(recipe, out_dir, steps, device=None, limit=None, root=None):

@@ -57,6 +57,23 @@ def resolve_device(device=None):
     return device
 
 
+def fast_bfloat16(device):
+    """True when ``device`` computes in bfloat16 faster than in float32.
+
+    A CUDA GPU with bfloat16 support, or a CPU with Intel's AMX or AVX-512
+    BF16 instructions (recent Xeons). Elsewhere (most laptops, Apple's chips)
+    bfloat16 is emulated and slower, so a recipe that trains under bfloat16
+    autocast (``Recipe.amp``) trains in float32 there instead.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")  # private, so looked up with care
+        return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+    return False
+
+
 def seed_everything(seed):
     """Seed Python, NumPy and PyTorch (CPU and every GPU) with ``seed``.
 

@@ -64,8 +64,10 @@ def parse_args(argv=None):
     parser.add_argument("--limit", type=positive_int, default=None, help="use only the first N training images")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar or per-epoch lines")
     parser.add_argument("--no-eval", action="store_true", help="skip measuring the final generator (FD, coverage)")
-    parser.add_argument("--amp", action="store_true", help="speed option: bfloat16 autocast")
-    parser.add_argument("--channels-last", action="store_true", help="speed option: NHWC memory layout")
+    parser.add_argument("--amp", action="store_true",
+                        help="speed option: bfloat16 autocast (cgan and course-styles use it where it is fast)")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="speed option: NHWC memory layout (cgan and course-styles use it)")
     parser.add_argument("--compile", action="store_true", help="speed option: torch.compile both networks")
     return parser.parse_args(argv)
 

@@ -156,6 +156,16 @@ def test_a_checkpoint_without_styles_opens_as_a_plain_conditional_g(tmp_path):
     assert type(DigitDemo.from_checkpoint(tmp_path / "checkpoint.pt").generator) is models.ConditionalGenerator
 
 
+def test_the_recipe_trained_on_one_label_per_digit_keeps_its_refined_g(tmp_path):
+    recipe = dataclasses.replace(recipes.get_recipe("cgan"), styles_per_digit=1)  # quality.py --styles 1
+    runs.run_recipe(recipe, tmp_path, max_steps=1, limit=64, progress=False, evaluate=False)
+    path = tmp_path / "checkpoint.pt"
+    G = runs.saved_generator(path, recipe, checkpoints.read_checkpoint(path))
+    refined = [m for m in G.body if isinstance(m, torch.nn.Conv2d)]
+    assert [(m.in_channels, m.kernel_size) for m in refined] == [(64, (3, 3)), (32, (3, 3))]
+    assert G.embed.num_embeddings == 10 and len(G.body) == len(models.ConditionalGenerator().body) + 6
+
+
 # --- the demo: headless ------------------------------------------------------------------------
 
 def demo():

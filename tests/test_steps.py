@@ -192,3 +192,60 @@ def test_d_with_batchnorm_never_sees_real_and_fake_mixed():
 def test_discriminate_names_both_shapes_when_g_forgets_to_reshape():
     with pytest.raises(ValueError, match=r"real: shape \(4, 1, 28, 28\).*fake: shape \(4, 784\)"):
         steps.discriminate(models.r3_discriminator(), torch.zeros(4, 1, 28, 28), torch.zeros(4, 784))
+
+
+# --- the learning rate's fall and the speed options of a recipe ----------------------------------
+
+def test_share_done_is_the_most_used_up_budget():
+    assert loop.share_done(0.2, None, 0.7) == 0.7
+    assert loop.share_done(0.9, 0.4, None) == 0.9
+    assert loop.share_done(1.3) == 1.0  # a deadline overshot by one step still reads "done"
+
+
+def test_fit_tells_the_schedule_how_far_the_run_is_by_steps_and_by_epochs():
+    seen = []
+    loop.fit(lambda real: {"loss": real.sum()}, [torch.ones(1)] * 4, epochs=3, progress=False,
+             schedule=seen.append)
+    assert seen == pytest.approx([i / 12 for i in range(12)])
+    seen.clear()
+    loop.fit(lambda real: {"loss": real.sum()}, [torch.ones(1)] * 4, epochs=100, max_steps=5, progress=False,
+             schedule=seen.append)
+    assert seen == pytest.approx([i / 5 for i in range(5)])  # the step budget ends the run, so it counts
+
+
+def test_the_learning_rate_holds_then_falls_linearly_to_its_end_share():
+    from helpers.runs import falling_lr
+    recipe = recipes.get_recipe("cgan")
+    assert recipe.lr_decay_to == 0.1
+    lrs = [falling_lr(recipe, share) / recipe.lr for share in (0.0, 0.5, 0.75, 1.0)]
+    assert lrs == pytest.approx([1.0, 1.0, 0.55, 0.1])
+    assert falling_lr(recipes.get_recipe("course-dcgan"), 1.0) == recipes.get_recipe("course-dcgan").lr
+
+
+def test_a_recipe_run_ends_at_its_lowered_learning_rate(tmp_path):
+    from helpers import checkpoints, runs
+    recipe = recipes.get_recipe("cgan")
+    runs.run_recipe(recipe, tmp_path, max_steps=4, limit=128, progress=False, evaluate=False)
+    state = checkpoints.read_checkpoint(tmp_path / "checkpoint.pt")
+    last = runs.falling_lr(recipe, 3 / 4)  # set before the last of the 4 steps
+    for name in ("opt_g", "opt_d"):
+        assert state[name]["param_groups"][0]["lr"] == pytest.approx(last), name
+
+
+def test_a_recipes_bfloat16_is_used_only_where_it_is_fast(monkeypatch, capsys):
+    from helpers import runs
+    recipe = recipes.get_recipe("cgan")
+    assert recipe.amp and recipe.channels_last
+    monkeypatch.setattr(runs, "fast_bfloat16", lambda device: False)
+    assert runs.speed_options(recipe, torch.device("cpu")) == {"amp": False, "channels_last": True}
+    assert "bfloat16 is slow on this cpu, so it trains in float32" in capsys.readouterr().out
+    assert runs.speed_options(recipe, torch.device("cpu"), {"amp": True})["amp"]  # asked for: always on
+    monkeypatch.setattr(runs, "fast_bfloat16", lambda device: True)
+    assert runs.speed_options(recipe, torch.device("cpu"), {"amp": False, "compile": False}) == {
+        "amp": True, "channels_last": True}
+    assert runs.speed_options(recipes.get_recipe("r3"), torch.device("cpu")) == {"amp": False, "channels_last": False}
+
+
+def test_fast_bfloat16_answers_for_every_device():
+    from helpers.runtime import fast_bfloat16
+    assert isinstance(fast_bfloat16("cpu"), bool) and fast_bfloat16("meta") is False
