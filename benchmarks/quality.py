@@ -20,8 +20,10 @@ the lines under it give G's own last weights beside it.
 (``models.refining_layers``), as the recipe did before. ``--lr-decay-to F``
 trains every setting with a learning rate that falls to ``F`` times its own
 over the run's second half (1: no fall). ``--amp`` and ``--channels-last``
-switch on those speed options for every setting (``cgan`` has both already,
-where the CPU has bfloat16 instructions).
+switch on those speed options for every setting (``cgan`` and
+``course-styles`` have both already, where the CPU has bfloat16
+instructions); ``--float32`` trains every setting without bfloat16, as on a
+CPU without those instructions.
 
 ``--styles K`` trains the conditional recipe on ``K`` styles per digit
 (``helpers.styles``) instead of its own number (``--styles 1`` is the
@@ -51,6 +53,7 @@ Usage::
     python benchmarks/quality.py --budgets 300 --settings cgan --betas 0.5 0.999   # the betas cgan had before
     python benchmarks/quality.py --budgets 300 --settings cgan --plain-generator   # session 5's G, as before
     python benchmarks/quality.py --budgets 300 --settings cgan --lr-decay-to 1     # no fall of the learning rate
+    python benchmarks/quality.py --budgets 300 --settings cgan --float32           # as on a CPU without bfloat16
     python benchmarks/quality.py --budgets 300 --settings cgan --styles 1   # one label per digit, no styles
 """
 
@@ -217,6 +220,8 @@ def main(argv=None):
                         help="train cgan on K styles per digit (helpers.styles; 1: one label per digit, as before), "
                              "or course-styles on K styles in all (K >= 2)")
     parser.add_argument("--amp", action="store_true", help="train with bfloat16 autocast (runs.apply_speed_options)")
+    parser.add_argument("--float32", action="store_true",
+                        help="train every setting in float32, as on a CPU without bfloat16 instructions")
     parser.add_argument("--channels-last", action="store_true",
                         help="train with the NHWC memory layout (runs.apply_speed_options)")
     parser.add_argument("--floors", action="store_true",
@@ -235,6 +240,8 @@ def main(argv=None):
         parser.error(f"--betas must each be in [0, 1), got {args.betas}")
     if args.plain_generator and args.settings != ["cgan"]:
         parser.error(f"--plain-generator is a G for the conditional recipe: pass --settings cgan, got {args.settings}")
+    if args.float32 and args.amp:
+        parser.error("--float32 and --amp contradict each other: pass one")
     if args.lr_decay_to is not None and not 0 < args.lr_decay_to <= 1:
         parser.error(f"--lr-decay-to must be in (0, 1], got {args.lr_decay_to}")
     if args.styles is not None and not (args.settings == ["cgan"] and args.styles >= 1
@@ -247,6 +254,9 @@ def main(argv=None):
     classifier = metrics.digit_classifier(device=args.device)  # the full one, unless GAN_COURSE_FAST=1
     print(f"device {args.device}, torch threads {torch.get_num_threads()}, {classifier.kind} classifier, test "
           f"accuracy {classifier.test_accuracy:.2%}" + (f"; every setting trains with {changes}" if changes else ""))
+    if args.float32:
+        print("every setting trains in float32 (no bfloat16 autocast, whatever its recipe says)")
+        changes["amp"] = False
     speed = {"amp": args.amp, "channels_last": args.channels_last}
     if any(speed.values()):
         print(f"every setting trains with the speed options {[key for key, on in speed.items() if on]}")

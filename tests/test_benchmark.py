@@ -144,17 +144,20 @@ def test_grading_benchmark_reports_a_consistent_row_per_notebook(tmp_path):
 
 def test_quality_benchmark_trains_cgan_with_another_g_and_other_styles_and_only_cgan():
     done = subprocess.run([sys.executable, str(QUALITY), "--budgets", "1", "--samples", "300", "--settings", "cgan",
-                           "--plain-generator", "--styles", "2", "--lr-decay-to", "0.5", "--channels-last"],
+                           "--plain-generator", "--styles", "2", "--lr-decay-to", "0.5", "--channels-last",
+                           "--float32"],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "cgan trains with session 5's own G" in done.stdout and "cgan trains on 2 style(s) per digit" in done.stdout
     assert "'lr_decay_to': 0.5" in done.stdout and "speed options ['channels_last']" in done.stdout
+    assert "every setting trains in float32" in done.stdout
     assert re.search(r"^cgan: k-means found 20 styles in [\d.]+ s", done.stdout, re.M), done.stdout
     assert re.search(r"^cgan +1 +[\d,]+ +[\d,]+ +\d+ +[\d.]+ +[\d.]+ +\d+/10 .*%$", done.stdout, re.M), done.stdout
     for flags, message in ((["--settings", "r3", "--plain-generator"], "--settings cgan"),
                            (["--settings", "r3", "--styles", "2"], "--settings cgan"),
                            (["--settings", "cgan", "--styles", "0"], "--settings cgan"),
                            (["--settings", "course-styles", "--styles", "1"], "--settings course-styles (K >= 2"),
-                           (["--settings", "cgan", "--lr-decay-to", "0"], "--lr-decay-to must be in (0, 1]")):
+                           (["--settings", "cgan", "--lr-decay-to", "0"], "--lr-decay-to must be in (0, 1]"),
+                           (["--settings", "cgan", "--float32", "--amp"], "--float32 and --amp contradict")):
         bad = subprocess.run([sys.executable, str(QUALITY), *flags], capture_output=True, text=True, timeout=120)
         assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr, flags
