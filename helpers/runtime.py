@@ -6,6 +6,9 @@ Three small switches every notebook uses:
   turns a name a user typed into a device, or says which ones exist);
 - ``seed_everything(seed)``   make a run repeatable;
 - ``fast_mode()``   True when ``GAN_COURSE_FAST=1``: the notebook becomes a smoke run.
+
+``fast_bfloat16(device)`` says whether a device computes bfloat16 in
+hardware, for the recipes that train in it where it is fast.
 """
 
 import os
