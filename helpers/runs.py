@@ -326,17 +326,14 @@ def saved_generator(path, recipe, state, average=True):
     sizes = state.get("extra", {}).get("style_sizes")
     n_labels = len(sizes) * len(sizes[0]) if sizes else (10 if recipe.conditional else None)
     labelled = {} if n_labels is None else {"n_classes": n_labels}
-    build = lambda: recipe.build_generator(**labelled)  # noqa: E731
-    if recipe.conditional and not sizes and not _same_weights(build(), state["generator"]):
-        build = models.ConditionalGenerator  # session 5's notebook trains its own G, without refining layers
-    generator = checkpoint_generator(path, build, state, average=average)
+    try:
+        generator = checkpoint_generator(path, lambda: recipe.build_generator(**labelled), state, average=average)
+    except CheckpointError:
+        if sizes or not recipe.conditional:
+            raise
+        # session 5's notebook trains its own G, without the recipe's refining layers
+        generator = checkpoint_generator(path, models.ConditionalGenerator, state, average=average)
     return StyleSampler(generator, sizes).eval() if sizes else generator
-
-
-def _same_weights(network, weights):
-    """True if ``weights`` (a state dict) has exactly ``network``'s names and shapes."""
-    own = network.state_dict()
-    return own.keys() == weights.keys() and all(own[k].shape == weights[k].shape for k in own)
 
 
 def trained_generator(recipe, out_dir, steps, device=None, limit=None, root=None):
