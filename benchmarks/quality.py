@@ -20,10 +20,10 @@ the lines under it give G's own last weights beside it.
 (``models.refining_layers``), as the recipe did before. ``--lr-decay-to F``
 trains every setting with a learning rate that falls to ``F`` times its own
 over the run's second half (1: no fall). ``--amp`` and ``--channels-last``
-switch on those speed options for every setting (``cgan`` and
-``course-styles`` have both already, where the CPU has bfloat16
-instructions); ``--float32`` trains every setting without bfloat16, as on a
-CPU without those instructions.
+set those recipe fields for every setting (bfloat16 autocast where the
+device computes it fast, and the NHWC layout; ``cgan`` and ``course-styles``
+have both already); ``--float32`` trains every setting without bfloat16, as
+on a CPU without bfloat16 instructions.
 
 ``--styles K`` trains the conditional recipe on ``K`` styles per digit
 (``helpers.styles``) instead of its own number (``--styles 1`` is the
@@ -74,11 +74,10 @@ from helpers.runs import measure, run_recipe, saved_generator
 DEFAULT = ["course-mlp", "course-dcgan", "course-styles", "cgan", "r1", "r2", "r3", "r4"]
 
 
-def train_and_measure(name, seconds, classifier, samples, workdir, device, changes=None, speed=None):
+def train_and_measure(name, seconds, classifier, samples, workdir, device, changes=None):
     """Train setting ``name`` for ``seconds``; return a dict of what it did and how good it is.
 
     ``changes``: recipe fields to train with instead of the preset's (e.g. ``{"lr": 1e-3}``).
-    ``speed``: ``runs.apply_speed_options`` switches (e.g. ``{"amp": True}``).
     ``"scores"`` measures what the run draws with (its average of G's weights, if kept);
     ``"own_scores"`` G's own last weights, for a run that keeps an average (else None).
     """
@@ -86,7 +85,7 @@ def train_and_measure(name, seconds, classifier, samples, workdir, device, chang
     out = Path(workdir) / f"{name}-{seconds}"
     start = time.perf_counter()
     history = run_recipe(recipe, out, max_seconds=seconds, epochs=10 ** 6, device=device, progress=False,
-                         evaluate=False, speed=speed)
+                         evaluate=False)
     wall = time.perf_counter() - start
     steps = len(history.steps["d_loss"])
     saved = read_checkpoint(out / "checkpoint.pt")
@@ -219,11 +218,12 @@ def main(argv=None):
     parser.add_argument("--styles", type=int, metavar="K",
                         help="train cgan on K styles per digit (helpers.styles; 1: one label per digit, as before), "
                              "or course-styles on K styles in all (K >= 2)")
-    parser.add_argument("--amp", action="store_true", help="train with bfloat16 autocast (runs.apply_speed_options)")
+    parser.add_argument("--amp", action="store_true",
+                        help="train every setting with bfloat16 autocast where the device computes it fast")
     parser.add_argument("--float32", action="store_true",
                         help="train every setting in float32, as on a CPU without bfloat16 instructions")
     parser.add_argument("--channels-last", action="store_true",
-                        help="train with the NHWC memory layout (runs.apply_speed_options)")
+                        help="train every setting with the NHWC memory layout")
     parser.add_argument("--floors", action="store_true",
                         help="first print the FD of real digits against real digits, picked in file order and at random")
     parser.add_argument("--yardstick", action="store_true",
@@ -249,17 +249,13 @@ def main(argv=None):
         parser.error(f"--styles K is for one recipe that trains on styles: pass --settings cgan (K >= 1 per digit) "
                      f"or --settings course-styles (K >= 2 in all), got {args.settings} and K={args.styles}")
     changes = {key: value for key, value in (("lr", args.lr), ("betas", args.betas and tuple(args.betas)),
-                                             ("lr_decay_to", args.lr_decay_to)) if value is not None}
+                                             ("lr_decay_to", args.lr_decay_to),
+                                             ("amp", True if args.amp else False if args.float32 else None),
+                                             ("channels_last", args.channels_last or None)) if value is not None}
     torch.manual_seed(0)
     classifier = metrics.digit_classifier(device=args.device)  # the full one, unless GAN_COURSE_FAST=1
     print(f"device {args.device}, torch threads {torch.get_num_threads()}, {classifier.kind} classifier, test "
           f"accuracy {classifier.test_accuracy:.2%}" + (f"; every setting trains with {changes}" if changes else ""))
-    if args.float32:
-        print("every setting trains in float32 (no bfloat16 autocast, whatever its recipe says)")
-        changes["amp"] = False
-    speed = {"amp": args.amp, "channels_last": args.channels_last}
-    if any(speed.values()):
-        print(f"every setting trains with the speed options {[key for key, on in speed.items() if on]}")
     if args.styles is not None:
         print(f"{args.settings[0]} trains on {args.styles} style(s) "
               f"{'per digit' if args.settings == ['cgan'] else 'in all'} (helpers.styles)")
@@ -275,8 +271,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="gan-quality-") as workdir:
         for seconds in args.budgets:
             for name in args.settings:
-                rows.append(train_and_measure(name, seconds, classifier, args.samples, workdir, args.device, changes,
-                                              speed))
+                rows.append(train_and_measure(name, seconds, classifier, args.samples, workdir, args.device, changes))
                 print(f"  {name}, {seconds} s: FD {rows[-1]['scores'].fd:.1f}", flush=True)
     print()
     print_table(rows)
