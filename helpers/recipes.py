@@ -134,10 +134,10 @@ RECIPES = {
               "Chosen by measuring, after 5 minutes on a CPU: 5 styles per digit (FD 25.8) beat 1, the digit "
               "alone (FD 36-40), and in a throwaway script 3 and 10; lr 2e-3 beat 5e-4, 1e-3 and 3e-3, and "
               "Adam without momentum (betas 0.0, 0.99) beat betas (0.5, 0.999). bfloat16 autocast and the "
-              "NHWC layout (where the CPU has bfloat16 instructions) train 1.6-2x the steps, and with those "
+              "NHWC layout (where the CPU has bfloat16 instructions) train 1.7-1.8x the steps, and with those "
               "steps the refined G and a learning rate that falls to a tenth over the second half of the run "
               "pay off; benchmarks/README.md has each run, and benchmarks/quality.py "
-              "--styles/--lr/--betas/--lr-decay-to/--plain-generator repeats them. The average's FD was "
+              "--styles/--lr/--betas/--lr-decay-to/--plain-generator/--float32 repeats them. The average's FD was "
               "well below G's own (quality.py prints both).",
     ),
     "course-dcgan": Recipe(
