@@ -543,7 +543,7 @@ def without_trailing_ungraded_cells(nb):
     return nb
 
 
-def run_graded_cells(name, overrides=None):
+def run_graded_cells(name, overrides=None, judge_seed=None):
     """Which graded test cells pass for a submission, run in this process the way the autograder runs it.
 
     The student notebook, every exercise solved (``overrides`` maps a
@@ -555,27 +555,40 @@ def run_graded_cells(name, overrides=None):
     grade_id: passed}``. It costs no kernel start and no nbgrader process, so
     every mutant can be scored; ``grade_batch`` proves on a sample that
     nbgrader agrees.
+
+    With ``judge_seed``, each graded cell's exercise is also asked and
+    marked by the judge (``helpers.course.judge``), whatever the cell did,
+    through the same files the grade command reads; returns ``(passed,
+    {test grade_id: the judge's sentence, None when right})``.
     """
+    import tempfile
+
     from IPython.display import display
+
+    from helpers.course import judge
 
     nb = without_trailing_ungraded_cells(completed_submission(STUDENTS[name], SOURCES[name], overrides))
     graded = {grade_id(c): "".join(c["source"]) for c in load(SOURCES[name])["cells"]
               if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
     namespace = {"__name__": "__main__", "display": display}
-    passed = {}
-    for cell in nb["cells"]:
-        if cell["cell_type"] != "code":
-            continue
-        gid = grade_id(cell)
-        source = graded.get(gid, "".join(cell["source"]))
-        try:
-            exec(compile(source, f"<{name}:{gid or 'cell'}>", "exec"), namespace)
-            ok = True
-        except Exception:  # noqa: BLE001 - a failing cell is what is being measured
-            ok = False
-        if gid in graded:
-            passed[gid] = ok
-    return passed
+    passed, judged = {}, {}
+    with tempfile.TemporaryDirectory() as replies:
+        for cell in nb["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            gid = grade_id(cell)
+            source = graded.get(gid, "".join(cell["source"]))
+            try:
+                exec(compile(source, f"<{name}:{gid or 'cell'}>", "exec"), namespace)
+                ok = True
+            except Exception:  # noqa: BLE001 - a failing cell is what is being measured
+                ok = False
+            if gid in graded:
+                passed[gid] = ok
+                if judge_seed is not None and gid in judge.EXERCISES:
+                    judge.ask(gid, namespace, judge_seed, replies)
+                    judged[gid] = judge.mark(gid, judge.read_replies(replies).get(gid), judge_seed)
+    return (passed, judged) if judge_seed is not None else passed
 
 
 def write_submission(folder, student, name, nb):

@@ -10,6 +10,10 @@ against a copy of the sources (``--solutions``), so a vandal can do no harm here
 - ``vandal`` writes scores into the gradebook (manual scores for itself, zeros for everyone
   before it), overwrites the instructor's source notebook and leaves a process running: the
   scores stay right, the source comes back, the process is killed;
+- ``kernel-rigger`` has one exercise wrong and rigs the grading kernel itself, which no
+  snapshot undoes: it makes the kernel report every failed cell as passed. nbgrader then
+  gives full marks; the judge outside the kernel must take that exercise's points away,
+  and keep every other exercise's;
 - ``copycat`` pasted a solution cell twice (a duplicate grade_id, which used to abort
   nbgrader's whole batch): graded, full marks;
 - ``zz-honest``, graded last, gets full marks.
@@ -88,6 +92,12 @@ while True:
     except KeyboardInterrupt:
         pass
 """
+KERNEL_RIGGER = """import gc
+for _kernel in gc.get_objects():
+    if type(_kernel).__name__ == "GradingKernel":
+        _kernel._error_reply = lambda error, show_traceback=True: {
+            "status": "ok", "execution_count": 0, "payload": [], "user_expressions": {}}
+"""
 HOG = "_hog = bytearray(3 * 2**30)\nfor _i in range(0, len(_hog), 4096):\n    _hog[_i] = 1\n"
 RIGGED = {  # exercise -> (the cell before its test that rigs it, what the detail must name)
     "to_minus_one_one": (PATCHER, "torch.allclose"),
@@ -115,6 +125,8 @@ def hostile(tmp_path_factory):
         TESTS["to_zero_one"]: VANDAL.format(path=str(solutions / f"{NAME}.ipynb")),
         TESTS["class_counts"]: GRADEBOOK.format(path=str(root / "course" / "gradebook.db")),
         TESTS["mean_image"]: DAEMON.format(path=str(pid_file))}))
+    write_submission(subs, "kernel-rigger", NAME, submission({"class_counts": mutant("class_counts")},
+                                                             {TESTS["to_minus_one_one"]: KERNEL_RIGGER}))
     copycat = submission()  # a solution cell pasted twice keeps its grade_id (nbgrader issue #1083)
     copycat["cells"].append(dict(next(c for c in copycat["cells"] if c.get("metadata", {}).get("nbgrader", {})
                                       .get("grade_id") == "to_minus_one_one"), id="pasted"))
@@ -159,6 +171,14 @@ def test_rigging_the_tests_does_not_save_a_wrong_answer(hostile):
     assert r["status"] == "tampered", r
     for _, named in RIGGED.values():
         assert named in r["detail"], (named, r["detail"])
+
+
+def test_rigging_the_kernel_itself_is_caught_by_the_judge_outside_it(hostile):
+    rows, process, _, _ = hostile
+    r = row(rows, process, "kernel-rigger")
+    assert score(r) == FULL - POINTS[TESTS["class_counts"]], r
+    assert f"{TESTS['class_counts']} passed in the notebook but failed the check outside it" in r["detail"], r
+    assert "no answer reached the judge" in r["detail"], r
 
 
 def test_the_gradebook_the_instructors_files_and_leftover_processes_are_put_right(hostile):

@@ -139,7 +139,7 @@ def _expect_old_gradients_cleared(name, run_step, latent_dim=8):
                        f"{change:.0f} in one step, because old gradients were added to the new ones")
 
 
-class _ReadableMeta(TorchFunctionMode):
+class ReadableMeta(TorchFunctionMode):
     """Inside this mode, reading a number out of a ``meta`` tensor (``.item()``, ``float()``, a format)
     gives 0 instead of an error: printing a loss is no device mistake."""
 
@@ -156,7 +156,7 @@ def _expect_any_device(fix, run_step, latent_dim=8):
     """``run_step(G, D)`` must work with both networks on another device (``meta``, never named)."""
     G, D = _tiny_gan(latent_dim)
     try:
-        with _ReadableMeta():
+        with ReadableMeta():
             run_step(G.to(META), D.to(META))
     except (RuntimeError, NotImplementedError, TypeError, ValueError):
         raise AssertionError(f"{fix}: the step failed when the models and data were on another device "

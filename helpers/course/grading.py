@@ -17,8 +17,10 @@ sources come from ``solutions/`` (or ``--solutions``). The steps:
    folder with a throwaway copy of the submission, the grading kernel
    (``grading_kernel.py``: hidden tests on pristine code), a memory and an
    output-size limit. Afterwards the scores are taken from the autograded
-   notebook by nbgrader's rule and written into the gradebook again, the
-   instructor's files are put back if the submission changed them, and
+   notebook by nbgrader's rule, the judge (``judge.py``) marks its own
+   questions outside the kernel and sets to 0 each cell that passed there
+   but answers wrong, and the scores are written into the gradebook again;
+   the instructor's files are put back if the submission changed them, and
    processes it left are killed.
 4. ``generate_feedback`` and ``export`` (nbgrader's own table lands beside
    the CSV as ``<stem>-nbgrader.csv``); one CSV row per student and
@@ -43,6 +45,7 @@ each student's autograde is kept beside their feedback, as
 import csv
 import json
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -51,7 +54,8 @@ from pathlib import Path
 
 import nbformat
 
-from . import isolation
+from . import isolation, judge
+from .grading_kernel import code_hash
 from .release import NOTEBOOKS_DIR, SOLUTIONS_DIR
 
 DEFAULT_TIMEOUT = 120  # seconds per cell; fast-mode cells take a few seconds
@@ -325,6 +329,7 @@ class _Batch:
         self.workdir, self.name, self.names_of, self.limits = workdir, name, names_of, limits
         self.instructor_files = instructor_files
         self.source = json.loads(source_text)
+        self.judged = judged_cells(self.source, SOLUTIONS_DIR / f"{name}.ipynb")
         path = workdir / "source" / name / f"{name}.ipynb"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(source_text)
@@ -336,13 +341,18 @@ class _Batch:
         _register_students(self.workdir, self.names_of)
         instructor_cells = [(_text(c["source"]), _is_test(c)) for c in self.source["cells"]
                             if c["cell_type"] == "code" and not _meta(c).get("solution")]
-        rows, runs, notices = [], {}, {}
+        rows, runs, notices, judged = [], {}, {}, {}
         for student, (state, detail) in sorted(status.items()):
             if state == "graded":
+                seed = secrets.randbelow(2**31)  # new inputs for the judge's questions, for every submission
                 runs[student] = isolation.autograde_alone(self.workdir, self.name, student, texts[student],
-                                                          instructor_cells, self.limits)
+                                                          instructor_cells, self.limits,
+                                                          {"seed": seed, "cells": self.judged})
                 self.scores[student] = _test_scores(runs[student].autograded, self.source)
                 notices[student] = self._put_back(runs[student])
+                judged[student] = judge.overrule(self.scores[student], runs[student].replies, seed,
+                                                 self.judged.values())
+                _record_scores(self.workdir, self.name, self.scores)
         self._write_autograded(runs)
         if any(run.autograded is not None for run in runs.values()):
             _nbgrader(self.workdir, "generate_feedback", self.name)
@@ -350,6 +360,7 @@ class _Batch:
         for student, (state, detail) in sorted(status.items()):
             if state == "graded":
                 state, detail = _outcome(runs[student], notices[student])
+                detail = "; ".join(filter(None, [detail, *judged[student]]))
                 _copy_feedback(self.workdir, self.name, student, self.names_of[student], feedback_dir)
                 _write_student_log(runs[student].log, self.name, feedback_dir / self.names_of[student])
             score = sum(self.scores.get(student, {}).values())
@@ -384,6 +395,23 @@ class _Batch:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(run.autograded)
         _record_scores(self.workdir, self.name, self.scores)
+
+
+def judged_cells(source, shipped_path):
+    """``{sha1 of the test cell: grade_id}`` for the test cells of ``source`` the judge asks again.
+
+    A cell is judged when the judge knows its exercise and the cell is the
+    one the course ships (``shipped_path``, its solutions notebook): a test
+    an instructor rewrote is left to nbgrader alone.
+    """
+    try:
+        shipped = json.loads(Path(shipped_path).read_text())
+    except (OSError, ValueError):
+        return {}
+    ours = {_meta(c).get("grade_id"): _text(c["source"]) for c in shipped["cells"] if _is_test(c)}
+    return {code_hash(_text(c["source"])): _meta(c)["grade_id"] for c in source["cells"]
+            if _is_test(c) and _meta(c)["grade_id"] in judge.EXERCISES
+            and ours.get(_meta(c)["grade_id"]) == _text(c["source"])}
 
 
 def _text(source):

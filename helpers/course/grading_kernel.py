@@ -24,6 +24,10 @@ through nbgrader and reads what it reports):
 4. **A report.** One JSON line per event (a cell started, names put back, a
    cell skipped, an ignored interrupt) goes to the file named by
    ``GAN_GRADER_REPORT``.
+5. **The judge's questions.** After a test cell passed, the judge
+   (``judge.py``) asks that exercise again, on inputs the student could not
+   know, and saves the replies; the grade command marks them outside the
+   kernel, so the score does not rest on this kernel alone.
 
 What it cannot stop: code written against this kernel itself (there is no
 sandbox; the README's "What grading isolates" section says what is and is
@@ -33,8 +37,10 @@ Settings come from the environment, set by the grade command per student:
 ``GAN_GRADER_HIDDEN`` (the sha1 of each instructor test cell, comma-separated),
 ``GAN_GRADER_IMPORTS`` (``instructor_imports`` of the source notebook, as JSON),
 ``GAN_GRADER_SKIP`` (a JSON object: cell key -> reason), ``GAN_GRADER_TIMEOUT``
-(seconds per cell), ``GAN_GRADER_FILE_LIMIT`` (bytes per file) and
-``GAN_GRADER_REPORT``.
+(seconds per cell), ``GAN_GRADER_FILE_LIMIT`` (bytes per file),
+``GAN_GRADER_REPORT`` and ``GAN_GRADER_JUDGE`` (a JSON object: ``seed``,
+``folder`` for the replies, and ``cells``, the sha1 of each judged test cell
+-> its grade_id).
 """
 
 import builtins
@@ -261,6 +267,11 @@ class GradingKernel(IPythonKernel):
         self._format = traceback.format_exception
         self._stdout, self._stderr = sys.stdout, sys.stderr
         self._imports = _resolve(json.loads(os.environ.get("GAN_GRADER_IMPORTS", "{}")))
+        self._judge = json.loads(os.environ.get("GAN_GRADER_JUDGE", "{}"))
+        if self._judge.get("cells"):
+            from . import judge  # imported before any student code runs, like the rest
+
+            self._ask = judge.ask
         self._pristine = Pristine(*_protected())
         self._hooks = self._ipython_hooks()
         if self._timeout:
@@ -316,6 +327,9 @@ class GradingKernel(IPythonKernel):
             if rebound:
                 self._report(event="rebound", names=rebound)
             exec(compiled, namespace)
+            grade_id = self._judge.get("cells", {}).get(code_hash(code))
+            if grade_id:
+                self._ask(grade_id, namespace, self._judge["seed"], self._judge["folder"])
         except BaseException as error:  # noqa: BLE001 - a failed assertion, an interrupt: the cell failed
             return self._error_reply(error)
         return {"status": "ok", "execution_count": self.shell.execution_count - 1, "payload": [],

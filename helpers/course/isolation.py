@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .grading_kernel import KERNEL_NAME, code_hash, instructor_imports, read_report, write_kernelspec
+from .judge import read_replies
 
 COURSE_ID = "gan-course"
 MAX_SKIPS = 3  # cells a run may lose (kernel death, ignored interrupt, a limit) before it is given up
@@ -47,21 +48,25 @@ class Limits:
 @dataclass
 class Run:
     """What one student's autograde left: the autograded notebook (text, or None), nbgrader's log,
-    the grading kernel's events, the cells skipped on a later try (key -> (status, sentence)), and the
-    seconds it took in all."""
+    the grading kernel's events, the cells skipped on a later try (key -> (status, sentence)), the
+    seconds it took in all, and the replies to the judge's questions (grade_id -> bytes, from the
+    last try)."""
     autograded: str = None
     log: str = ""
     events: list = field(default_factory=list)
     skipped: dict = field(default_factory=dict)
     seconds: float = 0.0
+    replies: dict = field(default_factory=dict)
 
 
-def autograde_alone(course, name, student, notebook_text, instructor_cells, limits):
+def autograde_alone(course, name, student, notebook_text, instructor_cells, limits, judge=None):
     """Autograde ``student``'s ``name`` notebook alone; return a ``Run``.
 
     ``course``: the batch's nbgrader course folder (its gradebook and
     ``source/``). ``instructor_cells``: ``(source, is_test)`` for each code
-    cell of the instructor's notebook that is not a solution. Each try gets
+    cell of the instructor's notebook that is not a solution. ``judge``:
+    ``{"seed": int, "cells": {test cell sha1: grade_id}}``, the exercises the
+    judge asks again in the kernel (``judge.py``). Each try gets
     a fresh temporary folder of its own, outside the course folder (so the
     gradebook is not among its parents), removed afterwards with everything
     the notebook wrote.
@@ -71,7 +76,9 @@ def autograde_alone(course, name, student, notebook_text, instructor_cells, limi
         folder = Path(tempfile.mkdtemp(prefix=f"gan-grading-{student}-"))  # not inside the course folder
         try:
             result, events, killed = _one_try(course, folder, name, student, notebook_text, instructor_cells,
-                                              limits, {key: sentence for key, (_, sentence) in run.skipped.items()})
+                                              limits, {key: sentence for key, (_, sentence) in run.skipped.items()},
+                                              judge or {})
+            run.replies = read_replies(folder / "replies")
             autograded = folder / "autograded" / student / name / f"{name}.ipynb"
             run.log += result.get("log", "") + result.get("error", "")
             run.events = events
@@ -89,7 +96,7 @@ def autograde_alone(course, name, student, notebook_text, instructor_cells, limi
     return run
 
 
-def _one_try(course, folder, name, student, notebook_text, instructor_cells, limits, skip):
+def _one_try(course, folder, name, student, notebook_text, instructor_cells, limits, skip, judge):
     """One autograde of one student in ``folder``; return (nbgrader's result, kernel events, limit hit)."""
     submitted = folder / "submitted" / student / name / f"{name}.ipynb"
     submitted.parent.mkdir(parents=True)
@@ -100,6 +107,7 @@ def _one_try(course, folder, name, student, notebook_text, instructor_cells, lim
 
     api = nbgrader_api(folder, gradebook=Path(course) / "gradebook.db", timeout=limits.timeout)
     report = folder / "kernel-events.jsonl"
+    (folder / "replies").mkdir()
     token = secrets.token_hex(12)
     settings = {
         "JUPYTER_PATH": write_kernelspec(str(Path(course) / "kernelspec")),
@@ -109,6 +117,7 @@ def _one_try(course, folder, name, student, notebook_text, instructor_cells, lim
         "GAN_GRADER_TIMEOUT": str(limits.timeout),
         "GAN_GRADER_FILE_LIMIT": str(limits.output_mb * 2**20),
         "GAN_GRADER_REPORT": str(report),
+        "GAN_GRADER_JUDGE": json.dumps({**judge, "folder": str(folder / "replies")}),
         TOKEN_VARIABLE: token,
     }
     watchdog = Watchdog(token, folder, limits)
