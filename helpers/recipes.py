@@ -152,20 +152,21 @@ RECIPES = {
               "betas ones. Samples are drawn with an average of G's weights.",
     ),
     "course-styles": Recipe(
-        name="course-styles", title="The course's small DCGAN on 50 styles of digits, found with no labels",
+        name="course-styles", title="The course's small DCGAN on 70 styles of digits, found with no labels",
         build_generator=functools.partial(models.ConditionalGenerator, refine=True),
         build_discriminator=models.ConditionalDiscriminator,
         latent_shape=(64,), batch_size=64, epochs=10, lr=2e-3, betas=(0.0, 0.99), logits=True,
-        styles_per_digit=50, average_decay=0.999, lr_decay_to=0.1, amp=True, channels_last=True,
+        styles_per_digit=70, average_decay=0.999, lr_decay_to=0.1, amp=True, channels_last=True,
         sample_every=1, n_samples=64, nrow=8,
-        notes="Unconditional: no digit label is used. k-means splits all the training images into 50 styles "
+        notes="Unconditional: no digit label is used. k-means splits all the training images into 70 styles "
               "(helpers.styles); G and D are session 5's conditional pair, trained on the style, and a sample "
               "draws its style in proportion to the style's size. The idea of self-conditioned GANs (Liu et "
               "al. 2020). Chosen by measuring, after 5 minutes on a CPU: with the same networks and settings, "
               "a throwaway script gave FD 154 for 1 style (no styles at all), 73 for 10, 22.5 for 50 and 22.7 "
               "for 100. It has the cgan recipe's G (with refining layers), speed options and falling learning "
-              "rate, which took its FD after 5 minutes from 28.9 to 21.6 (3.2x the floor), with 100 styles "
-              "24.5 (benchmarks/quality.py --settings course-styles [--styles 100]; benchmarks/README.md). "
+              "rate; with them, after 5 minutes, benchmarks/quality.py --settings course-styles --styles K "
+              "measured FD 33.9 for 30 styles, 21.6-22.6 for 50, 18.5-18.6 (2.8x the floor) for 70 and 24.5 "
+              "for 100 (benchmarks/README.md). "
               "Samples are drawn with an average of G's weights.",
     ),
 }

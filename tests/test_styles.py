@@ -123,10 +123,10 @@ def test_style_sampler_without_digits_draws_from_every_style():
 
 def test_the_unconditional_recipe_trains_on_styles_of_all_images_and_draws_without_labels(tmp_path):
     recipe = recipes.get_recipe("course-styles")
-    assert not recipe.conditional and recipe.n_labels == 50
+    assert not recipe.conditional and recipe.n_labels == 70
     runs.run_recipe(recipe, tmp_path, max_steps=1, limit=100, progress=False, evaluate=False)
     sizes = torch.tensor(checkpoints.read_checkpoint(tmp_path / "checkpoint.pt")["extra"]["style_sizes"])
-    assert sizes.shape == (1, 50) and sizes.sum() == 100 and (sizes > 0).all()  # 50 styles among 100 images
+    assert sizes.shape == (1, 70) and sizes.sum() == 100 and (sizes > 0).all()  # 70 styles among 100 images
     _, G = runs.load_generator(tmp_path / "checkpoint.pt")
     assert isinstance(G, styles.StyleSampler)
     with torch.no_grad():
