@@ -69,33 +69,38 @@ def test_a_bad_reply_is_marked_wrong_with_a_sentence_never_an_exception(reply, w
     assert "this must never run" not in capsys.readouterr().out
 
 
+STUDENT_CODE = """
+import torch
+
+def class_counts(labels, num_classes=10):
+    print("a student's print")
+    return torch.bincount(labels, minlength=num_classes)
+
+def sample_noise(batch_size, latent_dim, device):
+    return torch.zeros(batch_size, latent_dim, device=device)  # wrong, but not this exercise's business
+
+def discriminator_step(G, D, opt_d, real, latent_dim):
+    fake = G(sample_noise(real.shape[0], latent_dim, real.device)).detach()
+    d_real, d_fake = D(real), D(fake)
+    loss = discriminator_loss(d_real, d_fake)  # not defined: the judge gives the right one while it asks
+    opt_d.zero_grad()
+    loss.backward()
+    opt_d.step()
+    return loss.detach(), d_real.detach().mean(), d_fake.detach().mean()
+"""
+
+
 def test_asking_leaves_the_kernel_as_it_was_and_prints_nothing(tmp_path, capsys):
-    def class_counts(labels, num_classes=10):
-        print("a student's print")
-        return torch.bincount(labels, minlength=num_classes)
-
-    def sample_noise(batch_size, latent_dim, device):
-        return torch.zeros(batch_size, latent_dim, device=device)  # wrong, and not the judge's business here
-
-    def discriminator_step(G, D, opt_d, real, latent_dim):
-        fake = G(sample_noise(real.shape[0], latent_dim, real.device)).detach()
-        d_real, d_fake = D(real), D(fake)
-        loss = discriminator_loss(d_real, d_fake)  # noqa: F821 - the judge gives the right one while it asks
-        opt_d.zero_grad()
-        loss.backward()
-        opt_d.step()
-        return loss.detach(), d_real.detach().mean(), d_fake.detach().mean()
-
-    namespace = {"class_counts": class_counts, "sample_noise": sample_noise, "discriminator_step": discriminator_step}
-    discriminator_step.__globals__.update(namespace)  # the kernel's namespace is the functions' globals
-    namespace = discriminator_step.__globals__
+    namespace = {}
+    exec(STUDENT_CODE, namespace)  # as a kernel holds a notebook's names
+    before = dict(namespace)
     torch.manual_seed(0)
     state = torch.get_rng_state()
     for grade_id in ("test_class_counts", "test_discriminator_step"):
         judge.ask(grade_id, namespace, 11, tmp_path)
         assert judge.mark(grade_id, judge.read_replies(tmp_path)[grade_id], 11) is None
     assert torch.equal(torch.get_rng_state(), state)
-    assert namespace["sample_noise"] is sample_noise and "discriminator_loss" not in namespace
+    assert namespace == before  # the right answers given while asking are gone again
     assert capsys.readouterr().out == ""
 
 
