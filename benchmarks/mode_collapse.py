@@ -22,6 +22,7 @@ Usage::
     python benchmarks/mode_collapse.py                     # 5 seeds, 15,000 steps a trial
     python benchmarks/mode_collapse.py --steps 6000 --average 0   # shorter, sampling G's last weights
     python benchmarks/mode_collapse.py --seeds 10 --steps 10000
+    python benchmarks/mode_collapse.py --d-hidden 256            # a wider D for every model
     python benchmarks/mode_collapse.py --seeds 1 --steps 50 --loss-steps 20   # a smoke run
 """
 
@@ -41,13 +42,14 @@ PACKING = {"GAN": 1, "PacGAN2": 2, "PacGAN4": 4}
 
 
 def trial(args):
-    """One training run: ``(mixture name, model name, seed, steps, lr, average decay)`` -> (report dict, seconds)."""
-    mixture_name, model, seed, steps, lr, average = args
+    """One training run: ``(mixture name, model name, seed, steps, lr, average decay, D's hidden units)``
+    -> (report dict, seconds)."""
+    mixture_name, model, seed, steps, lr, average, d_hidden = args
     torch.set_num_threads(1)
     mixture = MIXTURES[mixture_name]()
     start = time.perf_counter()
     G, _ = collapse.train_toy_gan(mixture, m=PACKING[model], steps=steps, seed=seed, lr=lr, batch_size=256,
-                                  average_decay=average or None)
+                                  average_decay=average or None, d_hidden=d_hidden)
     seconds = time.perf_counter() - start
     return collapse.mode_report(collapse.generate_points(G, 2500, seed=seed + 1000), mixture), seconds
 
@@ -59,9 +61,9 @@ def mean_and_error(values):
     return mean, error
 
 
-def collapse_table(seeds, steps, lr, workers, average=0.999):
+def collapse_table(seeds, steps, lr, workers, average=0.999, d_hidden=128):
     """Train every (mixture, model, seed); print our table beside the published one. Returns the rows."""
-    jobs = [(mixture, model, seed, steps, lr, average)
+    jobs = [(mixture, model, seed, steps, lr, average, d_hidden)
             for mixture in MIXTURES for model in PACKING for seed in range(seeds)]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(trial, jobs))
@@ -69,7 +71,8 @@ def collapse_table(seeds, steps, lr, workers, average=0.999):
     for (mixture, model, *_), (report, seconds) in zip(jobs, results):
         rows.setdefault((mixture, model), []).append((report, seconds))
     drawn = f"an average of G's weights (decay {average})" if average else "G's last weights"
-    print(f"{seeds} seed(s) per row, {steps:,} steps per trial, D judging 256 samples or packs a step, "
+    print(f"{seeds} seed(s) per row, {steps:,} steps per trial, D of {d_hidden} units judging 256 samples or "
+          f"packs a step, "
           f"2,500 samples each from {drawn}; "
           f"mean +- standard error; the paper: 10 trials")
     header = f"{'':9} {'model':8} {'modes':>12} {'high quality':>13} {'reverse KL':>16} {'s/trial':>8}"
@@ -120,15 +123,16 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=2e-3, help="Adam's learning rate for G and D (default 2e-3)")
     parser.add_argument("--average", type=float, default=0.999,
                         help="draw samples with an average of G's weights of this decay (default 0.999; 0: G itself)")
+    parser.add_argument("--d-hidden", type=int, default=128, help="units in each hidden layer of D (default 128)")
     parser.add_argument("--loss-steps", type=int, default=400, help="steps of the G-loss comparison (default 400)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel trials (default: cores)")
     args = parser.parse_args(argv)
-    if min(args.seeds, args.steps, args.loss_steps, args.workers) < 1:
-        parser.error("--seeds, --steps, --loss-steps and --workers must be at least 1")
+    if min(args.seeds, args.steps, args.loss_steps, args.workers, args.d_hidden) < 1:
+        parser.error("--seeds, --steps, --loss-steps, --workers and --d-hidden must be at least 1")
     if not 0 <= args.average < 1:
         parser.error(f"--average must be in [0, 1), got {args.average}")
     start = time.perf_counter()
-    collapse_table(args.seeds, args.steps, args.lr, args.workers, args.average)
+    collapse_table(args.seeds, args.steps, args.lr, args.workers, args.average, args.d_hidden)
     loss_comparison(args.loss_steps, args.lr)
     print(f"\ntotal wall time {time.perf_counter() - start:.0f} s with {args.workers} worker(s)")
 

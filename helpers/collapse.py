@@ -152,7 +152,7 @@ def saturating_generator_loss(d_fake_logits):
 
 
 def train_toy_gan(mixture, m=1, steps=3000, batch_size=128, lr=1e-3, seed=0, g_loss_fn=None, on_step=None,
-                  average_decay=None):
+                  average_decay=None, d_hidden=128):
     """Train a small GAN (packing degree ``m``) on ``mixture`` for ``steps`` steps; return ``(G, history)``.
 
     ``batch_size``: how many inputs D judges per step, as in PacGAN: packs of
@@ -164,9 +164,10 @@ def train_toy_gan(mixture, m=1, steps=3000, batch_size=128, lr=1e-3, seed=0, g_l
     ``on_step(gan, numbers)``: called after every step (e.g. to record G's gradient norm).
     ``average_decay``: keep an average of G's weights (``averaging.WeightAverage``)
     and return it, in eval mode, instead of G's last weights (None: return G).
+    ``d_hidden``: units in each of D's hidden layers.
     """
     torch.manual_seed(seed)
-    G, D = toy_generator(), toy_discriminator(m)
+    G, D = toy_generator(), toy_discriminator(m, d_hidden)
     gan = GAN(G, D, torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999)),
               torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999)), latent_shape=(2,), logits=True,
               g_loss_fn=g_loss_fn, pixel_range=None,

@@ -119,8 +119,9 @@ def test_quality_benchmark_trains_with_other_betas_and_refuses_bad_ones():
 
 def test_mode_collapse_benchmark_prints_our_rows_beside_the_papers():
     result = subprocess.run([sys.executable, str(COLLAPSE), "--seeds", "1", "--steps", "30", "--loss-steps", "12",
-                             "--workers", "1"], capture_output=True, text=True, timeout=600)
+                             "--workers", "1", "--d-hidden", "32"], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
+    assert "D of 32 units" in result.stdout
     for mixture, size in (("ring", 8), ("grid", 25)):
         for model in ("GAN", "PacGAN2", "PacGAN4"):
             ours = re.search(rf"^{mixture} +{model} +([\d.]+)\+-[\d.]+/{size} +([\d.]+)%", result.stdout, re.M)

@@ -347,6 +347,27 @@ def sgd_step(model, loss_of, lr):
     return [(p - lr * g).detach() for p, g in zip(params, grads)]
 
 
+def after_stale_step(model, step):
+    """``model``'s parameters (a list of tensors) after ``step()``, called with every gradient of ``model``
+    set to 1000 first: old gradients, which a right step clears before its own."""
+    for p in model.parameters():
+        p.grad = torch.full_like(p, 1e3)
+    step()
+    return _as_list(model.parameters())
+
+
+def need_two_sgd_steps(model, loss_of, lr, first, second, name):
+    """``first`` and ``second`` (from the reply) must be ``model``'s parameters after one and two plain SGD
+    steps (``lr``) on ``loss_of``, the second one taken with the old gradients cleared first."""
+    after = sgd_step(model, loss_of, lr)
+    need_params(first, after, f"{name} after one step of the optimiser it was given")
+    with torch.no_grad():
+        for p, value in zip(model.parameters(), after):
+            p.copy_(value)
+    need_params(second, sgd_step(model, loss_of, lr),
+                f"{name} after a second step, with old gradients left in it (clear them first)")
+
+
 def _as_list(params):
     return [p.detach().cpu().clone() for p in params]
 
@@ -376,7 +397,7 @@ def on_meta(run_step):
 
 
 def ask_discriminator_step(answer, seed):
-    """Two D steps (SGD, lr 0.1) with the judge's GAN; D's gradients set to 1000 before the second.
+    """Two D steps (SGD, lr 0.1) with the judge's GAN, the second after ``after_stale_step``.
 
     Reply: the first step's 3 outputs, D and G after it (and G's gradients), D after the second,
     G's noise shape, and "ok" if the step also runs on another device.
@@ -387,10 +408,8 @@ def ask_discriminator_step(answer, seed):
     reply = {"out": list(out) if isinstance(out, (tuple, list)) else out, "d_after": _as_list(D.parameters()),
              "g_after": _as_list(G.parameters()), "noise_shape": G.noise_shape,
              "g_grads": [None if p.grad is None else p.grad.clone() for p in G.parameters()]}
-    for p in D.parameters():
-        p.grad = torch.full_like(p, 1e3)
-    answer(G, D, torch.optim.SGD(D.parameters(), lr=0.1), real, latent)
-    reply["d_after_second"] = _as_list(D.parameters())
+    reply["d_after_second"] = after_stale_step(D, lambda: answer(G, D, torch.optim.SGD(D.parameters(), lr=0.1),
+                                                                 real, latent))
     G, D = _judge_gan(seed, latent)
     reply["meta"] = on_meta(lambda: answer(G.to("meta"), D.to("meta"), torch.optim.SGD(D.parameters(), lr=0.1),
                                            real.to("meta"), latent))
@@ -415,13 +434,7 @@ def mark_discriminator_step(reply, seed):
          f"G was given noise of shape {reply['noise_shape']}, expected [{len(real)}, {latent}]")
     need_params(reply["g_after"], _as_list(G.parameters()), "G after D's step (it must not change)", 0)
     need(all(g is None or float(g.abs().sum()) == 0 for g in reply["g_grads"]), "D's loss sent gradients into G")
-    after = sgd_step(D, _d_loss(real, fake), 0.1)
-    need_params(reply["d_after"], after, "D after one SGD step on D's loss")
-    with torch.no_grad():
-        for p, value in zip(D.parameters(), after):
-            p.copy_(value)
-    need_params(reply["d_after_second"], sgd_step(D, _d_loss(real, fake), 0.1),
-                "D after a second step, with old gradients left in it (clear them first)")
+    need_two_sgd_steps(D, _d_loss(real, fake), 0.1, reply["d_after"], reply["d_after_second"], "D")
     need(reply["meta"] == "ok", f"the step failed with the networks on another device: {reply['meta']}")
 
 
@@ -430,7 +443,7 @@ def _g_loss(D, n):
 
 
 def ask_generator_step(answer, seed):
-    """Two G steps (SGD, lr 0.5) with the judge's GAN; G's gradients set to 1000 before the second.
+    """Two G steps (SGD, lr 0.5) with the judge's GAN, the second after ``after_stale_step``.
 
     Reply: the loss, G and D after the first step (and whether D's parameters still require gradients),
     G after the second, G's noise shape, and "ok" if the step also runs on another device.
@@ -441,10 +454,8 @@ def ask_generator_step(answer, seed):
     loss = answer(G, D, torch.optim.SGD(G.parameters(), lr=0.5), n, latent)
     reply = {"loss": loss, "g_after": _as_list(G.parameters()), "d_after": _as_list(D.parameters()),
              "d_trainable": [p.requires_grad for p in D.parameters()], "noise_shape": G.noise_shape}
-    for p in G.parameters():
-        p.grad = torch.full_like(p, 1e3)
-    answer(G, D, torch.optim.SGD(G.parameters(), lr=0.5), n, latent)
-    reply["g_after_second"] = _as_list(G.parameters())
+    reply["g_after_second"] = after_stale_step(G, lambda: answer(G, D, torch.optim.SGD(G.parameters(), lr=0.5),
+                                                                 n, latent))
     G, D = _judge_gan(seed, latent)
     reply["meta"] = on_meta(lambda: answer(G.to("meta"), D.to("meta"), torch.optim.SGD(G.parameters(), lr=0.5),
                                            n, latent))
@@ -464,13 +475,7 @@ def mark_generator_step(reply, seed):
     need_params(reply["d_after"], _as_list(D.parameters()), "D after G's step (it must not change)", 0)
     need(reply["d_trainable"] == [True] * len(reply["d_trainable"]) and reply["d_trainable"],
          "D's parameters no longer require gradients after G's step: unfreeze D")
-    after = sgd_step(G, _g_loss(D, n), 0.5)
-    need_params(reply["g_after"], after, "G after one step of the optimiser it was given")
-    with torch.no_grad():
-        for p, value in zip(G.parameters(), after):
-            p.copy_(value)
-    need_params(reply["g_after_second"], sgd_step(G, _g_loss(D, n), 0.5),
-                "G after a second step, with old gradients left in it (clear them first)")
+    need_two_sgd_steps(G, _g_loss(D, n), 0.5, reply["g_after"], reply["g_after_second"], "G")
     need(reply["meta"] == "ok", f"the step failed with the networks on another device: {reply['meta']}")
 
 
