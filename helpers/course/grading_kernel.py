@@ -30,8 +30,9 @@ through nbgrader and reads what it reports):
    kernel, so the score does not rest on this kernel alone.
 
 What it cannot stop: code written against this kernel itself (there is no
-sandbox; the README's "What grading isolates" section says what is and is
-not covered).
+sandbox). That code can make a test cell pass here, but not answer the
+judge's questions right without solving the exercise: the README's "What
+grading isolates" section says what is and is not covered.
 
 Settings come from the environment, set by the grade command per student:
 ``GAN_GRADER_HIDDEN`` (the sha1 of each instructor test cell, comma-separated),
