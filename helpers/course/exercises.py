@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import collapse, data, metrics, models
+from .. import collapse, data, metrics, models, steps
 
 
 class Wrong(AssertionError):
@@ -215,22 +215,6 @@ def mark_mean_image(reply, seed):
 
 # Session 2: the MLP GAN --------------------------------------------------------
 
-def right_discriminator_loss(d_real, d_fake):
-    """Session 2's Exercise 5, for the judge: BCE(D(x), 1) + BCE(D(G(z)), 0) on probabilities [B, 1]."""
-    return F.binary_cross_entropy(d_real, torch.ones_like(d_real)) + F.binary_cross_entropy(d_fake,
-                                                                                           torch.zeros_like(d_fake))
-
-
-def right_generator_loss(d_fake):
-    """Session 2's Exercise 6, for the judge: BCE(D(G(z)), 1) on probabilities [B, 1]."""
-    return F.binary_cross_entropy(d_fake, torch.ones_like(d_fake))
-
-
-def right_sample_noise(batch_size, latent_dim, device):
-    """Session 2's Exercise 4, for the judge: standard normal noise [batch_size, latent_dim] on ``device``."""
-    return torch.randn(batch_size, latent_dim, device=device)
-
-
 def _mlp_sizes(seed):
     return 6 + int(seed) % 7, 20 + int(seed) % 13  # latent_dim, hidden
 
@@ -301,7 +285,7 @@ def ask_discriminator_loss(answer, seed):
 
 
 def mark_discriminator_loss(reply, seed):
-    want = right_discriminator_loss(_probabilities(seed, 7, 5), _probabilities(seed, 7, 6))
+    want = steps.discriminator_loss(_probabilities(seed, 7, 5), _probabilities(seed, 7, 6))
     need_close(reply["loss"], want, "discriminator_loss(d_real, d_fake)", 1e-5)
 
 
@@ -311,7 +295,7 @@ def ask_generator_loss(answer, seed):
 
 
 def mark_generator_loss(reply, seed):
-    need_close(reply["loss"], right_generator_loss(_probabilities(seed, 7, 7)), "generator_loss(d_fake)", 1e-5)
+    need_close(reply["loss"], steps.generator_loss(_probabilities(seed, 7, 7)), "generator_loss(d_fake)", 1e-5)
 
 
 class FixedG(nn.Module):
@@ -417,7 +401,7 @@ def ask_discriminator_step(answer, seed):
 
 
 def _d_loss(real, fake):
-    return lambda D: right_discriminator_loss(D(real), D(fake))
+    return lambda D: steps.discriminator_loss(D(real), D(fake))
 
 
 def mark_discriminator_step(reply, seed):
@@ -439,7 +423,7 @@ def mark_discriminator_step(reply, seed):
 
 
 def _g_loss(D, n):
-    return lambda G: right_generator_loss(D(G.fake(n)))
+    return lambda G: steps.generator_loss(D(G.fake(n)))
 
 
 def ask_generator_step(answer, seed):
@@ -592,9 +576,8 @@ def ask_discriminator_loss_logits(answer, seed):
 
 def mark_discriminator_loss_logits(reply, seed):
     real, fake = _logits(seed, 15), _logits(seed, 16)
-    bce = F.binary_cross_entropy_with_logits
     for key, (t_real, t_fake) in (("smoothed", _targets(seed)), ("plain", (1.0, 0.0))):
-        want = bce(real, torch.full_like(real, t_real)) + bce(fake, torch.full_like(fake, t_fake))
+        want = steps.discriminator_loss(real, fake, logits=True, real_target=t_real, fake_target=t_fake)
         need_close(reply[key], want, f"the loss with targets {t_real:.3f} (real) and {t_fake:.3f} (fake)", 1e-4)
 
 
@@ -830,8 +813,7 @@ def _conditional_batch(seed):
 
 def _cond_d_loss(G, real, labels):
     fake = G.fake(labels).detach()
-    bce = F.binary_cross_entropy_with_logits
-    return lambda D: bce(D(real, labels), torch.ones(len(real), 1)) + bce(D(fake, labels), torch.zeros(len(real), 1))
+    return lambda D: steps.discriminator_loss(D(real, labels), D(fake, labels), logits=True)
 
 
 def ask_conditional_discriminator_step(answer, seed):
@@ -871,8 +853,7 @@ def mark_conditional_generator_step(reply, seed):
     _, labels = _conditional_batch(seed)
 
     def loss_of(G):
-        d_fake = D(G.fake(labels), labels)
-        return F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
+        return steps.generator_loss(D(G.fake(labels), labels), logits=True)
 
     with torch.no_grad():
         need_close(reply["loss"], loss_of(G), "G's loss, BCE(D(G(z, y), y), 1)", 1e-5)
@@ -934,8 +915,8 @@ def mark_conditional_accuracy(reply, seed):
          f"G should be asked for every digit {3 + int(seed) % 4} times")
 
 
-RIGHT_ANSWERS = {"discriminator_loss": right_discriminator_loss, "generator_loss": right_generator_loss,
-                 "sample_noise": right_sample_noise, "join_label": models.join_label}
+RIGHT_ANSWERS = {"discriminator_loss": steps.discriminator_loss, "generator_loss": steps.generator_loss,
+                 "sample_noise": steps.sample_noise, "join_label": models.join_label}  # the course's own
 
 EXERCISES = {
     "test_to_minus_one_one": Exercise("to_minus_one_one", ask_to_minus_one_one, mark_to_minus_one_one),
