@@ -3,8 +3,9 @@
 For each mixture (the ring of 8 and the 5x5 grid, ``helpers.collapse``) and
 each packing degree (1: a plain GAN; 2; 4), the script trains the course's
 small toy GAN over several seeds (D judges 256 inputs a step: samples, or
-packs of m samples, as in PacGAN), draws 2,500 samples from each (with an
-average of G's weights, ``--average``), and prints
+packs of m samples, as in PacGAN; its hidden layers have 256 units, twice
+session 4's, because a packed D must judge m points at once), draws 2,500
+samples from each (with an average of G's weights, ``--average``), and prints
 the mean and standard error of PacGAN's three numbers (modes captured, the
 share of high-quality samples, the reverse KL of the mode histogram) beside
 the rows of PacGAN's Table 1, with the CPU wall time of a trial.
@@ -19,10 +20,9 @@ the number of cores).
 
 Usage::
 
-    python benchmarks/mode_collapse.py                     # 5 seeds, 15,000 steps a trial
-    python benchmarks/mode_collapse.py --steps 6000 --average 0   # shorter, sampling G's last weights
+    python benchmarks/mode_collapse.py                     # 5 seeds, 30,000 steps a trial, a D of 256 units
+    python benchmarks/mode_collapse.py --steps 6000 --average 0 --d-hidden 128   # session 4's toy GAN, shorter
     python benchmarks/mode_collapse.py --seeds 10 --steps 10000
-    python benchmarks/mode_collapse.py --d-hidden 256            # a wider D for every model
     python benchmarks/mode_collapse.py --seeds 1 --steps 50 --loss-steps 20   # a smoke run
 """
 
@@ -61,7 +61,7 @@ def mean_and_error(values):
     return mean, error
 
 
-def collapse_table(seeds, steps, lr, workers, average=0.999, d_hidden=128):
+def collapse_table(seeds, steps, lr, workers, average=0.999, d_hidden=256):
     """Train every (mixture, model, seed); print our table beside the published one. Returns the rows."""
     jobs = [(mixture, model, seed, steps, lr, average, d_hidden)
             for mixture in MIXTURES for model in PACKING for seed in range(seeds)]
@@ -119,11 +119,12 @@ def loss_comparison(steps, lr, record=(0, 1, 5, 10, 25, 50, 100, 200, 400)):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5, help="trials per row (default 5)")
-    parser.add_argument("--steps", type=int, default=15000, help="training steps per trial (default 15,000)")
+    parser.add_argument("--steps", type=int, default=30000, help="training steps per trial (default 30,000)")
     parser.add_argument("--lr", type=float, default=2e-3, help="Adam's learning rate for G and D (default 2e-3)")
     parser.add_argument("--average", type=float, default=0.999,
                         help="draw samples with an average of G's weights of this decay (default 0.999; 0: G itself)")
-    parser.add_argument("--d-hidden", type=int, default=128, help="units in each hidden layer of D (default 128)")
+    parser.add_argument("--d-hidden", type=int, default=256,
+                        help="units in each hidden layer of D (default 256; session 4's toy GAN has 128)")
     parser.add_argument("--loss-steps", type=int, default=400, help="steps of the G-loss comparison (default 400)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel trials (default: cores)")
     args = parser.parse_args(argv)
