@@ -130,6 +130,17 @@ def test_mode_collapse_benchmark_prints_our_rows_beside_the_papers():
     assert "saturating log(1 - D(G(z)))" in result.stdout and "total wall time" in result.stdout
 
 
+def test_mode_collapse_benchmark_trains_only_the_mixtures_asked_for():
+    result = subprocess.run([sys.executable, str(COLLAPSE), "--seeds", "1", "--steps", "5", "--loss-steps", "3",
+                             "--workers", "1", "--d-hidden", "8", "--mixtures", "grid"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^grid +PacGAN4 ", result.stdout, re.M) and not re.search(r"^ring ", result.stdout, re.M)
+    bad = subprocess.run([sys.executable, str(COLLAPSE), "--mixtures", "cube"], capture_output=True, text=True,
+                         timeout=120)
+    assert bad.returncode == 2 and "invalid choice: 'cube'" in bad.stderr and "Traceback" not in bad.stderr
+
+
 def test_grading_benchmark_reports_a_consistent_row_per_notebook(tmp_path):
     numbers = tmp_path / "grading.json"
     result = subprocess.run([sys.executable, str(SCRIPT.with_name("grading.py")), "--notebook", "01_data",
