@@ -3,8 +3,8 @@
 For each mixture (the ring of 8 and the 5x5 grid, ``helpers.collapse``) and
 each packing degree (1: a plain GAN; 2; 4), the script trains the course's
 small toy GAN over several seeds (D judges 256 inputs a step: samples, or
-packs of m samples, as in PacGAN; its hidden layers have 256 units, twice
-session 4's, because a packed D must judge m points at once), draws 2,500
+packs of m samples, as in PacGAN; 256 units in each of D's hidden layers,
+twice session 4's toy GAN's, with which PacGAN4 did not learn the grid), draws 2,500
 samples from each (with an average of G's weights, ``--average``), and prints
 the mean and standard error of PacGAN's three numbers (modes captured, the
 share of high-quality samples, the reverse KL of the mode histogram) beside
