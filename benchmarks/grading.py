@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from helpers import flags
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GOAL_SECONDS = 15
 
@@ -56,7 +58,8 @@ def grade_copies(name, students, folder):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--notebook", action="append", help="grade only this notebook (repeatable)")
-    parser.add_argument("--students", type=int, default=2, help="copies of each solution in a batch (default 2)")
+    parser.add_argument("--students", type=flags.positive_int, default=2,
+                        help="copies of each solution in a batch (default 2)")
     parser.add_argument("--json", default=None, help="also write the unrounded numbers to this JSON file")
     args = parser.parse_args(argv)
     names = args.notebook or sorted(p.stem for p in (REPO_ROOT / "solutions").glob("*.ipynb"))

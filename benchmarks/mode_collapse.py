@@ -37,6 +37,7 @@ from concurrent.futures import ProcessPoolExecutor
 import torch
 
 from helpers import collapse
+from helpers import flags
 
 MIXTURES = {"ring": collapse.ring, "grid": collapse.grid}
 PACKING = {"GAN": 1, "PacGAN2": 2, "PacGAN4": 4}
@@ -119,22 +120,22 @@ def loss_comparison(steps, lr, record=(0, 1, 5, 10, 25, 50, 100, 200, 400)):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=5, help="trials per row (default 5)")
-    parser.add_argument("--steps", type=int, default=30000, help="training steps per trial (default 30,000)")
-    parser.add_argument("--lr", type=float, default=2e-3, help="Adam's learning rate for G and D (default 2e-3)")
-    parser.add_argument("--average", type=float, default=0.999,
+    parser.add_argument("--seeds", type=flags.positive_int, default=5, help="trials per row (default 5)")
+    parser.add_argument("--steps", type=flags.positive_int, default=30000,
+                        help="training steps per trial (default 30,000)")
+    parser.add_argument("--lr", type=flags.number(above=0), default=2e-3,
+                        help="Adam's learning rate for G and D (default 2e-3)")
+    parser.add_argument("--average", type=flags.number(at_least=0, below=1), default=0.999,
                         help="draw samples with an average of G's weights of this decay (default 0.999; 0: G itself)")
-    parser.add_argument("--d-hidden", type=int, default=256,
+    parser.add_argument("--d-hidden", type=flags.positive_int, default=256,
                         help="units in each hidden layer of D (default 256; session 4's toy GAN has 128)")
     parser.add_argument("--mixtures", nargs="+", choices=list(MIXTURES), default=list(MIXTURES),
                         help="which of PacGAN's mixtures to train on (default: both)")
-    parser.add_argument("--loss-steps", type=int, default=400, help="steps of the G-loss comparison (default 400)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel trials (default: cores)")
+    parser.add_argument("--loss-steps", type=flags.positive_int, default=400,
+                        help="steps of the G-loss comparison (default 400)")
+    parser.add_argument("--workers", type=flags.positive_int, default=os.cpu_count() or 1,
+                        help="parallel trials (default: cores)")
     args = parser.parse_args(argv)
-    if min(args.seeds, args.steps, args.loss_steps, args.workers, args.d_hidden) < 1:
-        parser.error("--seeds, --steps, --loss-steps, --workers and --d-hidden must be at least 1")
-    if not 0 <= args.average < 1:
-        parser.error(f"--average must be in [0, 1), got {args.average}")
     start = time.perf_counter()
     collapse_table(args.seeds, args.steps, args.lr, args.workers, args.average, args.d_hidden, args.mixtures)
     loss_comparison(args.loss_steps, args.lr)

@@ -69,6 +69,7 @@ import torch.nn.functional as F
 from helpers import metrics, models, recipes
 from helpers.checkpoints import read_checkpoint
 from helpers.data import convert_pixels, load_mnist, load_to_device
+from helpers import flags
 from helpers.runs import measure, run_recipe, saved_generator
 
 DEFAULT = ["course-mlp", "course-dcgan", "course-styles", "cgan", "r1", "r2", "r3", "r4"]
@@ -206,16 +207,19 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--settings", nargs="+", default=DEFAULT, choices=sorted(recipes.RECIPES),
                         help="presets to train (default: the course's three and R1-R4)")
-    parser.add_argument("--budgets", nargs="+", type=int, default=[60, 300], help="training seconds (default 60 300)")
-    parser.add_argument("--samples", type=int, default=10000, help="samples per measurement (default 10,000)")
-    parser.add_argument("--device", default="cpu", help="device to train on (default cpu)")
-    parser.add_argument("--lr", type=float, help="train every setting with this learning rate")
-    parser.add_argument("--betas", type=float, nargs=2, help="train every setting with these Adam betas")
-    parser.add_argument("--lr-decay-to", type=float, metavar="F",
+    parser.add_argument("--budgets", nargs="+", type=flags.positive_int, default=[60, 300],
+                        help="training seconds (default 60 300)")
+    parser.add_argument("--samples", type=flags.whole(metrics.MIN_SAMPLES), default=10000,
+                        help="samples per measurement (default 10,000)")
+    parser.add_argument("--device", type=flags.device, default="cpu", help="device to train on (default cpu)")
+    parser.add_argument("--lr", type=flags.number(above=0), help="train every setting with this learning rate")
+    parser.add_argument("--betas", type=flags.number(at_least=0, below=1), action=flags.ExactlyN, count=2, metavar="BETA",
+                        help="train every setting with these Adam betas")
+    parser.add_argument("--lr-decay-to", type=flags.number(above=0, at_most=1), metavar="F",
                         help="train every setting with lr falling to F times its own over the second half (1: none)")
     parser.add_argument("--plain-generator", action="store_true",
                         help="train cgan with session 5's own G (no refining layers), as the recipe did before")
-    parser.add_argument("--styles", type=int, metavar="K",
+    parser.add_argument("--styles", type=flags.positive_int, metavar="K",
                         help="train cgan on K styles per digit (helpers.styles; 1: one label per digit, as before), "
                              "or course-styles on K styles in all (K >= 2)")
     parser.add_argument("--amp", action="store_true",
@@ -229,21 +233,18 @@ def main(argv=None):
     parser.add_argument("--yardstick", action="store_true",
                         help="first print the FD of real digits with small known changes (noise, a shift, a blur)")
     args = parser.parse_args(argv)
-    if min(args.budgets) < 1 or args.samples < 200:
-        parser.error("--budgets must be at least 1 second and --samples at least 200")
+    conditional = [name for name in args.settings if recipes.get_recipe(name).conditional]
+    if conditional and args.samples < 10 * metrics.MIN_CLASS_SAMPLES:
+        parser.error(f"--samples {args.samples} is {args.samples // 10} of each digit for {conditional}, whose FD per "
+                     f"digit needs at least {metrics.MIN_CLASS_SAMPLES}: pass --samples {10 * metrics.MIN_CLASS_SAMPLES} "
+                     f"or more")
     unmeasurable = [name for name in args.settings if not recipes.get_recipe(name).measurable]
     if unmeasurable:
         parser.error(f"{unmeasurable}: the digit classifier judges 28x28 MNIST only")
-    if args.lr is not None and args.lr <= 0:
-        parser.error(f"--lr must be above 0, got {args.lr}")
-    if args.betas is not None and not all(0 <= b < 1 for b in args.betas):
-        parser.error(f"--betas must each be in [0, 1), got {args.betas}")
     if args.plain_generator and args.settings != ["cgan"]:
         parser.error(f"--plain-generator is a G for the conditional recipe: pass --settings cgan, got {args.settings}")
     if args.float32 and args.amp:
         parser.error("--float32 and --amp contradict each other: pass one")
-    if args.lr_decay_to is not None and not 0 < args.lr_decay_to <= 1:
-        parser.error(f"--lr-decay-to must be in (0, 1], got {args.lr_decay_to}")
     if args.styles is not None and not (args.settings == ["cgan"] and args.styles >= 1
                                         or args.settings == ["course-styles"] and args.styles >= 2):
         parser.error(f"--styles K is for one recipe that trains on styles: pass --settings cgan (K >= 1 per digit) "

@@ -52,6 +52,7 @@ from torch.utils.data import DataLoader
 
 from helpers import data, loop, recipes, seed_everything
 from helpers.runs import apply_speed_options, build_gan
+from helpers import flags
 from helpers.runtime import resolve_device
 from helpers.steps import train_step
 
@@ -214,11 +215,13 @@ def data_only(route, device, steps, batch_size):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", choices=sorted(ARCHITECTURES), default="mlp")
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: the best available)")
-    parser.add_argument("--steps", type=int, default=500)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=10, help="chunks each loop runs, taking turns (default 10)")
-    parser.add_argument("--warmup", type=int, default=WARMUP, help="untimed steps first (default %(default)s)")
+    parser.add_argument("--device", type=flags.device, default=None, help="cpu or cuda (default: the best available)")
+    parser.add_argument("--steps", type=flags.positive_int, default=500)
+    parser.add_argument("--batch-size", type=flags.positive_int, default=64)
+    parser.add_argument("--rounds", type=flags.positive_int, default=10,
+                        help="chunks each loop runs, taking turns (default 10)")
+    parser.add_argument("--warmup", type=flags.whole(0), default=WARMUP,
+                        help="untimed steps first (default %(default)s)")
     parser.add_argument("--profile", action="store_true",
                         help="print a profile of 100 course-path steps instead of the comparison")
     parser.add_argument("--amp", action="store_true", help="course path: bfloat16 autocast")
@@ -231,8 +234,6 @@ def main(argv=None):
     if args.steps % args.rounds:
         parser.error(f"--steps ({args.steps}) must be a multiple of --rounds ({args.rounds}), "
                      f"so that every round runs the same number of steps")
-    if args.warmup < 0 or args.batch_size < 1:
-        parser.error(f"--warmup must be >= 0 and --batch-size >= 1, got {args.warmup} and {args.batch_size}")
 
     try:
         device = resolve_device(args.device)

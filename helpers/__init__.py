@@ -5,6 +5,7 @@ the ones above it in this list):
 
 - ``helpers.runtime``         device, seeds, fast mode, output folders
 - ``helpers.guards``          checks of a helper's arguments, with clear error messages
+- ``helpers.flags``           the command lines' flag types: a bad value is refused by argparse, in words
 - ``helpers.data``            MNIST / Fashion-MNIST files, the pixel-range converter, batch iterators
 - ``helpers.plotting``        image grids and training curves, drawn in a notebook
 - ``helpers.static_figures``  ``python -m helpers.static_figures``: regenerates the files in ``fig/``

@@ -14,6 +14,7 @@ then stops the program as usual: the save is never cut in half.
 
 import contextlib
 import errno
+import io
 import os
 import random
 import signal
@@ -78,22 +79,41 @@ def save_checkpoint(path, gan, history, epoch, generators=(), extra=None):
     }
     if gan.average is not None:
         state["average"] = gan.average.state_dict()
+    with _ctrl_c_after_block():
+        payload = io.BytesIO()
+        torch.save(state, payload)  # in memory first: a full disk then fails as a plain OSError, not inside torch
+        try:
+            write_atomically(path, payload.getbuffer())
+        except OSError as error:
+            size = f"{len(payload.getbuffer()) / 2**20:.1f} MB"
+            if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise CheckpointError(f"the disk is full: {path} ({size}) could not be written in {path.parent}; "
+                                      f"the previous checkpoint (if any) is intact. Free some space there, then "
+                                      f"resume") from None
+            raise CheckpointError(f"{path} ({size}) could not be written ({error.strerror or error}); the "
+                                  f"previous checkpoint (if any) is intact") from None
+    return path
+
+
+def write_atomically(path, data):
+    """Write the bytes ``data`` to ``path`` so that ``path`` is either the old file or the whole new one.
+
+    The bytes go to ``.<name>.<pid>.part`` beside it, are flushed to disk, and
+    the temporary file is renamed over ``path``; a Ctrl-C meanwhile waits for
+    the rename. On any error (``OSError``; ``errno.ENOSPC`` when the disk is
+    full) the temporary file is removed and ``path`` is as it was.
+    """
+    path = Path(path)
     partial = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
         with _ctrl_c_after_block():
             with open(partial, "wb") as handle:
-                torch.save(state, handle)
+                handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(partial, path)  # atomic: the old file stays until this line
-    except OSError as error:
-        if error.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise CheckpointError(f"the disk is full: {path} could not be written; the previous checkpoint "
-                                  f"(if any) is intact") from None
-        raise
     finally:
         partial.unlink(missing_ok=True)
-    return path
 
 
 @contextlib.contextmanager
@@ -178,8 +198,12 @@ def _alive(pid):
 def read_checkpoint(path):
     """Load a checkpoint file onto the CPU and check it is one; return its dict."""
     path = Path(path)
+    if path.is_dir():
+        inside = path / "checkpoint.pt"
+        hint = f"its checkpoint is {inside}" if inside.is_file() else f"it holds no checkpoint.pt either"
+        raise FileNotFoundError(f"expected a checkpoint file, got the folder {path}: {hint}")
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
+        raise FileNotFoundError(f"no checkpoint at {path} (expected a checkpoint.pt written by a training run)")
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as error:

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .averaging import WeightAverage
-from .guards import describe, require_tensor
+from .guards import describe, require_number, require_tensor, require_whole
 from .loop import fit
 from .steps import GAN, train_step
 
@@ -166,6 +166,9 @@ def train_toy_gan(mixture, m=1, steps=3000, batch_size=128, lr=1e-3, seed=0, g_l
     and return it, in eval mode, instead of G's last weights (None: return G).
     ``d_hidden``: units in each of D's hidden layers.
     """
+    for name, value in (("m (packing)", m), ("steps", steps), ("batch_size", batch_size), ("d_hidden", d_hidden)):
+        require_whole(value, name)
+    require_number(lr, "lr", above=0)
     torch.manual_seed(seed)
     G, D = toy_generator(), toy_discriminator(m, d_hidden)
     gan = GAN(G, D, torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999)),

@@ -18,12 +18,15 @@ one of ``python -m helpers.train --recipe cgan``).
 """
 
 import math
+import numbers
 
+import numpy as np
 import torch
 
 from .data import convert_pixels
-from .guards import describe, range_problem
+from .guards import describe, range_problem, require_whole
 from .plotting import png_bytes
+from .steps import generate
 
 
 class DigitDemo:
@@ -41,8 +44,14 @@ class DigitDemo:
         if not (hasattr(generator, "embed") and hasattr(generator, "body")):
             raise TypeError(f"the demo needs a conditional generator with a label table .embed and layers .body "
                             f"(session 5's ConditionalGenerator); got {type(generator).__name__}")
+        require_whole(latent_dim, "latent_dim (the size of G's noise)")
+        require_whole(sliders, f"sliders (how many of z's {latent_dim} numbers get one)", minimum=0)
+        require_whole(scale, "scale (screen pixels per image pixel)", minimum=2)
+        if sliders > latent_dim:
+            raise ValueError(f"sliders: expected at most latent_dim = {latent_dim}, got {sliders}")
         self.generator = generator.eval()
         self.latent_dim = latent_dim
+        self.draw(0, torch.zeros(1, latent_dim))  # a G that takes noise of another size is refused here, in words
         self.scale = scale
         self.noise = torch.Generator().manual_seed(seed)
         self.z = torch.randn(1, latent_dim, generator=self.noise)
@@ -72,30 +81,37 @@ class DigitDemo:
         return z
 
     @classmethod
-    def from_checkpoint(cls, path, latent_dim=64, **options):
+    def from_checkpoint(cls, path, latent_dim=None, **options):
         """The demo for a conditional run saved at ``path``: session 5's notebook or ``--recipe cgan``.
 
         Either checkpoint holds a ``ConditionalGenerator``'s weights (the
         notebook's class has the same layers); the command line's, trained on
-        styles of digits, comes as a ``styles.StyleSampler``. ``options``: as
-        for ``DigitDemo``.
+        styles of digits, comes as a ``styles.StyleSampler``. ``latent_dim``:
+        default the recipe's; another value is refused. ``options``: as for
+        ``DigitDemo``.
         """
         from .runs import load_generator  # runs imports most of the course: only when needed
 
-        return cls(load_generator(path, "cpu", recipe="cgan")[1], latent_dim, **options)
+        recipe, generator = load_generator(path, "cpu", recipe="cgan")
+        saved = recipe.latent_shape[0]
+        if latent_dim is not None and latent_dim != saved:
+            raise ValueError(f"the G saved in {path} takes noise of {saved} numbers (recipe {recipe.name}), "
+                             f"got latent_dim={latent_dim!r}: leave latent_dim out, or pass {saved}")
+        return cls(generator, saved, **options)
 
     @torch.no_grad()
     def draw(self, digit, z):
         """``G(z, digit)`` as an image ``[1, 28, 28]`` in [-1, 1]; ``ValueError`` for a bad digit or z."""
-        if isinstance(digit, bool) or not isinstance(digit, int) or not 0 <= digit <= 9:
+        if isinstance(digit, (bool, np.bool_)) or not isinstance(digit, numbers.Integral) or not 0 <= digit <= 9:
             raise ValueError(f"digit must be a whole number from 0 to 9, got {digit!r}")
+        digit = int(digit)  # a NumPy integer too
         if not isinstance(z, torch.Tensor) or tuple(z.shape) != (1, self.latent_dim):
             raise ValueError(f"z must be a tensor of shape (1, {self.latent_dim}), got {describe(z)}")
         problem = range_problem(z, -math.inf, math.inf)
         if problem:
             raise ValueError(f"z must hold numbers: {problem}")
         device = next(self.generator.parameters()).device
-        return self.generator(z.to(device), torch.tensor([digit], device=device))[0].float().cpu()
+        return generate(self.generator, z.to(device), torch.tensor([digit], device=device))[0].float().cpu()
 
     @torch.no_grad()
     def morph(self, start, end, z, steps=8):

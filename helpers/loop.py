@@ -69,6 +69,9 @@ def fit(step, batches, epochs, history=None, *, first_epoch=1, max_steps=None, m
                     time_share = None if max_seconds is None else (time.perf_counter() - started) / max_seconds
                     schedule(share_done(epochs_share, steps_share, time_share))
                 if with_labels:
+                    if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+                        raise ValueError(f"fit(with_labels=True) needs batches of (images, labels), got "
+                                         f"{_batch_form(batch)}; pass with_labels=False, or batches with labels")
                     history.log(**step(*batch))  # (images, labels)
                 else:
                     history.log(**step(batch[0] if isinstance(batch, (tuple, list)) else batch))
@@ -93,6 +96,13 @@ def fit(step, batches, epochs, history=None, *, first_epoch=1, max_steps=None, m
         if last:
             break
     return history
+
+
+def _batch_form(batch):
+    """What a batch is, in words: a tensor's description, or a tuple of how many parts."""
+    if isinstance(batch, (tuple, list)):
+        return f"a {type(batch).__name__} of {len(batch)} ({'; '.join(describe(part) for part in batch)})"
+    return describe(batch)
 
 
 def share_done(*shares):

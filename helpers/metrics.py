@@ -24,8 +24,9 @@ classifier sees the digit G was asked for) and the FD of each digit on its
 own, next to that digit's floor.
 """
 
+import errno
+import io
 import math
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -34,11 +35,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checkpoints import write_atomically
 from .data import PIXEL_RANGES, convert_pixels, data_root, load_mnist
-from .guards import describe, range_problem, require_tensor
-from .runtime import fast_mode, resolve_device
+from .guards import describe, range_problem, require_number, require_tensor, require_whole, whole_problem
+from .runtime import available_memory, fast_mode, resolve_device
 
 FEATURES = 128  # the classifier's penultimate width: the feature space every metric here works in
+MIN_SAMPLES = 200  # the fewest samples a report measures (evaluate_images, evaluate_generator, the evaluate command)
+MIN_FD_SAMPLES = 50  # the fewest a Frechet distance is taken from (gaussian_statistics); see there why
+MIN_CLASS_SAMPLES = 100  # the fewest samples of each digit evaluate_conditional draws: each digit's real set, a
+# random tenth of 10 * n real digits, must then hold MIN_FD_SAMPLES as well
+BYTES_PER_SAMPLE = 784 * 4 + 2 * FEATURES * 4 + 10 * 4 + 2 * 2000 * 4  # an image, features, probabilities and two
+# rows of precision_recall's distance blocks (2,000 by N); an upper estimate, for check_sample_count
 CACHE_FORMAT = "gan-course-digit-classifier"
 CACHE_VERSION = 2
 FULL = {"kind": "full", "train_images": 60000, "epochs": 3}
@@ -128,18 +136,17 @@ def _load_cached(path, setting, verbose):
 
 
 def _save_cached(path, model, setting):
-    """Write the classifier atomically: a temporary file renamed over the old one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+    """Write the classifier atomically (``checkpoints.write_atomically``); a failure is a one-line notice."""
+    payload = io.BytesIO()
+    torch.save({"format": CACHE_FORMAT, "setting": setting, "test_accuracy": model.test_accuracy,
+                "weights": model.state_dict()}, payload)
     try:
-        torch.save({"format": CACHE_FORMAT, "setting": setting, "test_accuracy": model.test_accuracy,
-                    "weights": model.state_dict()}, partial)
-        os.replace(partial, path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, payload.getbuffer())
     except OSError as error:
-        print(f"note: could not cache the digit classifier in {path.parent} ({error.strerror}); "
+        reason = "the disk is full" if error.errno in (errno.ENOSPC, errno.EDQUOT) else error.strerror or error
+        print(f"note: could not cache the digit classifier in {path.parent} ({reason}); "
               f"it will be trained again next time", file=sys.stderr)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def train_classifier(setting=FULL, root=None, verbose=True, seed=0):
@@ -206,6 +213,13 @@ def features_and_probabilities(classifier, images, batch=1000):
 
 
 def _chunks(classifier, images, batch):
+    """``images`` in pieces of ``batch``, as float32 on the classifier's device, after checking their shape."""
+    require_tensor(images, "images", ndims=(4,))
+    if tuple(images.shape[1:]) != (1, 28, 28) or not images.is_floating_point():
+        raise ValueError(f"the digit classifier reads float images [N, 1, 28, 28] in [-1, 1], got {describe(images)}")
+    problem = range_problem(images, -math.inf, math.inf)
+    if problem:
+        raise ValueError(f"the digit classifier needs images of numbers: {problem}")
     device = next(classifier.parameters()).device
     for start in range(0, len(images), batch):
         yield images[start:start + batch].to(device).float()
@@ -215,8 +229,26 @@ def _chunks(classifier, images, batch):
 # The metrics
 # ---------------------------------------------------------------------------
 
-def gaussian_statistics(features):
-    """Mean ``[D]`` and covariance ``[D, D]`` of features ``[N, D]``, in float64."""
+def gaussian_statistics(features, minimum=MIN_FD_SAMPLES):
+    """Mean ``[D]`` and covariance ``[D, D]`` of features ``[N, D]``, in float64.
+
+    Refuses fewer than ``minimum`` samples (default ``MIN_FD_SAMPLES``, 50)
+    and features that are not numbers. A Frechet distance from few samples is
+    mostly sampling error: two sets drawn from one 128-dimensional standard
+    normal are FD 230 apart with 10 samples each, 130 with 50, 8 with 1,000 and
+    1.7 with 5,000. So every FD the course prints stands next to a floor taken
+    from as many real samples.
+    """
+    require_tensor(features, "features", ndims=(2,))
+    if not features.is_floating_point():
+        raise TypeError(f"features must be float numbers [N, D], got {describe(features)}")
+    if len(features) < max(minimum, 2):
+        raise ValueError(f"a Frechet distance needs the statistics of at least {max(minimum, 2)} samples (from "
+                         f"fewer it is mostly sampling error: 10 against 10 of one distribution give about 230), "
+                         f"got {len(features)} ({describe(features)})")
+    problem = range_problem(features, -math.inf, math.inf)
+    if problem:
+        raise ValueError(f"features must be numbers: {problem}")
     x = features.double()
     mean = x.mean(0)
     centred = x - mean
@@ -231,8 +263,14 @@ def frechet_distance(mean1, cov1, mean2, cov2):
     eigenvalues as ``C1^(1/2) C2 C1^(1/2)``, which is symmetric: two symmetric
     eigen-decompositions, stable even for near-singular covariances (where
     ``scipy.linalg.sqrtm`` of ``C1 C2`` can return complex noise).
+    Means ``[D]`` and covariances ``[D, D]`` of one ``D``, every value a number.
     Taught in session 4, section 2 (Exercise 1).
     """
+    _check_gaussian(mean1, cov1, "first")
+    _check_gaussian(mean2, cov2, "second")
+    if len(mean1) != len(mean2):
+        raise ValueError(f"both Gaussians must live in one feature space: the first has {len(mean1)} features, "
+                         f"the second {len(mean2)}")
     m1, m2 = mean1.double(), mean2.double()
     c1, c2 = cov1.double(), cov2.double()
     values, vectors = torch.linalg.eigh(c1)
@@ -243,16 +281,40 @@ def frechet_distance(mean1, cov1, mean2, cov2):
     return max(distance.item(), 0.0)
 
 
+def _check_gaussian(mean, cov, which):
+    """Raise unless ``mean [D]`` and ``cov [D, D]`` are float tensors of numbers (``frechet_distance``'s door)."""
+    require_tensor(mean, f"the {which} mean", ndims=(1,))
+    require_tensor(cov, f"the {which} covariance", ndims=(2,))
+    if tuple(cov.shape) != (len(mean), len(mean)):
+        raise ValueError(f"the {which} covariance must be [D, D] for a mean of D = {len(mean)} features, "
+                         f"got {describe(cov)}")
+    for what, x in (("mean", mean), ("covariance", cov)):
+        if not x.is_floating_point():
+            raise TypeError(f"the {which} {what} must be float numbers, got {describe(x)}")
+        problem = range_problem(x, -math.inf, math.inf)
+        if problem:
+            raise ValueError(f"the {which} {what} must be numbers: {problem}")
+
+
 def class_coverage(probabilities, threshold=0.05):
     """What the classifier says a set of samples is.
 
-    ``probabilities``: ``[N, 10]``, each row summing to 1. Returns a dict:
+    ``probabilities``: ``[N, 10]``, each row summing to 1 (N at least 1).
+    Returns a dict:
     ``counts`` (samples per predicted class, a list of 10), ``covered`` (how
     many classes hold at least ``threshold`` of the samples), ``entropy`` (of
     the predicted-class histogram, in nats; at most ln 10 = 2.303, for a
     perfectly even spread) and ``confidence`` (the mean top probability).
     Taught in session 4, section 3 (Exercise 2).
     """
+    require_tensor(probabilities, "probabilities", ndims=(2,))
+    if not probabilities.is_floating_point() or len(probabilities) == 0:
+        raise ValueError(f"class_coverage needs the probabilities of at least one sample, [N, classes] floats, "
+                         f"got {describe(probabilities)}")
+    problem = range_problem(probabilities, 0, 1)
+    if problem:
+        raise ValueError(f"probabilities must be in [0, 1]: {problem}")
+    require_number(threshold, "threshold (a share of the samples)", above=0, at_most=1)
     counts = torch.bincount(probabilities.argmax(1), minlength=probabilities.shape[1])
     share = counts.double() / counts.sum()
     nonzero = share[share > 0]
@@ -270,7 +332,21 @@ def precision_recall(real_features, fake_features, k=3, batch=2000):
     Each real point gets a ball reaching its k-th nearest real neighbour; the
     union of those balls is the real manifold. Precision is the share of fake
     points inside it. Recall is the same with the roles swapped.
+    ``real_features`` ``[N, D]``, ``fake_features`` ``[M, D]``: more than
+    ``k`` points each, every value a number.
     """
+    require_whole(k, "k (neighbours)")
+    for name, x in (("real_features", real_features), ("fake_features", fake_features)):
+        require_tensor(x, name, ndims=(2,))
+        if len(x) <= k:
+            raise ValueError(f"{name} must hold more than k = {k} points (each needs {k} neighbours), "
+                             f"got {describe(x)}")
+        problem = range_problem(x, -math.inf, math.inf)
+        if problem:
+            raise ValueError(f"{name} must be numbers: {problem}")
+    if real_features.shape[1] != fake_features.shape[1]:
+        raise ValueError(f"real and fake features must have as many features each, got {describe(real_features)} "
+                         f"and {describe(fake_features)}")
     real, fake = real_features.float(), fake_features.float()
     return _inside_share(fake, real, k, batch), _inside_share(real, fake, k, batch)
 
@@ -378,7 +454,24 @@ def references(classifier, n, root=None):
     return cache[key]
 
 
-def check_samples(images, pixel_range="tanh", minimum=200):
+def check_sample_count(n, minimum=MIN_SAMPLES):
+    """Raise ``ValueError`` unless ``n`` samples are enough to measure (``minimum``) and fit in memory.
+
+    The memory is estimated up front (``BYTES_PER_SAMPLE`` a sample) and
+    compared with what this machine has available now, so a huge ``n`` is
+    refused in words instead of running until the memory is gone.
+    """
+    if whole_problem(n, minimum):
+        raise ValueError(f"the metrics need at least {minimum} samples (a covariance of {FEATURES} features, and a "
+                         f"floor from as many): {whole_problem(n, minimum)}")
+    needed, available = n * BYTES_PER_SAMPLE, available_memory()
+    if available is not None and needed > 0.8 * available:
+        most = int(0.8 * available // BYTES_PER_SAMPLE)
+        raise ValueError(f"measuring {n:,} samples needs about {needed / 2**30:.1f} GB of memory, and this machine "
+                         f"has {available / 2**30:.1f} GB available: use at most about {most:,} samples")
+
+
+def check_samples(images, pixel_range="tanh", minimum=MIN_SAMPLES):
     """Raise ``ValueError``/``TypeError`` unless ``images`` are enough MNIST-shaped samples in ``pixel_range``."""
     require_tensor(images, "samples", ndims=(2, 4))
     if not images.is_floating_point():
@@ -387,9 +480,7 @@ def check_samples(images, pixel_range="tanh", minimum=200):
         images = images.reshape(-1, 1, 28, 28) if images.shape[1] == 784 else images
     if images.dim() != 4 or tuple(images.shape[1:]) != (1, 28, 28):
         raise ValueError(f"samples must be MNIST-sized images [N, 1, 28, 28] (or flat [N, 784]), got {describe(images)}")
-    if len(images) < minimum:
-        raise ValueError(f"the metrics need at least {minimum} samples (a covariance of {FEATURES} features), "
-                         f"got {len(images)}")
+    check_sample_count(len(images), minimum)
     low, high = PIXEL_RANGES[pixel_range]
     problem = range_problem(images, low, high, tolerance=1e-3)
     if problem:
@@ -442,7 +533,8 @@ def _scores(classifier, fake_features, fake_probabilities, root):
 
 def evaluate_generator(generator, latent_shape, n=None, classifier=None, pixel_range="tanh", root=None, seed=0):
     """``Scores`` for ``n`` samples of ``generator`` (default 10,000; 1,000 in fast mode)."""
-    n = n or (1000 if fast_mode() else 10000)
+    n = (1000 if fast_mode() else 10000) if n is None else n
+    check_sample_count(n)
     images = sample_images(generator, latent_shape, n, seed=seed)
     return evaluate_images(images, classifier, pixel_range, root)
 
@@ -464,6 +556,14 @@ def conditional_accuracy(predicted, requested, n_classes=10):
     digit. A G that ignores its label scores about 1 / n_classes. Taught in
     session 5, section 7 (Exercise 6, where the samples are drawn as well).
     """
+    for name, x in (("predicted", predicted), ("requested", requested)):
+        require_tensor(x, name, dtypes=(torch.int64,), ndims=(1,))
+        problem = range_problem(x, 0, n_classes - 1, tolerance=0)
+        if problem:
+            raise ValueError(f"{name} must be class numbers from 0 to {n_classes - 1}: {problem}")
+    if predicted.shape != requested.shape or len(requested) == 0:
+        raise ValueError(f"predicted and requested must be one class each per sample, at least one sample, "
+                         f"got {describe(predicted)} and {describe(requested)}")
     hits = (predicted == requested).double()
     per_class = torch.zeros(n_classes, dtype=torch.float64).index_add_(0, requested, hits)
     per_class /= torch.bincount(requested, minlength=n_classes).clamp(min=1)
@@ -498,7 +598,10 @@ def evaluate_conditional(generator, latent_shape, n_per_class=None, classifier=N
     digit's conditional accuracy and its FD against the real test digits of
     that class, next to that class's floor.
     """
-    n_per_class = n_per_class or (100 if fast_mode() else 1000)
+    n_per_class = (100 if fast_mode() else 1000) if n_per_class is None else n_per_class
+    require_whole(n_per_class, f"n_per_class (the FD of each digit needs at least {MIN_CLASS_SAMPLES} samples of it)",
+                  MIN_CLASS_SAMPLES)
+    check_sample_count(10 * n_per_class)
     classifier = classifier or digit_classifier(root=root)
     requested = balanced_labels(n_per_class)
     images = check_samples(sample_images(generator, latent_shape, len(requested), seed=seed, labels=requested),

@@ -237,9 +237,12 @@ def _train(recipe, out_dir, checkpoint, epochs, max_steps, max_seconds, resume, 
         digits = labels if recipe.conditional else torch.zeros_like(labels)
         started = time.perf_counter()
         labels = style_labels(images, digits, recipe.styles_per_digit, seed=seed)
-        print(f"{recipe.name}: k-means found {recipe.n_labels} styles in {time.perf_counter() - started:.1f} s "
+        sizes = style_sizes(labels, recipe.styles_per_digit, 10 if recipe.conditional else 1)
+        found = int((sizes > 0).sum())
+        short = "" if found == recipe.n_labels else f" of the {recipe.n_labels} asked for ({len(images):,} training images)"
+        print(f"{recipe.name}: k-means found {found} styles{short} in {time.perf_counter() - started:.1f} s "
               f"(before training: not in its time)")
-        extra["style_sizes"] = style_sizes(labels, recipe.styles_per_digit, 10 if recipe.conditional else 1).tolist()
+        extra["style_sizes"] = sizes.tolist()
         sampler = StyleSampler(gan.sampler, extra["style_sizes"])
     order = torch.Generator().manual_seed(seed)
     tensors = (images, labels) if recipe.n_labels else (images,)

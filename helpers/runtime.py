@@ -77,6 +77,24 @@ def fast_bfloat16(device):
     return False
 
 
+def available_memory():
+    """Bytes of memory this machine can still give a process without swapping (Linux: ``MemAvailable``).
+
+    Elsewhere, the physical memory; None where even that is unknown.
+    """
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 def seed_everything(seed):
     """Seed Python, NumPy and PyTorch (CPU and every GPU) with ``seed``.
 

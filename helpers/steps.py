@@ -32,7 +32,7 @@ from torch import nn
 
 from .averaging import WeightAverage
 from .data import PIXEL_RANGES
-from .guards import FLOAT_DTYPES, describe, range_problem
+from .guards import FLOAT_DTYPES, describe, range_problem, require_whole
 
 
 # ---------------------------------------------------------------------------
@@ -124,6 +124,18 @@ class GAN:
     amp_dtype: Optional[torch.dtype] = None  # e.g. torch.bfloat16: forward passes in mixed precision
     n_classes: Optional[int] = None  # conditional GANs: labels are 0 .. n_classes - 1
     average: Optional[WeightAverage] = None  # an average of G's weights, to draw samples with
+
+    def __post_init__(self):
+        """Refuse a conditional GAN whose networks' label tables are too small for ``n_classes`` labels."""
+        if self.n_classes is None:
+            return
+        require_whole(self.n_classes, "GAN.n_classes (labels; None: not conditional)")
+        for who, network in (("G", self.generator), ("D", self.discriminator)):
+            for name, table in network.named_modules():
+                if isinstance(table, nn.Embedding) and table.num_embeddings < self.n_classes:
+                    raise ValueError(f"this GAN has n_classes={self.n_classes} labels, but {who}'s label table "
+                                     f"{who}.{name} has {table.num_embeddings} rows: build G and D with "
+                                     f"n_classes={self.n_classes}, or give the GAN n_classes={table.num_embeddings}")
 
     @property
     def sampler(self):
@@ -246,7 +258,8 @@ def check_labels(gan, real, labels):
             raise ValueError("labels were given, but this GAN is not conditional (GAN.n_classes is None)")
         return ()
     if labels is None:
-        raise ValueError(f"this GAN is conditional: pass the batch's labels (0 to {gan.n_classes - 1}) with it")
+        raise ValueError(f"this GAN is conditional: pass the batch's labels (0 to {gan.n_classes - 1}) with it "
+                         f"(fit(..., with_labels=True) does, for batches of (images, labels))")
     if not isinstance(labels, torch.Tensor) or labels.dtype != torch.int64:
         raise TypeError(f"labels must be an int64 tensor [B] of digits, got {describe(labels)}")
     if tuple(labels.shape) != (real.shape[0],):

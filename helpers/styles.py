@@ -25,7 +25,7 @@ import math
 import torch
 from torch import nn
 
-from .guards import describe, range_problem
+from .guards import describe, range_problem, require_whole
 
 
 def principal_components(points, dims):
@@ -37,9 +37,17 @@ def principal_components(points, dims):
     if points.dim() != 2 or not 1 <= dims <= points.shape[1]:
         raise ValueError(f"principal_components needs points [N, F] and 1 <= dims <= F, got {describe(points)} "
                          f"and dims={dims!r}")
+    _require_numbers(points, "principal_components")
     centred = points.double() - points.double().mean(0)
     _, vectors = torch.linalg.eigh(centred.T @ centred)  # eigenvalues in ascending order
     return (centred @ vectors[:, -dims:].flip(1)).float()
+
+
+def _require_numbers(points, who):
+    """Raise ``ValueError`` if ``points`` hold NaN or infinity: one such point would pull every centre to NaN."""
+    problem = range_problem(points, -math.inf, math.inf)
+    if problem:
+        raise ValueError(f"{who} needs points that are all numbers (one NaN point makes a NaN centre): {problem}")
 
 
 def kmeans(points, k, iterations=30, seed=0):
@@ -50,8 +58,10 @@ def kmeans(points, k, iterations=30, seed=0):
     mean of its points (a centre left without points jumps to a random point).
     ``k`` must be from 1 to N.
     """
-    if points.dim() != 2 or not 1 <= k <= len(points):
+    require_whole(k, "kmeans' k (clusters)")
+    if points.dim() != 2 or k > len(points):
         raise ValueError(f"kmeans needs points [N, F] and 1 <= k <= N, got {describe(points)} and k={k!r}")
+    _require_numbers(points, "kmeans")
     draws = torch.Generator().manual_seed(seed)
     centres = points[torch.randperm(len(points), generator=draws)[:k]].clone()
     for _ in range(iterations):
@@ -117,6 +127,8 @@ class StyleSampler(nn.Module):
     def __init__(self, generator, sizes, seed=0):
         super().__init__()
         sizes = torch.as_tensor(sizes, dtype=torch.int64)
+        if sizes.numel() and sizes.min() < 0:
+            raise ValueError(f"style sizes count training images, so none can be negative; got {describe(sizes)}")
         rows = getattr(getattr(generator, "embed", None), "num_embeddings", None)
         if sizes.dim() != 2 or rows != sizes.numel():
             raise ValueError(f"StyleSampler needs style sizes [digits, per_digit] and a G whose label table .embed "
@@ -136,8 +148,11 @@ class StyleSampler(nn.Module):
 
     def styles_for(self, digits):
         """The style label drawn for each of ``digits [B]``: ``[B]`` int64, on ``digits``' device."""
-        if digits.dtype != torch.int64 or range_problem(digits, 0, len(self.sizes) - 1, tolerance=0):
-            raise ValueError(f"digits must be int64 from 0 to {len(self.sizes) - 1}, got {describe(digits)}")
+        if not isinstance(digits, torch.Tensor) or digits.dtype != torch.int64:
+            raise TypeError(f"digits must be an int64 tensor [B], got {describe(digits)}")
+        problem = range_problem(digits, 0, len(self.sizes) - 1, tolerance=0)
+        if problem:
+            raise ValueError(f"digits must be from 0 to {len(self.sizes) - 1}: {problem}")
         weights = self.sizes.double().cpu()
         weights[weights.sum(1) == 0, 0] = 1.0  # a digit never seen in training: its first style
         drawn = torch.multinomial(weights[digits.cpu()], 1, generator=torch.Generator().manual_seed(self.seed))

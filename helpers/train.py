@@ -8,38 +8,14 @@ finished epoch's checkpoint is kept, and ``--resume`` goes on from there.
 
 import argparse
 import sys
-from pathlib import Path
 
 import matplotlib
 
 from .checkpoints import CheckpointError, read_checkpoint
+from . import flags
 from .data import DataFileError, DatasetNotFoundError
 from .recipes import RECIPES, get_recipe
 from .runs import RunInProgressError, run_recipe
-
-
-def positive_int(text):
-    """argparse type: an int of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def writable_dir(text):
-    """argparse type: a folder that exists or can be created, and can be written to."""
-    path = Path(text)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        raise argparse.ArgumentTypeError(f"cannot write to {path}: {error.strerror or error}") from None
-    return path
 
 
 def interrupted(checkpoint):
@@ -54,14 +30,17 @@ def interrupted(checkpoint):
 def parse_args(argv=None):
     """The command line's options, checked."""
     parser = argparse.ArgumentParser(prog="python -m helpers.train", description="Train a reference GAN recipe headless.")
-    parser.add_argument("--recipe", required=True, type=str.lower, choices=sorted(RECIPES), help="which preset to train")
-    parser.add_argument("--epochs", type=positive_int, default=None, help="total epochs (default: the recipe's)")
-    parser.add_argument("--max-steps", type=positive_int, default=None, help="stop after this many training steps (smoke runs)")
-    parser.add_argument("--out", type=writable_dir, default=None, help="output folder (default runs/<recipe>)")
+    parser.add_argument("--recipe", required=True, type=str.lower, choices=sorted(RECIPES),
+                        help="which preset to train")
+    parser.add_argument("--epochs", type=flags.positive_int, default=None, help="total epochs (default: the recipe's)")
+    parser.add_argument("--max-steps", type=flags.positive_int, default=None,
+                        help="stop after this many training steps (smoke runs)")
+    parser.add_argument("--out", type=flags.writable_dir, default=None, help="output folder (default runs/<recipe>)")
     parser.add_argument("--resume", action="store_true", help="continue the run saved in --out")
-    parser.add_argument("--seed", type=int, default=None, help="random seed (default: the recipe's)")
-    parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
-    parser.add_argument("--limit", type=positive_int, default=None, help="use only the first N training images")
+    parser.add_argument("--seed", type=flags.whole(0), default=None, help="random seed (default: the recipe's)")
+    parser.add_argument("--device", type=flags.device, default=None,
+                        help="cuda, mps or cpu (default: the best available)")
+    parser.add_argument("--limit", type=flags.positive_int, default=None, help="use only the first N training images")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar or per-epoch lines")
     parser.add_argument("--no-eval", action="store_true", help="skip measuring the final generator (FD, coverage)")
     parser.add_argument("--amp", action="store_true",
@@ -69,14 +48,20 @@ def parse_args(argv=None):
     parser.add_argument("--channels-last", action="store_true",
                         help="speed option: NHWC memory layout (cgan and course-styles use it)")
     parser.add_argument("--compile", action="store_true", help="speed option: torch.compile both networks")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.out is None:  # the default folder, checked as a given --out would be
+        try:
+            args.out = flags.writable_dir(f"runs/{get_recipe(args.recipe).name}")
+        except argparse.ArgumentTypeError as error:
+            parser.error(f"argument --out (default runs/{args.recipe}): {error}")
+    return args
 
 
 def main(argv=None):
     matplotlib.use("Agg")  # the command line saves its figures; it never opens a window
     args = parse_args(argv)
     recipe = get_recipe(args.recipe)
-    out = args.out or writable_dir(f"runs/{recipe.name}")
+    out = args.out
     speed = {"amp": args.amp, "channels_last": args.channels_last, "compile": args.compile}
     try:
         history = run_recipe(recipe, out, epochs=args.epochs, max_steps=args.max_steps, resume=args.resume,

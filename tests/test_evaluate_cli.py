@@ -31,5 +31,11 @@ def test_the_evaluate_command_refuses_with_one_line(tmp_path):
     assert done.returncode == 0, done.stderr
     other = run("helpers.evaluate", "--checkpoint", str(tmp_path / "checkpoint.pt"), "--recipe", "r2")
     assert other.returncode == 1 and "holds a run of recipe 'r3', not 'r2'" in other.stderr
-    few = run("helpers.evaluate", "--checkpoint", str(tmp_path / "checkpoint.pt"), "--samples", "10")
-    assert few.returncode == 1 and "at least 200 samples" in few.stderr and "Traceback" not in few.stderr
+    for samples in ("10", "0"):  # refused by argparse, naming the value (0 used to measure the default number)
+        few = run("helpers.evaluate", "--checkpoint", str(tmp_path / "checkpoint.pt"), "--samples", samples)
+        assert few.returncode == 2 and "Traceback" not in few.stderr
+        assert f"argument --samples: expected a whole number of at least 200, got {samples}" in few.stderr
+    folder = run("helpers.evaluate", "--checkpoint", str(tmp_path))  # the run's folder, not its checkpoint
+    assert folder.returncode == 1 and "Traceback" not in folder.stderr
+    assert f"expected a checkpoint file, got the folder {tmp_path}: its checkpoint is {tmp_path / 'checkpoint.pt'}" \
+        in folder.stderr

@@ -25,7 +25,7 @@ def test_kmeans_finds_separated_blobs():
 def test_kmeans_is_repeatable_and_refuses_bad_k():
     points = blobs(torch.randn(4, 3), seed=1)
     assert torch.equal(styles.kmeans(points, 4, seed=2), styles.kmeans(points, 4, seed=2))
-    with pytest.raises(ValueError, match="1 <= k <= N"):
+    with pytest.raises(ValueError, match="k \\(clusters\\): expected a whole number of at least 1, got 0"):
         styles.kmeans(points, 0)
     with pytest.raises(ValueError, match="1 <= k <= N"):
         styles.kmeans(points, len(points) + 1)
@@ -105,8 +105,10 @@ def test_style_sampler_refuses_sizes_that_do_not_fit_g():
         styles.StyleSampler(generator, torch.ones(30))
     with pytest.raises(ValueError, match=r"pass them, G\(z, digits\)"):
         styles.StyleSampler(generator, torch.ones(10, 3))(torch.randn(2, 64))
-    for digits in (torch.tensor([3, 10]), torch.tensor([-1]), torch.tensor([2.0])):
-        with pytest.raises(ValueError, match="digits must be int64 from 0 to 9"):
+    for digits, error, message in ((torch.tensor([3, 10]), ValueError, "digits must be from 0 to 9: .*max 10"),
+                                   (torch.tensor([-1]), ValueError, "digits must be from 0 to 9: .*min -1"),
+                                   (torch.tensor([2.0]), TypeError, r"digits must be an int64 tensor \[B\]")):
+        with pytest.raises(error, match=message):
             styles.StyleSampler(generator, torch.ones(10, 3))(torch.randn(len(digits), 64), digits)
 
 

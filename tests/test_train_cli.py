@@ -48,9 +48,9 @@ def epochs_done(stdout):
 
 @pytest.mark.parametrize("args, message", [
     (["--recipe", "r9"], "invalid choice: 'r9'"),
-    (["--recipe", "r3", "--epochs", "-3"], "must be at least 1"),
+    (["--recipe", "r3", "--epochs", "-3"], "argument --epochs: expected a whole number of at least 1, got -3"),
     (["--recipe", "r3", "--max-steps", "many"], "expected a whole number"),
-    (["--recipe", "r3", "--out", "/proc/not-writable"], "cannot write to /proc/not-writable"),
+    (["--recipe", "r3", "--out", "/proc/not-writable"], "cannot write to the folder /proc/not-writable"),
 ])
 def test_bad_flags_get_one_line_errors(args, message):
     done = cli(*args)

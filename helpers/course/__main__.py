@@ -4,11 +4,20 @@ import argparse
 import sys
 from pathlib import Path
 
+from .. import flags
 from . import grading, isolation
 from . import release as releasing
 
 
 def _release(args):
+    try:
+        return _release_or_check(args)
+    except ValueError as error:
+        print(f"release: {error}", file=sys.stderr)
+        return 2
+
+
+def _release_or_check(args):
     if args.check:
         problems = releasing.check_release(args.solutions, args.notebooks)
         for problem in problems:
@@ -60,7 +69,7 @@ def main(argv=None):
     grade.add_argument("--notebook", action="append",
                        help="grade only this notebook (e.g. 01_data); repeatable. "
                             "Default: every notebook someone submitted")
-    grade.add_argument("--timeout", type=int, default=grading.DEFAULT_TIMEOUT,
+    grade.add_argument("--timeout", type=flags.positive_int, default=grading.DEFAULT_TIMEOUT,
                        help=f"seconds per cell before it is stopped (default {grading.DEFAULT_TIMEOUT})")
     grade.add_argument("--feedback", type=Path, default=None,
                        help="folder for the feedback HTML (default: <out stem>-feedback/ beside the CSV)")
@@ -68,9 +77,9 @@ def main(argv=None):
                        help="build nbgrader's course directory here and keep it (default: a temporary one)")
     grade.add_argument("--solutions", type=Path, default=None,
                        help="the instructor's source notebooks (default solutions/)")
-    grade.add_argument("--memory-mb", type=int, default=None,
+    grade.add_argument("--memory-mb", type=flags.positive_int, default=None,
                        help=f"memory for each submission's processes, in MB (default {isolation.Limits.memory_mb})")
-    grade.add_argument("--output-mb", type=int, default=None,
+    grade.add_argument("--output-mb", type=flags.positive_int, default=None,
                        help=f"files each submission may write, in MB (default {isolation.Limits.output_mb})")
     grade.set_defaults(run=_grade)
 

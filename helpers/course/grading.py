@@ -54,6 +54,7 @@ from pathlib import Path
 
 import nbformat
 
+from ..guards import whole_problem
 from . import isolation, judge
 from .grading_kernel import code_hash
 from .release import NOTEBOOKS_DIR, SOLUTIONS_DIR
@@ -81,16 +82,27 @@ def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIME
     """
     submissions, out_csv = Path(submissions), Path(out_csv)
     solutions = Path(solutions) if solutions else SOLUTIONS_DIR
+    for flag, value in (("--timeout", timeout), ("--memory-mb", memory_mb), ("--output-mb", output_mb)):
+        if value is not None and whole_problem(value):
+            raise GradingError(f"{flag}: {whole_problem(value)}")
+    if not solutions.is_dir() or not any(solutions.glob("*.ipynb")):
+        raise GradingError(f"--solutions {solutions} is not a folder of source notebooks (expected the instructor's "
+                           f"NN_name.ipynb files in nbgrader's source format, like solutions/); "
+                           f"{'it has no .ipynb file' if solutions.is_dir() else 'there is no such folder'}")
     if out_csv.is_dir():
         raise GradingError(f"--out {out_csv} is a folder; give the path of the CSV file to write, "
                            f"e.g. {out_csv / 'grades.csv'}")
+    feedback_dir = Path(feedback_dir) if feedback_dir else out_csv.with_name(out_csv.stem + "-feedback")
+    for flag, folder in (("--feedback", feedback_dir), ("--keep-workdir", keep_workdir and Path(keep_workdir)),
+                         ("--out's folder", out_csv.parent)):
+        if folder and folder.exists() and not folder.is_dir():
+            raise GradingError(f"{flag} {folder} is a file; expected a folder to write into")
     students, names = _survey(submissions, notebooks, solutions)
     # Everything the instructor owns is read before any student code runs: the sources come from memory.
     sources = {name: (solutions / f"{name}.ipynb").read_text() for name in names}
     instructor_files = isolation.InstructorFiles(isolation.instructor_paths(solutions, NOTEBOOKS_DIR))
     limits = isolation.Limits(timeout, **{key: value for key, value in
-                                          (("memory_mb", memory_mb), ("output_mb", output_mb)) if value})
-    feedback_dir = Path(feedback_dir) if feedback_dir else out_csv.with_name(out_csv.stem + "-feedback")
+                                          (("memory_mb", memory_mb), ("output_mb", output_mb)) if value is not None})
     try:
         out_csv.parent.mkdir(parents=True, exist_ok=True)
         feedback_dir.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,7 @@ from nbgrader.preprocessors import (
     LockCells,
 )
 
+from ..checkpoints import write_atomically
 from ..runtime import REPO_ROOT
 
 SOLUTIONS_DIR = REPO_ROOT / "solutions"
@@ -49,8 +50,14 @@ def student_notebook(source_path):
 
 
 def source_notebooks(solutions_dir=None):
-    """The instructor notebooks, sorted by name."""
-    return sorted(Path(solutions_dir or SOLUTIONS_DIR).glob("*.ipynb"))
+    """The instructor notebooks, sorted by name; ``ValueError`` naming the folder when it holds none."""
+    folder = Path(solutions_dir or SOLUTIONS_DIR)
+    found = sorted(folder.glob("*.ipynb"))
+    if not found:
+        raise ValueError(f"--solutions {folder} is not a folder of source notebooks (expected the instructor's "
+                         f"NN_name.ipynb files, like solutions/); "
+                         f"{'it has no .ipynb file' if folder.is_dir() else 'there is no such folder'}")
+    return found
 
 
 def release(solutions_dir=None, notebooks_dir=None):
@@ -59,14 +66,15 @@ def release(solutions_dir=None, notebooks_dir=None):
     Only ``notebooks/<name>.ipynb`` files with a source of the same name are
     written; nothing else in ``notebooks/`` is touched or deleted.
     """
+    sources = source_notebooks(solutions_dir)  # checked before anything is made
     notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR)
     notebooks_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for source in source_notebooks(solutions_dir):
+    for source in sources:
         target = notebooks_dir / source.name
         text = student_notebook(source)
         if not target.exists() or target.read_text() != text:
-            target.write_text(text)
+            write_atomically(target, text.encode())  # a student twin is never left half written
             written.append(target)
     return written
 
