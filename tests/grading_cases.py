@@ -458,10 +458,45 @@ VARIANTS = {
              '            nn.ConvTranspose2d(64, 1, 5, stride=2, padding=2, output_padding=1, bias=False))\n\n'
              '    def forward(self, z):\n        return torch.tanh(self.body(z))\n\n\n'
              'def make_dcgan_generator(latent_dim=LATENT_DIM):\n    return Generator(latent_dim)\n'),
+            ("F.leaky_relu and torch.tanh in forward instead of modules (the text does not ask for modules)",
+             'import torch.nn.functional as F\n\n\n'
+             'class Generator(nn.Module):\n    def __init__(self, latent_dim):\n        super().__init__()\n'
+             '        self.fc = nn.Linear(latent_dim, 7 * 7 * 256, bias=False)\n'
+             '        self.bn0 = nn.BatchNorm1d(7 * 7 * 256)\n'
+             '        self.up1 = nn.ConvTranspose2d(256, 128, 5, stride=1, padding=2, bias=False)\n'
+             '        self.bn1 = nn.BatchNorm2d(128)\n'
+             '        self.up2 = nn.ConvTranspose2d(128, 64, 5, stride=2, padding=2, output_padding=1, bias=False)\n'
+             '        self.bn2 = nn.BatchNorm2d(64)\n'
+             '        self.up3 = nn.ConvTranspose2d(64, 1, 5, stride=2, padding=2, output_padding=1, bias=False)\n\n'
+             '    def forward(self, z):\n'
+             '        x = F.leaky_relu(self.bn0(self.fc(z)), 0.3).view(-1, 256, 7, 7)\n'
+             '        x = F.leaky_relu(self.bn1(self.up1(x)), 0.3)\n'
+             '        x = F.leaky_relu(self.bn2(self.up2(x)), 0.3)\n'
+             '        return torch.tanh(self.up3(x))\n\n\n'
+             'def make_dcgan_generator(latent_dim=LATENT_DIM):\n    return Generator(latent_dim)\n'),
         ],
     },
     "05_conditional": {
+        "conditional_generator": [
+            ("registers body before embed (the judge used to load weights in registration order)",
+             "class ConditionalGenerator(nn.Module):\n"
+             "    def __init__(self, latent_dim=LATENT_DIM, n_classes=N_CLASSES, embed_dim=16):\n"
+             "        super().__init__()\n"
+             "        self.body = models.course_dcgan_generator(latent_dim + embed_dim)\n"
+             "        self.embed = nn.Embedding(n_classes, embed_dim)\n\n"
+             "    def forward(self, z, labels):\n"
+             "        return self.body(join_label(z, labels, self.embed))\n"),
+        ],
         "conditional_discriminator_step": [
+            ("draws random labels for the fakes, which the text allows (G and D get the same ones)",
+             "def conditional_discriminator_step(G, D, opt_d, real, labels, latent_dim):\n"
+             "    fake_labels = torch.randint(0, N_CLASSES, labels.shape, device=labels.device)\n"
+             "    fake = G(torch.randn(len(labels), latent_dim, device=real.device), fake_labels).detach()\n"
+             "    d_real, d_fake = D(real, labels), D(fake, fake_labels)\n"
+             "    loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))\n"
+             "            + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))\n"
+             "    opt_d.zero_grad()\n    loss.backward()\n    opt_d.step()\n"
+             "    return loss.detach()\n"),
             ("makes the fakes under torch.no_grad() instead of detaching them, and one loss call on both halves",
              "def conditional_discriminator_step(G, D, opt_d, real, labels, latent_dim):\n"
              "    with torch.no_grad():\n"

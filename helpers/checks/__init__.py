@@ -12,8 +12,28 @@ The small ``expect_*`` functions below are the building blocks.
 """
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 from ..guards import range_problem
+
+ACTIVATIONS = {"relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid", "dropout"}
+
+
+class _Recorder(TorchFunctionMode):
+    """Records each activation function torch is asked for, with its argument (a slope, a dropout rate)."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        name = getattr(func, "__name__", "").rstrip("_")
+        if name in ACTIVATIONS:
+            argument = {"leaky_relu": kwargs.get("negative_slope", args[1] if len(args) > 1 else 0.01),
+                        "dropout": kwargs.get("p", args[1] if len(args) > 1 else 0.5)}.get(name)
+            self.calls.append((name, argument))
+        return func(*args, **kwargs)
 
 
 def expect(condition, message):
@@ -63,6 +83,21 @@ def expect_close(x, expected, what, atol=1e-5, fix=""):
         i = int(diff.argmax())
         found = f"{what}: value {i} is {x.flatten()[i].item():.6g}, expected {expected.flatten()[i].item():.6g}"
         raise AssertionError(f"{fix} ({found})" if fix else found)
+
+
+def activations_called(model, *inputs):
+    """The activations ``model(*inputs)`` computes, in order: ``[(name, slope or rate or None), ...]``.
+
+    Names are torch's: ``"leaky_relu"`` (with its negative slope),
+    ``"dropout"`` (with its rate), ``"relu"``, ``"tanh"``, ``"sigmoid"``, ...
+    Modules (``nn.LeakyReLU(0.3)``) and functions in ``forward``
+    (``F.leaky_relu(x, 0.3)``, ``torch.tanh(x)``, ``x.tanh()``) count alike,
+    so a check built on this accepts either form.
+    """
+    recorder = _Recorder()
+    with torch.no_grad(), recorder:
+        model(*inputs)
+    return recorder.calls
 
 
 def passed(what):

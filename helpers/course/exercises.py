@@ -88,12 +88,29 @@ def seeded(seed, build):
 
 
 def weights(model):
-    """A module's weights and buffers, in order: a list of tensors (what ``load_in_order`` takes)."""
-    return [t.detach().cpu().clone() for t in model.state_dict().values()]
+    """A module's weights and buffers by name: a dict of tensors (what ``load_weights`` takes)."""
+    return {name: t.detach().cpu().clone() for name, t in model.state_dict().items()}
+
+
+def load_weights(model, named, what):
+    """Load ``named`` weights (from ``weights``) into ``model``; ``Wrong`` when they cannot fit.
+
+    Where the names are the model's own (the exercise text names the layers,
+    e.g. ``embed`` and ``body``), each goes to its namesake, whatever order the
+    student registered the layers in. Otherwise the i-th goes into the i-th
+    entry, so a student's own names for the same layers still fit.
+    """
+    need(isinstance(named, dict) and all(isinstance(t, torch.Tensor) for t in named.values()),
+         f"{what}'s weights did not come back as named tensors")
+    entries = model.state_dict()
+    if set(named) == set(entries) and all(named[k].shape == entries[k].shape for k in entries):
+        model.load_state_dict({key: named[key].to(old.dtype) for key, old in entries.items()})
+        return model
+    return load_in_order(model, list(named.values()), what)
 
 
 def load_in_order(model, tensors, what):
-    """Load ``tensors`` (from ``weights``) into ``model``, the i-th into its i-th entry; ``Wrong`` on a mismatch."""
+    """Load ``tensors`` into ``model``, the i-th into its i-th entry; ``Wrong`` on a mismatch."""
     entries = list(model.state_dict().items())
     shapes = [tuple(t.shape) for t in tensors] if isinstance(tensors, list) else None
     need(shapes is not None and all(isinstance(t, torch.Tensor) for t in tensors),
@@ -224,7 +241,7 @@ def _noise(seed, n, dim, salt=4, scale=3.0):
 
 
 def ask_make_generator(answer, seed):
-    """G = answer(latent_dim, hidden) with torch seeded: ``{"weights": [...], "out": G(z) [8, 784]}``."""
+    """G = answer(latent_dim, hidden) with torch seeded: ``{"weights": {name: tensor}, "out": G(z) [8, 784]}``."""
     latent, hidden = _mlp_sizes(seed)
     G = seeded(seed, lambda: answer(latent_dim=latent, hidden=hidden))
     with torch.no_grad():
@@ -233,14 +250,14 @@ def ask_make_generator(answer, seed):
 
 def mark_make_generator(reply, seed):
     latent, hidden = _mlp_sizes(seed)
-    G = load_in_order(models.r2_generator(latent, hidden), reply["weights"], "G")
+    G = load_weights(models.r2_generator(latent, hidden), reply["weights"], "G")
     with torch.no_grad():
         want = G(_noise(seed, 8, latent)).flatten(1)
     need_close(reply["out"], want, "G(noise), with G's own weights in the exercise's layers", 1e-5)
 
 
 def ask_make_discriminator(answer, seed):
-    """D = answer(hidden) with torch seeded: ``{"weights": [...], "out": D(x) [8, 1]}``."""
+    """D = answer(hidden) with torch seeded: ``{"weights": {name: tensor}, "out": D(x) [8, 1]}``."""
     _, hidden = _mlp_sizes(seed)
     D = seeded(seed, lambda: answer(hidden=hidden))
     with torch.no_grad():
@@ -249,7 +266,7 @@ def ask_make_discriminator(answer, seed):
 
 def mark_make_discriminator(reply, seed):
     _, hidden = _mlp_sizes(seed)
-    D = load_in_order(models.r2_discriminator(hidden), reply["weights"], "D")
+    D = load_weights(models.r2_discriminator(hidden), reply["weights"], "D")
     with torch.no_grad():
         want = D(_noise(seed, 8, 784, scale=2.0))
     need_close(reply["out"], want, "D(images), with D's own weights in the exercise's layers", 1e-5)
@@ -499,7 +516,7 @@ def _trained_stats(model, inputs):
 
 
 def ask_make_dcgan_generator(answer, seed):
-    """G = answer() seeded, after two training-mode passes: ``{"weights": [...], "out": G(z) [4, 1, 28, 28]}``
+    """G = answer() seeded, after two training-mode passes: ``{"weights": {name: tensor}, "out": G(z) [4, 1, 28, 28]}``
     in eval mode."""
     G = seeded(seed, answer)
     _trained_stats(G, [_noise(seed, 16, 100, salt=10), _noise(seed, 16, 100, salt=11)])
@@ -508,21 +525,21 @@ def ask_make_dcgan_generator(answer, seed):
 
 
 def mark_make_dcgan_generator(reply, seed):
-    G = load_in_order(models.r4_generator(), reply["weights"], "G").eval()
+    G = load_weights(models.r4_generator(), reply["weights"], "G").eval()
     with torch.no_grad():
         want = G(_noise(seed, 4, 100, salt=12))
     need_close(reply["out"], want, "G(noise) in eval mode, with G's own weights in R4's layers", 1e-4)
 
 
 def ask_make_dcgan_discriminator(answer, seed):
-    """D = answer() seeded: ``{"weights": [...], "out": D(x) [4, 1]}`` in eval mode."""
+    """D = answer() seeded: ``{"weights": {name: tensor}, "out": D(x) [4, 1]}`` in eval mode."""
     D = seeded(seed, answer).eval()
     with torch.no_grad():
         return {"weights": weights(D), "out": D(torch.rand(4, 1, 28, 28, generator=draws(seed, 13)) * 2 - 1)}
 
 
 def mark_make_dcgan_discriminator(reply, seed):
-    D = load_in_order(models.r4_discriminator(), reply["weights"], "D").eval()
+    D = load_weights(models.r4_discriminator(), reply["weights"], "D").eval()
     with torch.no_grad():
         want = D(torch.rand(4, 1, 28, 28, generator=draws(seed, 13)) * 2 - 1)
     need_close(reply["out"], want, "D(images) in eval mode (logits), with D's own weights in R4's layers", 1e-4)
@@ -734,7 +751,7 @@ def _labels_twice(seed):
 
 
 def ask_conditional_generator(answer, seed):
-    """G = answer() seeded, two training passes, then eval: ``{"weights": [...], "out": G(z, y) [10, 1, 28, 28]}``."""
+    """G = answer() seeded, two training passes, then eval: ``{"weights": {name: tensor}, "out": G(z, y) [10, 1, 28, 28]}``."""
     G = seeded(seed, answer)
     y, other = _labels_twice(seed)
     with torch.no_grad():
@@ -747,7 +764,7 @@ def ask_conditional_generator(answer, seed):
 
 
 def mark_conditional_generator(reply, seed):
-    G = load_in_order(models.ConditionalGenerator(), reply["weights"], "G").eval()
+    G = load_weights(models.ConditionalGenerator(), reply["weights"], "G").eval()
     y, other = _labels_twice(seed)
     z = _noise(seed, 10, 64, salt=26, scale=1.0)
     with torch.no_grad():
@@ -756,7 +773,7 @@ def mark_conditional_generator(reply, seed):
 
 
 def ask_conditional_discriminator(answer, seed):
-    """D = answer() seeded, eval: ``{"weights": [...], "out": D(x, y) [10, 1], "out_other": D(x, y') [10, 1]}``."""
+    """D = answer() seeded, eval: ``{"weights": {name: tensor}, "out": D(x, y) [10, 1], "out_other": D(x, y') [10, 1]}``."""
     D = seeded(seed, answer).eval()
     y, other = _labels_twice(seed)
     x = torch.rand(10, 1, 28, 28, generator=draws(seed, 27)) * 2 - 1
@@ -765,7 +782,7 @@ def ask_conditional_discriminator(answer, seed):
 
 
 def mark_conditional_discriminator(reply, seed):
-    D = load_in_order(models.ConditionalDiscriminator(), reply["weights"], "D").eval()
+    D = load_weights(models.ConditionalDiscriminator(), reply["weights"], "D").eval()
     y, other = _labels_twice(seed)
     x = torch.rand(10, 1, 28, 28, generator=draws(seed, 27)) * 2 - 1
     with torch.no_grad():
@@ -775,15 +792,18 @@ def mark_conditional_discriminator(reply, seed):
 
 class FixedConditionalG(nn.Module):
     """The judge's conditional G: one fixed fake per label, ``tanh(table[y])``, whatever the noise.
-    ``forward(z [B, Z], y [B]) -> [B, 1, 28, 28]``; it keeps the shape of the last noise in ``noise_shape``."""
+    ``forward(z [B, Z], y [B]) -> [B, 1, 28, 28]``; it keeps the shape of the last noise in ``noise_shape``
+    and the last labels it was asked for in ``asked``."""
 
     def __init__(self):
         super().__init__()
         self.table = nn.Parameter(torch.randn(10, 784) * 0.7)
         self.noise_shape = None
+        self.asked = None
 
     def forward(self, z, labels):
         self.noise_shape = list(z.shape)
+        self.asked = labels.detach().cpu().clone()
         return self.fake(labels, 0 * z.sum(1, keepdim=True))
 
     def fake(self, labels, shift=0.0):
@@ -811,9 +831,12 @@ def _conditional_batch(seed):
     return torch.rand(8, 1, 28, 28, generator=g) * 2 - 1, labels
 
 
-def _cond_d_loss(G, real, labels):
-    fake = G.fake(labels).detach()
-    return lambda D: steps.discriminator_loss(D(real, labels), D(fake, labels), logits=True)
+def _cond_d_loss(G, real, labels, fake_labels=None):
+    """D's loss on ``real`` with its ``labels`` and on G's fakes of ``fake_labels`` (default the same), each fake
+    judged with the label it was drawn for: a function of D."""
+    fake_labels = labels if fake_labels is None else fake_labels
+    fake = G.fake(fake_labels).detach()
+    return lambda D: steps.discriminator_loss(D(real, labels), D(fake, fake_labels), logits=True)
 
 
 def ask_conditional_discriminator_step(answer, seed):
@@ -823,19 +846,25 @@ def ask_conditional_discriminator_step(answer, seed):
     loss = answer(G, D, torch.optim.SGD(D.parameters(), lr=0.1), real, labels, 6)
     return {"loss": loss, "d_after": _as_list(D.parameters()), "g_after": _as_list(G.parameters()),
             "g_grads": [None if p.grad is None else p.grad.clone() for p in G.parameters()],
-            "noise_shape": G.noise_shape}
+            "noise_shape": G.noise_shape, "fake_labels": G.asked}
 
 
 def mark_conditional_discriminator_step(reply, seed):
+    """The fakes may be drawn for any labels (session 5 says so), as long as D judges each with its own: the
+    expected loss and step use the labels G was asked for."""
     G, D = _conditional_gan(seed)
     real, labels = _conditional_batch(seed)
+    asked = reply.get("fake_labels")
+    need(isinstance(asked, torch.Tensor) and asked.dtype == torch.int64 and tuple(asked.shape) == (len(real),),
+         f"G was not asked for one fake per real image ({len(real)} labels); it was asked for {asked!r}")
+    loss_of = _cond_d_loss(G, real, labels, asked)
     with torch.no_grad():
-        need_close(reply["loss"], _cond_d_loss(G, real, labels)(D), "D's loss on real and fake images", 1e-5)
+        need_close(reply["loss"], loss_of(D), "D's loss on real and fake images", 1e-5)
     need(reply["noise_shape"] == [len(real), 6], f"G was given noise of shape {reply['noise_shape']}, "
                                                   f"expected [{len(real)}, 6]")
     need_params(reply["g_after"], _as_list(G.parameters()), "G after D's step (it must not change)", 0)
     need(all(g is None or float(g.abs().sum()) == 0 for g in reply["g_grads"]), "D's loss sent gradients into G")
-    need_params(reply["d_after"], sgd_step(D, _cond_d_loss(G, real, labels), 0.1),
+    need_params(reply["d_after"], sgd_step(D, loss_of, 0.1),
                 "D after one SGD step, each image judged with its own label")
 
 
