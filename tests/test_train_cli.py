@@ -104,6 +104,6 @@ def test_a_cuda_run_resumes_on_cuda_and_is_measured_on_the_cpu(recipe, tmp_path)
     assert again.returncode == 0, again.stderr
     assert epochs_done(again.stdout) == epochs_done(done.stdout) + 1
     measured = subprocess.run([sys.executable, "-m", "helpers.evaluate", "--checkpoint", str(tmp_path / "checkpoint.pt"),
-                               "--device", "cpu", "--samples", "500"], cwd=REPO_ROOT, capture_output=True, text=True)
+                               "--device", "cpu", "--samples", "1000"], cwd=REPO_ROOT, capture_output=True, text=True)
     assert measured.returncode == 0, measured.stderr
     assert "FD" in measured.stdout
