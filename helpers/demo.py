@@ -120,6 +120,7 @@ class DigitDemo:
         The label's embedding is blended, ``(1 - t) * embed(start) + t * embed(end)``,
         and joined to z as G's forward does.
         """
+        require_whole(steps, "steps (pictures in the strip)", minimum=2)
         for digit in (start, end):
             self.draw(digit, z)  # the same checks as a single picture
         device = next(self.generator.parameters()).device

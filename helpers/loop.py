@@ -24,7 +24,7 @@ from collections import defaultdict
 import torch
 from tqdm.auto import tqdm
 
-from .guards import describe
+from .guards import describe, require_number, require_whole
 
 
 def fit(step, batches, epochs, history=None, *, first_epoch=1, max_steps=None, max_seconds=None, generator=None,
@@ -49,6 +49,13 @@ def fit(step, batches, epochs, history=None, *, first_epoch=1, max_steps=None, m
     ``schedule(share)``: called before every step with the share of the run
     done so far, 0 to 1 (``share_done``), e.g. to lower the learning rate.
     """
+    require_whole(epochs, "epochs")
+    require_whole(first_epoch, "first_epoch")
+    require_whole(sample_every, "sample_every")
+    if max_steps is not None:
+        require_whole(max_steps, "max_steps")
+    if max_seconds is not None:
+        require_number(max_seconds, "max_seconds", above=0)
     history = History() if history is None else history
     steps_left = max_steps
     started = time.perf_counter()

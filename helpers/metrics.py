@@ -497,6 +497,10 @@ def sample_images(generator, latent_shape, n, device=None, seed=0, batch=1000, l
 
     ``labels``: for a conditional G, the ``n`` labels ``[n]`` to ask for.
     """
+    require_whole(n, "n (samples)")
+    require_whole(batch, "batch")
+    if labels is not None and (not isinstance(labels, torch.Tensor) or labels.shape != (n,)):
+        raise ValueError(f"labels must be one per sample, shape ({n},), got {describe(labels)}")
     device = device or next(generator.parameters()).device
     noise = torch.Generator().manual_seed(seed)
     was_training = generator.training

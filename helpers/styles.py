@@ -106,6 +106,11 @@ def style_sizes(styles, per_digit, n_digits=10):
 
     ``n_digits``: 1 for styles of all the images, found with no digits at all.
     """
+    require_whole(per_digit, "per_digit")
+    problem = range_problem(styles, 0, n_digits * per_digit - 1, tolerance=0)
+    if styles.dtype != torch.int64 or problem:
+        raise ValueError(f"styles must be int64 style labels from 0 to {n_digits * per_digit - 1} "
+                         f"({n_digits} digit(s) x {per_digit}), got {describe(styles)}")
     return torch.bincount(styles.cpu(), minlength=n_digits * per_digit).view(n_digits, per_digit)
 
 

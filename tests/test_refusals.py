@@ -301,6 +301,23 @@ def test_the_demo_refuses_more_sliders_than_noise():
         DigitDemo(models.ConditionalGenerator(), 64, sliders=65)
 
 
+def test_fit_refuses_a_budget_that_trains_nothing():
+    for budget, message in (({"epochs": 0}, "epochs: expected a whole number of at least 1, got 0"),
+                            ({"epochs": 1, "max_steps": 0}, "max_steps: expected a whole number of at least 1, got 0"),
+                            ({"epochs": 1, "max_seconds": -1}, "max_seconds: expected a number above 0, got -1")):
+        with pytest.raises(ValueError, match=message):
+            loop.fit(lambda real: {}, [torch.zeros(2, 2)], progress=False, **budget)
+
+
+def test_small_helpers_refuse_counts_that_make_nothing():
+    with pytest.raises(ValueError, match="n \\(samples\\): expected a whole number of at least 1, got 0"):
+        metrics.sample_images(torch.nn.Linear(4, 784), (4,), 0)
+    with pytest.raises(ValueError, match="styles must be int64 style labels from 0 to 19 .*max 25"):
+        styles.style_sizes(torch.tensor([3, 25]), 2)
+    with pytest.raises(ValueError, match="steps \\(pictures in the strip\\): expected a whole number of at least 2"):
+        DigitDemo(models.ConditionalGenerator(), 64).morph(1, 7, torch.zeros(1, 64), steps=0)
+
+
 def test_the_flag_types_accept_what_they_should():
     assert flags.number(above=0)("2e-3") == 2e-3
     assert flags.number(at_least=0, below=1)("0") == 0.0
