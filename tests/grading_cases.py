@@ -443,6 +443,15 @@ VARIANTS = {
              "    opt_d.zero_grad()\n    d_loss.backward()\n    opt_d.step()\n"
              "    if d_loss.item() > 100:\n        print(f'd_loss is large: {d_loss.item():.1f}')\n"
              "    return d_loss.detach(), d_real.detach().mean(), d_fake.detach().mean()\n"),
+            ("logs its loss through Python's logging, which writes to stderr (nbgrader zeroes a cell with stderr)",
+             "import logging\n\n"
+             "def discriminator_step(G, D, opt_d, real, latent_dim):\n"
+             "    fake = G(sample_noise(real.shape[0], latent_dim, real.device)).detach()\n"
+             "    d_real, d_fake = D(real), D(fake)\n"
+             "    d_loss = discriminator_loss(d_real, d_fake)\n"
+             "    opt_d.zero_grad()\n    d_loss.backward()\n    opt_d.step()\n"
+             "    logging.getLogger('my_gan').warning('d_loss %.3f', d_loss.item())\n"
+             "    return d_loss.detach(), d_real.detach().mean(), d_fake.detach().mean()\n"),
         ],
     },
     "03_dcgan": {

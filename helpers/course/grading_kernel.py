@@ -1,6 +1,6 @@
 """The Jupyter kernel that autograding runs each submission in.
 
-It is an ordinary IPython kernel, with four changes that keep the verdict
+It is an ordinary IPython kernel, with these changes that keep the verdict
 out of the student's hands (the grade command, ``grading.py``, starts it
 through nbgrader and reads what it reports):
 
@@ -21,10 +21,13 @@ through nbgrader and reads what it reports):
    killing the process). A cell that keeps running well past the per-cell
    limit, because it swallowed the interrupt, makes the kernel exit; the
    grade command then skips that cell and grades the rest.
-4. **A report.** One JSON line per event (a cell started, names put back, a
+4. **Standard error is shown on standard output.** nbgrader scores a graded
+   cell 0 for any output on stderr; a correct cell that logs a line must not
+   lose its points. Errors still fail the cell (they are error replies).
+5. **A report.** One JSON line per event (a cell started, names put back, a
    cell skipped, an ignored interrupt) goes to the file named by
    ``GAN_GRADER_REPORT``.
-5. **The judge's questions.** After a test cell passed, the judge
+6. **The judge's questions.** After a test cell passed, the judge
    (``judge.py``) asks that exercise again, on inputs the student could not
    know, and saves the replies; the grade command marks them outside the
    kernel, so the score does not rest on this kernel alone.
@@ -266,7 +269,11 @@ class GradingKernel(IPythonKernel):
         self._count = 0
         self._running = None  # (key, start time) of the cell being run
         self._format = traceback.format_exception
-        self._stdout, self._stderr = sys.stdout, sys.stderr
+        # nbgrader gives 0 points to a graded cell with any output on stderr. Correct code that logs (Python's
+        # logging writes to stderr) must keep its points, and only an error fails a cell: so everything the
+        # notebook writes to sys.stderr is shown on stdout instead (errors reach nbgrader as error replies).
+        sys.stderr = sys.stdout
+        self._stdout, self._stderr = sys.stdout, sys.stdout
         self._imports = _resolve(json.loads(os.environ.get("GAN_GRADER_IMPORTS", "{}")))
         self._judge = json.loads(os.environ.get("GAN_GRADER_JUDGE", "{}"))
         if self._judge.get("cells"):
