@@ -179,6 +179,9 @@ def test_rigging_the_kernel_itself_is_caught_by_the_judge_outside_it(hostile):
     assert score(r) == FULL - POINTS[TESTS["class_counts"]], r
     assert f"{TESTS['class_counts']} passed in the notebook but failed the check outside it" in r["detail"], r
     assert "no answer reached the judge" in r["detail"], r
+    _, _, solutions, _ = hostile  # the student's feedback says why too, under the cell the judge set to 0
+    feedback = (solutions.parent / "grades-feedback" / "kernel-rigger" / f"{NAME}.html").read_text()
+    assert "the grader asked your code the same exercise again on new inputs" in feedback
 
 
 def test_the_gradebook_the_instructors_files_and_leftover_processes_are_put_right(hostile):

@@ -362,8 +362,10 @@ class _Batch:
                                                           {"seed": seed, "cells": self.judged})
                 self.scores[student] = _test_scores(runs[student].autograded, self.source)
                 notices[student] = self._put_back(runs[student])
+                reasons = {}
                 judged[student] = judge.overrule(self.scores[student], runs[student].replies, seed,
-                                                 self.judged.values())
+                                                 self.judged.values(), reasons)
+                runs[student].autograded = with_reasons(runs[student].autograded, reasons)
                 _record_scores(self.workdir, self.name, self.scores)
         self._write_autograded(runs)
         if any(run.autograded is not None for run in runs.values()):
@@ -407,6 +409,22 @@ class _Batch:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(run.autograded)
         _record_scores(self.workdir, self.name, self.scores)
+
+
+def with_reasons(autograded, reasons):
+    """The autograded notebook's text with each of ``reasons`` (test grade_id -> sentence) shown under its cell.
+
+    The feedback HTML is made from this notebook: a cell the judge set to 0
+    then says why, instead of only "All checks passed" above "0 / 2".
+    """
+    if autograded is None or not reasons:
+        return autograded
+    notebook = nbformat.reads(autograded, as_version=nbformat.NO_CONVERT)
+    for cell in notebook.cells:
+        why = reasons.get(_meta(cell).get("grade_id"))
+        if why and cell.cell_type == "code":
+            cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=f"\n{why}\n"))
+    return nbformat.writes(notebook)
 
 
 def judged_cells(source, shipped_path):

@@ -133,12 +133,13 @@ def mark(grade_id, reply_bytes, seed):
     return None
 
 
-def overrule(scores, replies, seed, judged):
+def overrule(scores, replies, seed, judged, for_student=None):
     """Set to 0 each score in ``scores`` ({grade_id: points}) among ``judged`` that the judge marks wrong.
 
     Only cells that scored in the kernel are marked. Returns the sentences
     for the instructor: one per cell set to 0, or left as it was because
-    the judge could not mark it here.
+    the judge could not mark it here. ``for_student``: a dict that gets, for
+    each cell set to 0, the sentence its feedback shows (grade_id -> words).
     """
     notes = []
     for grade_id in judged:
@@ -152,4 +153,8 @@ def overrule(scores, replies, seed, judged):
         if why is not None:
             scores[grade_id] = 0.0
             notes.append(f"{grade_id} passed in the notebook but failed the check outside it, 0 points: {why}")
+            if for_student is not None:
+                for_student[grade_id] = (f"0 points: this cell passed in your notebook, but the grader asked your "
+                                         f"code the same exercise again on new inputs, and its answer was wrong: "
+                                         f"{why}")
     return notes
