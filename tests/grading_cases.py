@@ -520,6 +520,15 @@ VARIANTS = {
 }
 
 
+# The variants that also go through nbgrader itself (test_grading_mutants.py), as (notebook, grade_id, k): those
+# whose point only nbgrader sees (a warning or a log line on stderr, printed output) and one of sessions 3 and 5.
+# Every variant is scored in this process, hidden tests and judge included (test_grading_scores.py), and by its
+# visible check (test_check_messages.py).
+VARIANTS_THROUGH_NBGRADER = [("01_data", "make_mnist_loader", 0), ("02_mlp_gan", "discriminator_step", 0),
+                             ("02_mlp_gan", "discriminator_step", 1), ("03_dcgan", "make_dcgan_generator", 0),
+                             ("05_conditional", "conditional_discriminator_step", 1)]
+
+
 def solution_code(cell_source):
     """A solution cell's code with the BEGIN/END SOLUTION marker lines removed."""
     lines = cell_source.splitlines()

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+from commandlines import refused_by_argparse
+from helpers import evaluate
 from helpers.runtime import REPO_ROOT
 
 
@@ -23,7 +25,7 @@ def test_a_run_is_measured_at_its_end_and_again_by_the_evaluate_command(tmp_path
     assert "FD " in measured.stdout and "precision" in measured.stdout and "R3" in measured.stdout
 
 
-def test_the_evaluate_command_refuses_with_one_line(tmp_path):
+def test_the_evaluate_command_refuses_with_one_line(tmp_path, capsys):
     missing = run("helpers.evaluate", "--checkpoint", str(tmp_path / "nope.pt"))
     assert missing.returncode == 1 and "no checkpoint at" in missing.stderr and "Traceback" not in missing.stderr
     done = run("helpers.train", "--recipe", "r3", "--max-steps", "1", "--limit", "64", "--out", str(tmp_path),
@@ -32,10 +34,9 @@ def test_the_evaluate_command_refuses_with_one_line(tmp_path):
     other = run("helpers.evaluate", "--checkpoint", str(tmp_path / "checkpoint.pt"), "--recipe", "r2")
     assert other.returncode == 1 and "holds a run of recipe 'r3', not 'r2'" in other.stderr
     for samples in ("10", "0"):  # refused by argparse, naming the value (0 used to measure the default number)
-        few = run("helpers.evaluate", "--checkpoint", str(tmp_path / "checkpoint.pt"), "--samples", samples)
-        assert few.returncode == 2 and "Traceback" not in few.stderr
-        assert f"argument --samples: expected a whole number of at least 200, got {samples}" in few.stderr
-    folder = run("helpers.evaluate", "--checkpoint", str(tmp_path))  # the run's folder, not its checkpoint
-    assert folder.returncode == 1 and "Traceback" not in folder.stderr
+        few = refused_by_argparse(evaluate.main, ["--checkpoint", str(tmp_path / "checkpoint.pt"), "--samples", samples],
+                                  capsys)
+        assert f"argument --samples: expected a whole number of at least 200, got {samples}" in few
+    assert evaluate.main(["--checkpoint", str(tmp_path)]) == 1  # the run's folder, not its checkpoint
     assert f"expected a checkpoint file, got the folder {tmp_path}: its checkpoint is {tmp_path / 'checkpoint.pt'}" \
-        in folder.stderr
+        in capsys.readouterr().err

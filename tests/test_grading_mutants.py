@@ -13,17 +13,19 @@ Two ways, for speed:
   nbgrader run (about 10 s);
 - here, a sample goes through the real ``python -m helpers.course grade`` in
   one batch (the first and the last exercise of every session, one mutant
-  each, and every variant), which proves that nbgrader's scores agree.
+  each, and the variants of ``grading_cases.VARIANTS_THROUGH_NBGRADER``: those
+  whose point only nbgrader sees, such as a log line on stderr), which proves
+  that nbgrader's scores agree.
 """
 
 import pytest
 
-from grading_cases import (MUTANTS, SOURCES, VARIANTS, assert_keeps_full_marks, assert_loses_exactly_its_points,
-                           exercise_test_ids, grade_batch, mutant_cases)
+from grading_cases import (MUTANTS, SOURCES, VARIANTS, VARIANTS_THROUGH_NBGRADER, assert_keeps_full_marks,
+                           assert_loses_exactly_its_points, exercise_test_ids, grade_batch, mutant_cases)
 
 SESSIONS = tuple(SOURCES)
 ALL = mutant_cases(MUTANTS, SESSIONS)
-RIGHT = mutant_cases(VARIANTS, SESSIONS)
+RIGHT = [case for case in mutant_cases(VARIANTS, SESSIONS) if case[:3] in VARIANTS_THROUGH_NBGRADER]
 
 
 def sample(cases):
@@ -59,6 +61,10 @@ def test_every_graded_exercise_of_every_session_has_a_mutant():
         exercises = set(exercise_test_ids(source))
         covered = set(MUTANTS.get(name, {}))
         assert exercises <= covered, f"{name}: no wrong implementation tested for {sorted(exercises - covered)}"
+
+
+def test_every_variant_sent_through_nbgrader_exists():
+    assert len(RIGHT) == len(VARIANTS_THROUGH_NBGRADER)
 
 
 def test_the_sample_covers_every_session():

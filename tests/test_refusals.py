@@ -8,7 +8,6 @@ file runs in seconds. The full disk during a checkpoint save is in
 ``test_hardening.py``, beside the other ways a save can fail.
 """
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -24,28 +23,8 @@ from helpers.guards import describe
 from helpers.recipes import get_recipe
 from helpers.train import parse_args as train_args
 
+from commandlines import benchmark, refused_by_argparse
 from test_hardening import onto_a_full_disk
-
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-
-
-def refused_by_argparse(main, argv, capsys):
-    """Run a command line's ``main(argv)``; return its stderr, after checking it exited 2 without a traceback."""
-    with pytest.raises(SystemExit) as stopped:
-        main(argv)
-    assert stopped.value.code == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return err
-
-
-def benchmark(name):
-    """The ``benchmarks/<name>.py`` script as a module (its ``main`` is not run on import)."""
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 # ---------------------------------------------------------------------------
 # The metrics

@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from commandlines import refused_by_argparse
+from helpers import train
 from helpers.recipes import RECIPES
 from helpers.runtime import REPO_ROOT
 
@@ -52,10 +54,8 @@ def epochs_done(stdout):
     (["--recipe", "r3", "--max-steps", "many"], "expected a whole number"),
     (["--recipe", "r3", "--out", "/proc/not-writable"], "cannot write to the folder /proc/not-writable"),
 ])
-def test_bad_flags_get_one_line_errors(args, message):
-    done = cli(*args)
-    assert done.returncode != 0
-    assert message in done.stderr and "Traceback" not in done.stderr
+def test_bad_flags_get_one_line_errors(args, message, capsys):
+    assert message in refused_by_argparse(train.main, args, capsys)
 
 
 def test_resume_without_a_run_and_a_damaged_checkpoint(tmp_path):
