@@ -36,8 +36,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import torch
 
-from helpers import collapse
-from helpers import flags
+from helpers import collapse, flags
 
 MIXTURES = {"ring": collapse.ring, "grid": collapse.grid}
 PACKING = {"GAN": 1, "PacGAN2": 2, "PacGAN4": 4}

@@ -66,10 +66,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from helpers import metrics, models, recipes
+from helpers import flags, metrics, models, recipes
 from helpers.checkpoints import read_checkpoint
 from helpers.data import convert_pixels, load_mnist, load_to_device
-from helpers import flags
 from helpers.runs import measure, run_recipe, saved_generator
 
 DEFAULT = ["course-mlp", "course-dcgan", "course-styles", "cgan", "r1", "r2", "r3", "r4"]
@@ -213,8 +212,8 @@ def main(argv=None):
                         help="samples per measurement (default 10,000)")
     parser.add_argument("--device", type=flags.device, default="cpu", help="device to train on (default cpu)")
     parser.add_argument("--lr", type=flags.number(above=0), help="train every setting with this learning rate")
-    parser.add_argument("--betas", type=flags.number(at_least=0, below=1), action=flags.ExactlyN, count=2, metavar="BETA",
-                        help="train every setting with these Adam betas")
+    parser.add_argument("--betas", type=flags.number(at_least=0, below=1), action=flags.ExactlyN, count=2,
+                        metavar="BETA", help="train every setting with these Adam betas")
     parser.add_argument("--lr-decay-to", type=flags.number(above=0, at_most=1), metavar="F",
                         help="train every setting with lr falling to F times its own over the second half (1: none)")
     parser.add_argument("--plain-generator", action="store_true",

@@ -50,9 +50,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from helpers import data, loop, recipes, seed_everything
+from helpers import data, flags, loop, recipes, seed_everything
 from helpers.runs import apply_speed_options, build_gan
-from helpers import flags
 from helpers.runtime import resolve_device
 from helpers.steps import train_step
 
@@ -235,10 +234,7 @@ def main(argv=None):
         parser.error(f"--steps ({args.steps}) must be a multiple of --rounds ({args.rounds}), "
                      f"so that every round runs the same number of steps")
 
-    try:
-        device = resolve_device(args.device)
-    except ValueError as error:
-        parser.error(str(error))
+    device = resolve_device(args.device)  # --device was checked by argparse (flags.device)
     recipe = recipes.get_recipe(ARCHITECTURES[args.model])
     torch_threads = torch.get_num_threads()
     print(f"model {args.model} ({recipe.name} networks), batch {args.batch_size}, {args.steps} steps, "

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # the OSError numbers of a full disk, or of a full quota
 FORMAT = "gan-course-checkpoint"
 VERSION = 1
 
@@ -86,7 +87,7 @@ def save_checkpoint(path, gan, history, epoch, generators=(), extra=None):
             write_atomically(path, payload.getbuffer())
         except OSError as error:
             size = f"{len(payload.getbuffer()) / 2**20:.1f} MB"
-            if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            if error.errno in DISK_FULL:
                 raise CheckpointError(f"the disk is full: {path} ({size}) could not be written in {path.parent}; "
                                       f"the previous checkpoint (if any) is intact. Free some space there, then "
                                       f"resume") from None
@@ -200,7 +201,7 @@ def read_checkpoint(path):
     path = Path(path)
     if path.is_dir():
         inside = path / "checkpoint.pt"
-        hint = f"its checkpoint is {inside}" if inside.is_file() else f"it holds no checkpoint.pt either"
+        hint = f"its checkpoint is {inside}" if inside.is_file() else "it holds no checkpoint.pt either"
         raise FileNotFoundError(f"expected a checkpoint file, got the folder {path}: {hint}")
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path} (expected a checkpoint.pt written by a training run)")

@@ -24,7 +24,6 @@ classifier sees the digit G was asked for) and the FD of each digit on its
 own, next to that digit's floor.
 """
 
-import errno
 import io
 import math
 import sys
@@ -35,9 +34,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoints import write_atomically
+from .checkpoints import DISK_FULL, write_atomically
 from .data import PIXEL_RANGES, convert_pixels, data_root, load_mnist
-from .guards import describe, range_problem, require_number, require_tensor, require_whole, whole_problem
+from .guards import (describe, range_problem, require_number, require_range, require_tensor, require_whole,
+                     whole_problem)
 from .runtime import available_memory, fast_mode, resolve_device
 
 FEATURES = 128  # the classifier's penultimate width: the feature space every metric here works in
@@ -145,7 +145,7 @@ def _save_cached(path, model, setting):
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(path, payload.getbuffer())
     except OSError as error:
-        reason = "the disk is full" if error.errno in (errno.ENOSPC, errno.EDQUOT) else error.strerror or error
+        reason = "the disk is full" if error.errno in DISK_FULL else error.strerror or error
         print(f"note: could not cache the digit classifier in {path.parent} ({reason}); "
               f"it will be trained again next time", file=sys.stderr)
 
@@ -218,9 +218,7 @@ def _chunks(classifier, images, batch):
     require_tensor(images, "images", ndims=(4,))
     if tuple(images.shape[1:]) != (1, 28, 28) or not images.is_floating_point():
         raise ValueError(f"the digit classifier reads float images [N, 1, 28, 28] in [-1, 1], got {describe(images)}")
-    problem = range_problem(images, -math.inf, math.inf)
-    if problem:
-        raise ValueError(f"the digit classifier needs images of numbers: {problem}")
+    require_range(images, -math.inf, math.inf, "the digit classifier needs images of numbers")
     device = next(classifier.parameters()).device
     for start in range(0, len(images), batch):
         yield images[start:start + batch].to(device).float()
@@ -247,9 +245,7 @@ def gaussian_statistics(features, minimum=MIN_FD_SAMPLES):
         raise ValueError(f"a Frechet distance needs the statistics of at least {max(minimum, 2)} samples (from "
                          f"fewer it is mostly sampling error: 10 against 10 of one distribution give about 230), "
                          f"got {len(features)} ({describe(features)})")
-    problem = range_problem(features, -math.inf, math.inf)
-    if problem:
-        raise ValueError(f"features must be numbers: {problem}")
+    require_range(features, -math.inf, math.inf, "features must be numbers")
     x = features.double()
     mean = x.mean(0)
     centred = x - mean
@@ -292,9 +288,7 @@ def _check_gaussian(mean, cov, which):
     for what, x in (("mean", mean), ("covariance", cov)):
         if not x.is_floating_point():
             raise TypeError(f"the {which} {what} must be float numbers, got {describe(x)}")
-        problem = range_problem(x, -math.inf, math.inf)
-        if problem:
-            raise ValueError(f"the {which} {what} must be numbers: {problem}")
+        require_range(x, -math.inf, math.inf, f"the {which} {what} must be numbers")
 
 
 def class_coverage(probabilities, threshold=0.05):
@@ -312,9 +306,7 @@ def class_coverage(probabilities, threshold=0.05):
     if not probabilities.is_floating_point() or len(probabilities) == 0:
         raise ValueError(f"class_coverage needs the probabilities of at least one sample, [N, classes] floats, "
                          f"got {describe(probabilities)}")
-    problem = range_problem(probabilities, 0, 1)
-    if problem:
-        raise ValueError(f"probabilities must be in [0, 1]: {problem}")
+    require_range(probabilities, 0, 1, "probabilities must be in [0, 1]")
     require_number(threshold, "threshold (a share of the samples)", above=0, at_most=1)
     counts = torch.bincount(probabilities.argmax(1), minlength=probabilities.shape[1])
     share = counts.double() / counts.sum()
@@ -342,9 +334,7 @@ def precision_recall(real_features, fake_features, k=3, batch=2000):
         if len(x) <= k:
             raise ValueError(f"{name} must hold more than k = {k} points (each needs {k} neighbours), "
                              f"got {describe(x)}")
-        problem = range_problem(x, -math.inf, math.inf)
-        if problem:
-            raise ValueError(f"{name} must be numbers: {problem}")
+        require_range(x, -math.inf, math.inf, f"{name} must be numbers")
     if real_features.shape[1] != fake_features.shape[1]:
         raise ValueError(f"real and fake features must have as many features each, got {describe(real_features)} "
                          f"and {describe(fake_features)}")
@@ -462,9 +452,10 @@ def check_sample_count(n, minimum=MIN_SAMPLES):
     compared with what this machine has available now, so a huge ``n`` is
     refused in words instead of running until the memory is gone.
     """
-    if whole_problem(n, minimum):
+    problem = whole_problem(n, minimum)
+    if problem:
         raise ValueError(f"the metrics need at least {minimum} samples (a covariance of {FEATURES} features, and a "
-                         f"floor from as many): {whole_problem(n, minimum)}")
+                         f"floor from as many): {problem}")
     needed, available = n * BYTES_PER_SAMPLE, available_memory()
     if available is not None and needed > 0.8 * available:
         most = int(0.8 * available // BYTES_PER_SAMPLE)
@@ -563,9 +554,7 @@ def conditional_accuracy(predicted, requested, n_classes=10):
     """
     for name, x in (("predicted", predicted), ("requested", requested)):
         require_tensor(x, name, dtypes=(torch.int64,), ndims=(1,))
-        problem = range_problem(x, 0, n_classes - 1, tolerance=0)
-        if problem:
-            raise ValueError(f"{name} must be class numbers from 0 to {n_classes - 1}: {problem}")
+        require_range(x, 0, n_classes - 1, f"{name} must be class numbers from 0 to {n_classes - 1}", tolerance=0)
     if predicted.shape != requested.shape or len(requested) == 0:
         raise ValueError(f"predicted and requested must be one class each per sample, at least one sample, "
                          f"got {describe(predicted)} and {describe(requested)}")

@@ -25,7 +25,9 @@ import math
 import torch
 from torch import nn
 
-from .guards import describe, range_problem, require_whole
+from .guards import describe, range_problem, require_range, require_tensor, require_whole
+
+NAN_POINTS = "{} needs points that are all numbers (one NaN point makes a NaN centre)"
 
 
 def principal_components(points, dims):
@@ -37,17 +39,10 @@ def principal_components(points, dims):
     if points.dim() != 2 or not 1 <= dims <= points.shape[1]:
         raise ValueError(f"principal_components needs points [N, F] and 1 <= dims <= F, got {describe(points)} "
                          f"and dims={dims!r}")
-    _require_numbers(points, "principal_components")
+    require_range(points, -math.inf, math.inf, NAN_POINTS.format("principal_components"))
     centred = points.double() - points.double().mean(0)
     _, vectors = torch.linalg.eigh(centred.T @ centred)  # eigenvalues in ascending order
     return (centred @ vectors[:, -dims:].flip(1)).float()
-
-
-def _require_numbers(points, who):
-    """Raise ``ValueError`` if ``points`` hold NaN or infinity: one such point would pull every centre to NaN."""
-    problem = range_problem(points, -math.inf, math.inf)
-    if problem:
-        raise ValueError(f"{who} needs points that are all numbers (one NaN point makes a NaN centre): {problem}")
 
 
 def kmeans(points, k, iterations=30, seed=0):
@@ -61,7 +56,7 @@ def kmeans(points, k, iterations=30, seed=0):
     require_whole(k, "kmeans' k (clusters)")
     if points.dim() != 2 or k > len(points):
         raise ValueError(f"kmeans needs points [N, F] and 1 <= k <= N, got {describe(points)} and k={k!r}")
-    _require_numbers(points, "kmeans")
+    require_range(points, -math.inf, math.inf, NAN_POINTS.format("kmeans"))
     draws = torch.Generator().manual_seed(seed)
     centres = points[torch.randperm(len(points), generator=draws)[:k]].clone()
     for _ in range(iterations):
@@ -107,10 +102,9 @@ def style_sizes(styles, per_digit, n_digits=10):
     ``n_digits``: 1 for styles of all the images, found with no digits at all.
     """
     require_whole(per_digit, "per_digit")
-    problem = range_problem(styles, 0, n_digits * per_digit - 1, tolerance=0)
-    if styles.dtype != torch.int64 or problem:
-        raise ValueError(f"styles must be int64 style labels from 0 to {n_digits * per_digit - 1} "
-                         f"({n_digits} digit(s) x {per_digit}), got {describe(styles)}")
+    require_tensor(styles, "styles", dtypes=(torch.int64,))
+    require_range(styles, 0, n_digits * per_digit - 1, f"styles must be style labels from 0 to "
+                  f"{n_digits * per_digit - 1} ({n_digits} digit(s) x {per_digit})", tolerance=0)
     return torch.bincount(styles.cpu(), minlength=n_digits * per_digit).view(n_digits, per_digit)
 
 
@@ -153,11 +147,8 @@ class StyleSampler(nn.Module):
 
     def styles_for(self, digits):
         """The style label drawn for each of ``digits [B]``: ``[B]`` int64, on ``digits``' device."""
-        if not isinstance(digits, torch.Tensor) or digits.dtype != torch.int64:
-            raise TypeError(f"digits must be an int64 tensor [B], got {describe(digits)}")
-        problem = range_problem(digits, 0, len(self.sizes) - 1, tolerance=0)
-        if problem:
-            raise ValueError(f"digits must be from 0 to {len(self.sizes) - 1}: {problem}")
+        require_tensor(digits, "digits", dtypes=(torch.int64,))
+        require_range(digits, 0, len(self.sizes) - 1, f"digits must be from 0 to {len(self.sizes) - 1}", tolerance=0)
         weights = self.sizes.double().cpu()
         weights[weights.sum(1) == 0, 0] = 1.0  # a digit never seen in training: its first style
         drawn = torch.multinomial(weights[digits.cpu()], 1, generator=torch.Generator().manual_seed(self.seed))

@@ -107,7 +107,7 @@ def test_style_sampler_refuses_sizes_that_do_not_fit_g():
         styles.StyleSampler(generator, torch.ones(10, 3))(torch.randn(2, 64))
     for digits, error, message in ((torch.tensor([3, 10]), ValueError, "digits must be from 0 to 9: .*max 10"),
                                    (torch.tensor([-1]), ValueError, "digits must be from 0 to 9: .*min -1"),
-                                   (torch.tensor([2.0]), TypeError, r"digits must be an int64 tensor \[B\]")):
+                                   (torch.tensor([2.0]), TypeError, r"digits must have dtype torch.int64")):
         with pytest.raises(error, match=message):
             styles.StyleSampler(generator, torch.ones(10, 3))(torch.randn(len(digits), 64), digits)
 

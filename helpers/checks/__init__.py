@@ -17,6 +17,7 @@ from torch.overrides import TorchFunctionMode
 from ..guards import range_problem
 
 ACTIVATIONS = {"relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid", "dropout"}
+ARGUMENTS = {"leaky_relu": ("negative_slope", 0.01), "dropout": ("p", 0.5)}  # the one number each takes, and its default
 
 
 class _Recorder(TorchFunctionMode):
@@ -30,9 +31,8 @@ class _Recorder(TorchFunctionMode):
         kwargs = kwargs or {}
         name = getattr(func, "__name__", "").rstrip("_")
         if name in ACTIVATIONS:
-            argument = {"leaky_relu": kwargs.get("negative_slope", args[1] if len(args) > 1 else 0.01),
-                        "dropout": kwargs.get("p", args[1] if len(args) > 1 else 0.5)}.get(name)
-            self.calls.append((name, argument))
+            keyword, default = ARGUMENTS.get(name, (None, None))
+            self.calls.append((name, kwargs.get(keyword, args[1] if keyword and len(args) > 1 else default)))
         return func(*args, **kwargs)
 
 

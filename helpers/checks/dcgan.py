@@ -85,8 +85,9 @@ def check_dcgan_discriminator(make_discriminator):
            "Remove the nn.Sigmoid (or torch.sigmoid) at the end: D should return a logit "
            "(BCEWithLogitsLoss applies the sigmoid, more safely)")
     expect(bool(out.min() < 0 or out.max() > 1),
-           f"Remove the sigmoid from forward (torch.sigmoid): D should return a logit, a score of any sign, but "
-           f"every output was in (0, 1): {[round(v, 3) for v in out.flatten().tolist()]}")
+           f"Return the last Linear layer's output as it is, not squashed into (0, 1) (a sigmoid written out by "
+           f"hand?): D should return a logit, a score of any sign, but every output was in (0, 1): "
+           f"{[round(v, 3) for v in out.flatten().tolist()]}")
     expect(not any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) for m in D.modules()),
            "Remove the BatchNorm: R4's D has none")
     drops = [rate for name, rate in called if name == "dropout"]

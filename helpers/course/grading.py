@@ -57,7 +57,7 @@ import nbformat
 from ..guards import whole_problem
 from . import isolation, judge
 from .grading_kernel import code_hash
-from .release import NOTEBOOKS_DIR, SOLUTIONS_DIR
+from .release import NOTEBOOKS_DIR, SOLUTIONS_DIR, source_notebooks
 
 DEFAULT_TIMEOUT = 120  # seconds per cell; fast-mode cells take a few seconds
 COURSE_ID = isolation.COURSE_ID
@@ -83,12 +83,13 @@ def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIME
     submissions, out_csv = Path(submissions), Path(out_csv)
     solutions = Path(solutions) if solutions else SOLUTIONS_DIR
     for flag, value in (("--timeout", timeout), ("--memory-mb", memory_mb), ("--output-mb", output_mb)):
-        if value is not None and whole_problem(value):
-            raise GradingError(f"{flag}: {whole_problem(value)}")
-    if not solutions.is_dir() or not any(solutions.glob("*.ipynb")):
-        raise GradingError(f"--solutions {solutions} is not a folder of source notebooks (expected the instructor's "
-                           f"NN_name.ipynb files in nbgrader's source format, like solutions/); "
-                           f"{'it has no .ipynb file' if solutions.is_dir() else 'there is no such folder'}")
+        problem = value is not None and whole_problem(value)
+        if problem:
+            raise GradingError(f"{flag}: {problem}")
+    try:
+        source_notebooks(solutions)  # the same check as the release command's
+    except ValueError as error:
+        raise GradingError(str(error)) from None
     if out_csv.is_dir():
         raise GradingError(f"--out {out_csv} is a folder; give the path of the CSV file to write, "
                            f"e.g. {out_csv / 'grades.csv'}")

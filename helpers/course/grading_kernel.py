@@ -272,8 +272,7 @@ class GradingKernel(IPythonKernel):
         # nbgrader gives 0 points to a graded cell with any output on stderr. Correct code that logs (Python's
         # logging writes to stderr) must keep its points, and only an error fails a cell: so everything the
         # notebook writes to sys.stderr is shown on stdout instead (errors reach nbgrader as error replies).
-        sys.stderr = sys.stdout
-        self._stdout, self._stderr = sys.stdout, sys.stdout
+        sys.stderr = self._stdout = sys.stdout
         self._imports = _resolve(json.loads(os.environ.get("GAN_GRADER_IMPORTS", "{}")))
         self._judge = json.loads(os.environ.get("GAN_GRADER_JUDGE", "{}"))
         if self._judge.get("cells"):
@@ -318,7 +317,7 @@ class GradingKernel(IPythonKernel):
     def _run_hidden_test(self, code):
         """Run an instructor test cell on the pristine names, straight through ``exec``."""
         fixed = self._pristine.restore()
-        sys.stdout, sys.stderr = self._stdout, self._stderr
+        sys.stdout = sys.stderr = self._stdout
         if fixed:
             self._report(event="restored", names=fixed)
         hooks = [kind for kind, ids in self._ipython_hooks().items() if ids != self._hooks[kind]]
