@@ -45,9 +45,8 @@ MIN_SAMPLES = 200  # the fewest samples a report measures (evaluate_images, eval
 MIN_FD_SAMPLES = 50  # the fewest a Frechet distance is taken from (gaussian_statistics); see there why
 MIN_CLASS_SAMPLES = 100  # the fewest samples of each digit evaluate_conditional draws: each digit's real set, a
 # random tenth of 10 * n real digits, must then hold MIN_FD_SAMPLES as well
-BYTES_PER_SAMPLE = 36_000  # memory a measurement takes per sample, for check_sample_count: measured, peak memory
-# grew by about 33 KB a sample from 2,000 to 20,000 samples (evaluate_images; images, features and precision_recall's
-# 2,000-row distance blocks), rounded up
+BYTES_PER_SAMPLE = 36_000  # memory a measurement takes per sample, for check_sample_count: peak memory grows by
+# 31-33 KB a sample from 2,000 to 20,000 samples (benchmarks/sample_size.py), rounded up
 CACHE_FORMAT = "gan-course-digit-classifier"
 CACHE_VERSION = 2
 FULL = {"kind": "full", "train_images": 60000, "epochs": 3}
@@ -234,9 +233,10 @@ def gaussian_statistics(features, minimum=MIN_FD_SAMPLES):
     Refuses fewer than ``minimum`` samples (default ``MIN_FD_SAMPLES``, 50)
     and features that are not numbers. A Frechet distance from few samples is
     mostly sampling error: two sets drawn from one 128-dimensional standard
-    normal are FD 230 apart with 10 samples each, 130 with 50, 8 with 1,000 and
-    1.7 with 5,000. So every FD the course prints stands next to a floor taken
-    from as many real samples.
+    normal are FD 220-240 apart with 10 samples each, 130 with 50, 8.5 with
+    1,000 and 1.7 with 5,000 (``benchmarks/sample_size.py`` prints these). So
+    every FD the course prints stands next to a floor taken from as many real
+    samples.
     """
     require_tensor(features, "features", ndims=(2,))
     if not features.is_floating_point():

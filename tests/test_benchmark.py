@@ -173,3 +173,13 @@ def test_quality_benchmark_trains_cgan_with_another_g_and_other_styles_and_only_
                            (["--settings", "cgan", "--lr-decay-to", "0"], "argument --lr-decay-to: expected a number above 0 and at most 1, got '0'"),
                            (["--settings", "cgan", "--float32", "--amp"], "--float32 and --amp contradict")):
         assert message in refused_by_argparse(benchmark("quality").main, flags, capsys), flags
+
+
+def test_sample_size_prints_the_fd_bias_falling_with_n_and_the_memory_per_sample(capsys):
+    benchmark("sample_size").main(["--sizes", "10", "1000", "--draws", "1", "--memory", "200", "600"])
+    out = capsys.readouterr().out
+    fds = [float(x) for x in re.findall(r"^ +[\d,]+ +([\d.]+)$", out, re.M)]
+    assert len(fds) == 2 and fds[0] > 150 > 20 > fds[1], out  # 10 samples: about 230; 1,000: about 8.5
+    assert re.search(r"^memory per sample: -?[\d.]+ KB \(metrics.BYTES_PER_SAMPLE: 36.0 KB\)$", out, re.M), out
+    assert "--memory needs SMALL below LARGE" in refused_by_argparse(benchmark("sample_size").main,
+                                                                     ["--memory", "600", "200"], capsys)
