@@ -1,4 +1,4 @@
-"""Instructor tools: ``python -m helpers.course release`` and ``... grade``.
+"""Instructor tools: ``python -m gan_grader release`` and ``... grade``.
 
 - ``release``: regenerate the student notebooks in ``notebooks/`` from the
   instructor sources in ``solutions/``, with nbgrader's own preprocessors

@@ -22,8 +22,8 @@ from nbgrader.preprocessors import (
     LockCells,
 )
 
-from ..checkpoints import write_atomically
-from ..runtime import REPO_ROOT
+from helpers.checkpoints import write_atomically
+from helpers.runtime import REPO_ROOT
 
 SOLUTIONS_DIR = REPO_ROOT / "solutions"
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"

@@ -1,10 +1,10 @@
-"""Command line: ``python -m helpers.course {release,grade} ...``."""
+"""Command line: ``python -m gan_grader {release,grade} ...``."""
 
 import argparse
 import sys
 from pathlib import Path
 
-from .. import flags
+from helpers import flags
 from . import grading, isolation
 from . import release as releasing
 
@@ -23,7 +23,7 @@ def _release_or_check(args):
         for problem in problems:
             print(problem)
         if problems:
-            print("run `python -m helpers.course release` to regenerate notebooks/")
+            print("run `python -m gan_grader release` to regenerate notebooks/")
             return 1
         count = len(releasing.source_notebooks(args.solutions))
         print(f"student notebooks are up to date with their sources ({count} notebooks)")
@@ -52,7 +52,7 @@ def _grade(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m helpers.course",
+    parser = argparse.ArgumentParser(prog="python -m gan_grader",
                                      description="Instructor tools for the GAN course.")
     commands = parser.add_subparsers(dest="command", required=True)
 

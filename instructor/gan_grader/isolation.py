@@ -315,6 +315,8 @@ class InstructorFiles:
 
 
 def instructor_paths(solutions_dir, notebooks_dir):
-    """The files a submission must not change: the source and student notebooks, and the ``helpers`` package."""
-    package = Path(sys.modules["helpers"].__file__).parent
-    return [*Path(solutions_dir).glob("*.ipynb"), *Path(notebooks_dir).glob("*.ipynb"), *package.rglob("*.py")]
+    """The files a submission must not change: the source and student notebooks, the course's ``helpers``
+    package and this one (the grader's)."""
+    packages = [Path(sys.modules["helpers"].__file__).parent, Path(__file__).parent]
+    return [*Path(solutions_dir).glob("*.ipynb"), *Path(notebooks_dir).glob("*.ipynb"),
+            *(path for package in packages for path in package.rglob("*.py"))]

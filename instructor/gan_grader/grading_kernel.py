@@ -245,7 +245,7 @@ def _protected():
     names = ("torch", "torch.nn", "torch.nn.functional", "torch.nn.init", "torch.optim", "torch.testing",
              "torch.utils.data", "numpy", "traceback")
     modules = [builtins, math, *(sys.modules[n] for n in names if n in sys.modules)]
-    modules += [m for n, m in sorted(sys.modules.items()) if n == "helpers" or n.startswith("helpers.")]
+    modules += [m for n, m in sorted(sys.modules.items()) if n.split(".")[0] in ("helpers", "gan_grader")]
     return modules, [torch.Tensor, torch.nn.Module, torch.nn.Parameter, numpy.ndarray]
 
 
@@ -393,7 +393,7 @@ def write_kernelspec(folder):
     spec = os.path.join(folder, "kernels", KERNEL_NAME)
     os.makedirs(spec, exist_ok=True)
     with open(os.path.join(spec, "kernel.json"), "w") as handle:
-        json.dump({"argv": [sys.executable, "-m", "helpers.course.grading_kernel", "-f", "{connection_file}"],
+        json.dump({"argv": [sys.executable, "-m", "gan_grader.grading_kernel", "-f", "{connection_file}"],
                    "display_name": "GAN course (grading)", "language": "python"}, handle)
     return folder
 

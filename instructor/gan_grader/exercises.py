@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import collapse, data, metrics, models, steps
+from helpers import collapse, data, metrics, models, steps
 
 
 class Wrong(AssertionError):
@@ -387,7 +387,7 @@ def _step_inputs(seed):
 
 def on_meta(run_step):
     """``run_step()`` with the judge's networks on the ``meta`` device: "ok", or what went wrong."""
-    from ..checks.mlp_gan import ReadableMeta
+    from helpers.checks.mlp_gan import ReadableMeta
 
     try:
         with ReadableMeta():

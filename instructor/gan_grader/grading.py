@@ -54,7 +54,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..guards import whole_problem
+from helpers.guards import whole_problem
 from . import isolation, judge
 from .grading_kernel import code_hash
 from .release import NOTEBOOKS_DIR, SOLUTIONS_DIR, source_notebooks
