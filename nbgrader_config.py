@@ -4,7 +4,7 @@ Run `jupyter lab` from the top of the repository. nbgrader then treats this
 folder as the course directory: put each session in `source/<NN_name>/` (a copy
 of `solutions/NN_name.ipynb`), and students' work in
 `submitted/<student>/<NN_name>/`. For most classes the one-command route is
-simpler: `python -m helpers.course grade SUBMISSIONS --out grades.csv`.
+simpler: `python -m gan_grader grade SUBMISSIONS --out grades.csv`.
 """
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)

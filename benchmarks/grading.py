@@ -1,7 +1,7 @@
 """What autograding costs: every session's notebook, handed in correct, graded by the real grade command.
 
 For each notebook, a batch of ``--students`` copies of the solution (whole,
-as a student hands it in) goes through ``python -m helpers.course grade``.
+as a student hands it in) goes through ``python -m gan_grader grade``.
 The script prints, per notebook:
 
 - the seconds each student's autograde took (the CSV's ``seconds`` column:
@@ -46,7 +46,7 @@ def grade_copies(name, students, folder):
         path.write_text(source)
     out = folder / "grades.csv"
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "helpers.course", "grade", str(folder / "submissions"),
+    done = subprocess.run([sys.executable, "-m", "gan_grader", "grade", str(folder / "submissions"),
                            "--out", str(out), "--notebook", name], cwd=REPO_ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - start
     if done.returncode != 0:

@@ -25,7 +25,6 @@ the ones above it in this list):
 - ``helpers.evaluate``        ``python -m helpers.evaluate``: measure a saved run
 - ``helpers.demo``            session 5's interactive demo (ipywidgets): choose the digit, move the noise
 - ``helpers.checks``          each session's friendly exercise checks: the fix first, then the evidence
-- ``helpers.course``          instructor tools: release student notebooks, grade submissions
 
 A helper that solves an exercise says so in its docstring ("taught in session
 2, ..."); the session that teaches it never uses it.

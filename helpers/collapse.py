@@ -28,6 +28,7 @@ from .averaging import WeightAverage
 from .guards import describe, require_number, require_tensor, require_whole
 from .loop import fit
 from .steps import GAN, train_step
+from .taught import answers
 
 # PacGAN's Table 1 (mean and standard error over 10 trials), for comparison.
 PUBLISHED = {
@@ -69,6 +70,7 @@ def nearest_mode(samples, centres):
     return index, distance
 
 
+@answers("04_evaluate", "count_modes")
 def mode_report(samples, mixture, min_samples=20):
     """PacGAN's three numbers for generated points ``[N, 2]``, as a dict.
 
@@ -93,6 +95,7 @@ def mode_report(samples, mixture, min_samples=20):
             "reverse_kl": reverse_kl, "counts": counts.long().tolist()}
 
 
+@answers("04_evaluate", "pack")
 def pack(x, m):
     """Join every ``m`` consecutive samples into one: ``[B, D]`` -> ``[B // m, m * D]``.
 

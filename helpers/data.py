@@ -32,6 +32,7 @@ import torch
 
 from .guards import FLOAT_DTYPES, require_range, require_tensor
 from .runtime import REPO_ROOT, resolve_device
+from .taught import answers
 
 IMAGE_MAGIC = 2051  # IDX header: 0x00000803, unsigned bytes, 3 dimensions
 LABEL_MAGIC = 2049  # IDX header: 0x00000801, unsigned bytes, 1 dimension
@@ -313,6 +314,8 @@ PIXEL_RANGES = {
 }
 
 
+@answers("01_data", "to_minus_one_one")
+@answers("01_data", "to_zero_one")
 def convert_pixels(images, source, target):
     """Images from one pixel range to another: ``"uint8"`` [0, 255], ``"unit"`` [0, 1], ``"tanh"`` [-1, 1].
 

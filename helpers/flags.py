@@ -1,7 +1,7 @@
 """Command-line flags checked at the door: argparse types that refuse a bad value in words.
 
 Every command line of the course (``python -m helpers.train``,
-``python -m helpers.evaluate``, ``python -m helpers.course grade`` and the
+``python -m helpers.evaluate``, ``python -m gan_grader grade`` and the
 scripts in ``benchmarks/``) declares its flags with these types, so argparse
 itself refuses a bad value: exit code 2, and one line that names the flag, what
 it expected and the value that came in, e.g.

@@ -39,6 +39,7 @@ from .data import PIXEL_RANGES, convert_pixels, data_root, load_mnist
 from .guards import (describe, range_problem, require_number, require_range, require_tensor, require_whole,
                      whole_problem)
 from .runtime import available_memory, fast_mode, resolve_device
+from .taught import answers
 
 FEATURES = 128  # the classifier's penultimate width: the feature space every metric here works in
 MIN_SAMPLES = 200  # the fewest samples a report measures (evaluate_images, evaluate_generator, the evaluate command)
@@ -252,6 +253,7 @@ def gaussian_statistics(features, minimum=MIN_FD_SAMPLES):
     return mean, centred.T @ centred / (len(x) - 1)
 
 
+@answers("04_evaluate", "frechet_distance")
 def frechet_distance(mean1, cov1, mean2, cov2):
     """Frechet distance between N(mean1, cov1) and N(mean2, cov2): a float >= 0.
 
@@ -291,6 +293,7 @@ def _check_gaussian(mean, cov, which):
         require_range(x, -math.inf, math.inf, f"the {which} {what} must be numbers")
 
 
+@answers("04_evaluate", "class_coverage")
 def class_coverage(probabilities, threshold=0.05):
     """What the classifier says a set of samples is.
 
@@ -544,6 +547,7 @@ def balanced_labels(n_per_class, n_classes=10):
     return torch.arange(n_classes).repeat_interleave(n_per_class)
 
 
+@answers("05_conditional", "conditional_accuracy")
 def conditional_accuracy(predicted, requested, n_classes=10):
     """``(overall, per_class)``: how often the predicted digit is the requested one.
 

@@ -12,6 +12,8 @@ of session 5 takes the digit's label as a second input: ``G(z, labels)`` and
 import torch
 from torch import nn
 
+from .taught import answers
+
 IMAGE_SHAPE = (1, 28, 28)
 PIXELS = 28 * 28
 
@@ -50,6 +52,7 @@ def r1_discriminator():
 
 # R2: MLP GAN, pixels in [-1, 1], LeakyReLU discriminator ----------------------
 
+@answers("02_mlp_gan", "make_generator")
 def r2_generator(latent_dim=64, hidden=256):
     """R2's G: noise ``[B, 64]`` -> images ``[B, 1, 28, 28]`` in (-1, 1).
 
@@ -66,6 +69,7 @@ def r2_generator(latent_dim=64, hidden=256):
     )
 
 
+@answers("02_mlp_gan", "make_discriminator")
 def r2_discriminator(hidden=256):
     """R2's D: images ``[B, 1, 28, 28]`` -> probability of "real" ``[B, 1]``.
 
@@ -108,6 +112,7 @@ def r3_discriminator():
 
 # DCGAN initialisation ---------------------------------------------------------
 
+@answers("03_dcgan", "dcgan_init")
 def dcgan_init(module):
     """DCGAN's initialisation, for ``model.apply(dcgan_init)``.
 
@@ -126,6 +131,7 @@ def dcgan_init(module):
 KERAS_LEAK = 0.3  # Keras' LeakyReLU default slope, which R4 keeps
 
 
+@answers("03_dcgan", "make_dcgan_generator")
 def r4_generator(latent_dim=100):
     """R4's G: noise ``[B, 100]`` -> images ``[B, 1, 28, 28]`` in (-1, 1).
 
@@ -149,6 +155,7 @@ def r4_generator(latent_dim=100):
     )
 
 
+@answers("03_dcgan", "make_dcgan_discriminator")
 def r4_discriminator():
     """R4's D: images ``[B, 1, 28, 28]`` -> a logit ``[B, 1]`` (no Sigmoid: use BCE with logits).
 
@@ -291,6 +298,7 @@ def course_dcgan_discriminator(channels=32, in_channels=1):
 # discriminator of Miyato and Koyama, 2018: D's features dotted with the
 # label's row, added to the logit.)
 
+@answers("05_conditional", "join_label")
 def join_label(z, labels, embedding):
     """Noise ``[B, Z]`` and labels ``[B]`` (int64) -> ``[B, Z + E]``: ``z`` followed by ``embedding(labels)``.
 
@@ -300,6 +308,7 @@ def join_label(z, labels, embedding):
     return torch.cat([z, embedding(labels)], dim=1)
 
 
+@answers("05_conditional", "ConditionalGenerator")
 class ConditionalGenerator(nn.Module):
     """G(z, y): noise ``[B, 64]`` and labels ``[B]`` -> images ``[B, 1, 28, 28]`` in [-1, 1].
 
@@ -318,6 +327,7 @@ class ConditionalGenerator(nn.Module):
         return self.body(join_label(z, labels, self.embed))
 
 
+@answers("05_conditional", "ConditionalDiscriminator")
 class ConditionalDiscriminator(nn.Module):
     """D(x, y): images ``[B, 1, 28, 28]`` and labels ``[B]`` -> a logit ``[B, 1]``.
 

@@ -33,12 +33,14 @@ from torch import nn
 from .averaging import WeightAverage
 from .data import PIXEL_RANGES
 from .guards import FLOAT_DTYPES, describe, range_problem, require_whole
+from .taught import answers
 
 
 # ---------------------------------------------------------------------------
 # Noise and losses
 # ---------------------------------------------------------------------------
 
+@answers("02_mlp_gan", "sample_noise")
 def sample_noise(batch_size, latent_shape, device, generator=None):
     """Standard normal noise ``[batch_size, *latent_shape]`` on ``device``.
 
@@ -57,16 +59,20 @@ def _bce(d_out, target, logits):
     return F.binary_cross_entropy(d_out, targets)
 
 
+@answers("02_mlp_gan", "discriminator_loss")
+@answers("03_dcgan", "discriminator_loss_logits")
 def discriminator_loss(d_real, d_fake, logits=False, real_target=1.0, fake_target=0.0):
     """D's loss: BCE(D(x), real_target) + BCE(D(G(z)), fake_target).
 
     ``d_real``, ``d_fake``: D's outputs ``[B, 1]``, probabilities (or logits
-    if ``logits=True``). Targets 0.9 / 0.1 give label smoothing. Returns a
-    0-dim tensor.
+    if ``logits=True``). A real target of 0.9 gives one-sided label smoothing.
+    Returns a 0-dim tensor. Taught in session 2 (``discriminator_loss``), and
+    with logits and targets in session 3 (``discriminator_loss_logits``).
     """
     return _bce(d_real, real_target, logits) + _bce(d_fake, fake_target, logits)
 
 
+@answers("02_mlp_gan", "generator_loss")
 def generator_loss(d_fake, logits=False, target=1.0):
     """G's non-saturating loss: BCE(D(G(z)), target=1) = -mean log D(G(z)).
 

@@ -15,9 +15,10 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from helpers.course import release
+from gan_grader import release
 from helpers.runtime import REPO_ROOT
 
 SOURCES = {p.stem: p for p in release.source_notebooks()}
@@ -30,6 +31,9 @@ MUTANTS = {
              "def to_minus_one_one(images):\n    return images.float() / 255\n", "subtract 1"),
             ("divides by 128, so 255 maps to 0.99 instead of 1",
              "def to_minus_one_one(images):\n    return images.float() / 128 - 1\n", "127.5"),
+            ("calls the course's own pixel converter",
+             "def to_minus_one_one(images):\n    return data.convert_pixels(images, 'uint8', 'tanh')\n",
+             "Write to_minus_one_one yourself"),
         ],
         "to_zero_one": [
             ("halves without shifting, so -1 maps to -0.5",
@@ -83,6 +87,8 @@ MUTANTS = {
             ("uniform noise (torch.rand) instead of normal",
              "def sample_noise(batch_size, latent_dim, device):\n"
              "    return torch.rand(batch_size, latent_dim, device=device)\n", "torch.randn"),
+            ("is the course's own, imported", "from helpers.steps import sample_noise\n",
+             "Write sample_noise yourself"),
         ],
         "discriminator_loss": [
             ("labels swapped: real 0, fake 1",
@@ -161,6 +167,7 @@ MUTANTS = {
              'def dcgan_init(module):\n    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):\n        nn.init.normal_(module.weight, 0.0, 0.2)\n    elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):\n        nn.init.normal_(module.weight, 1.0, 0.02)\n        nn.init.zeros_(module.bias)\n', "0.0, 0.02"),
             ('BatchNorm scales centred on 0 instead of 1',
              'def dcgan_init(module):\n    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm1d, nn.BatchNorm2d)):\n        nn.init.normal_(module.weight, 0.0, 0.02)\n', "1.0, 0.02"),
+            ("is the course's own, imported", "from helpers.models import dcgan_init\n", "Write dcgan_init yourself"),
         ],
         "discriminator_loss_logits": [
             ('sigmoid first, then BCEWithLogits: a double sigmoid',
@@ -227,6 +234,9 @@ MUTANTS["03_dcgan"]["discriminator_loss_logits"].append(
 
 MUTANTS["04_evaluate"] = {
     "frechet_distance": [
+        ("calls the course's own answer, metrics.frechet_distance",
+         "def frechet_distance(mu1, sigma1, mu2, sigma2):\n"
+         "    return metrics.frechet_distance(mu1, sigma1, mu2, sigma2)\n", "Write frechet_distance yourself"),
         ("square roots each covariance on its own instead of their product",
          "def frechet_distance(mu1, sigma1, mu2, sigma2):\n"
          "    r1 = torch.linalg.eigvalsh(sigma1).clamp(min=0).sqrt().sum()\n"
@@ -346,6 +356,8 @@ MUTANTS["05_conditional"] = {
          "    def forward(self, z, labels):\n"
          "        return self.body(torch.cat([z, F.one_hot(labels, 11).float()], dim=1))\n",
          "nn.Embedding(n_classes, embed_dim)"),
+        ("subclasses the course's own G",
+         "class ConditionalGenerator(models.ConditionalGenerator):\n    pass\n", "Write ConditionalGenerator yourself"),
     ],
     "conditional_discriminator": [
         ("the label never reaches D: a blank map instead of the label's",
@@ -522,8 +534,8 @@ VARIANTS = {
 
 # The variants that also go through nbgrader itself (test_grading_mutants.py), as (notebook, grade_id, k): those
 # whose point only nbgrader sees (a warning or a log line on stderr, printed output) and one of sessions 3 and 5.
-# Every variant is scored in this process, hidden tests and judge included (test_grading_scores.py), and by its
-# visible check (test_check_messages.py).
+# Every variant is scored in this process by its visible check, its hidden tests and the judge
+# (test_exercise_agreement.py).
 VARIANTS_THROUGH_NBGRADER = [("01_data", "make_mnist_loader", 0), ("02_mlp_gan", "discriminator_step", 0),
                              ("02_mlp_gan", "discriminator_step", 1), ("03_dcgan", "make_dcgan_generator", 0),
                              ("05_conditional", "conditional_discriminator_step", 1)]
@@ -596,52 +608,77 @@ def without_trailing_ungraded_cells(nb):
     return nb
 
 
-def run_graded_cells(name, overrides=None, judge_seed=None):
-    """Which graded test cells pass for a submission, run in this process the way the autograder runs it.
+@dataclass
+class Verdicts:
+    """What each of the three graders said of a submission, by test ``grade_id``.
+
+    ``visible``: the check the student sees, None when it passed, else its message; ``hidden``: whether
+    the hidden tests passed (run after the visible check, whatever it said); ``judge``: the judge's
+    sentence, None when right. ``passed``: what nbgrader scores, the whole test cell raising nothing.
+    """
+    visible: dict = field(default_factory=dict)
+    hidden: dict = field(default_factory=dict)
+    judge: dict = field(default_factory=dict)
+
+    @property
+    def passed(self):
+        return {gid: self.visible[gid] is None and self.hidden[gid] for gid in self.visible}
+
+
+HIDDEN = "### BEGIN HIDDEN TESTS"
+
+
+def run_graded_cells(name, overrides=None, judge_seed=0):
+    """The three graders' verdicts on a submission, run in this process the way the autograder runs it.
 
     The student notebook, every exercise solved (``overrides`` maps a
     solution cell's ``grade_id`` to other code), its graded cells replaced by
     the instructor's versions with their hidden tests, as nbgrader's
     autograde does; the cells after the last graded one are dropped. Every
     code cell runs in order in one namespace; a cell that raises is recorded
-    and the run goes on (nbgrader allows errors too). Returns ``{test
-    grade_id: passed}``. It costs no kernel start and no nbgrader process, so
-    every mutant can be scored; ``grade_batch`` proves on a sample that
-    nbgrader agrees.
-
-    With ``judge_seed``, each graded cell's exercise is also asked and
-    marked by the judge (``helpers.course.judge``), whatever the cell did,
-    through the same files the grade command reads; returns ``(passed,
-    {test grade_id: the judge's sentence, None when right})``.
+    and the run goes on (nbgrader allows errors too). A graded cell runs in
+    two parts, the visible check and then the hidden tests, so that each
+    one's verdict is seen; then the judge (``gan_grader.judge``) asks and
+    marks its exercise with ``judge_seed``, through the same files the grade
+    command reads. Returns ``Verdicts``. It costs no kernel start and no
+    nbgrader process, so every mutant can be scored; ``grade_batch`` proves
+    on a sample that nbgrader agrees.
     """
     import tempfile
 
     from IPython.display import display
 
-    from helpers.course import judge
+    from gan_grader import judge
 
     nb = without_trailing_ungraded_cells(completed_submission(STUDENTS[name], SOURCES[name], overrides))
     graded = {grade_id(c): "".join(c["source"]) for c in load(SOURCES[name])["cells"]
               if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
     namespace = {"__name__": "__main__", "display": display}
-    passed, judged = {}, {}
+    verdicts = Verdicts()
     with tempfile.TemporaryDirectory() as replies:
         for cell in nb["cells"]:
             if cell["cell_type"] != "code":
                 continue
             gid = grade_id(cell)
-            source = graded.get(gid, "".join(cell["source"]))
-            try:
-                exec(compile(source, f"<{name}:{gid or 'cell'}>", "exec"), namespace)
-                ok = True
-            except Exception:  # noqa: BLE001 - a failing cell is what is being measured
-                ok = False
-            if gid in graded:
-                passed[gid] = ok
-                if judge_seed is not None and gid in judge.EXERCISES:
-                    judge.ask(gid, namespace, judge_seed, replies)
-                    judged[gid] = judge.mark(gid, judge.read_replies(replies).get(gid), judge_seed)
-    return (passed, judged) if judge_seed is not None else passed
+            if gid not in graded:
+                _run(namespace, "".join(cell["source"]), f"<{name}:{gid or 'cell'}>")
+                continue
+            visible, _, hidden = graded[gid].partition(HIDDEN)
+            verdicts.visible[gid] = _run(namespace, visible, f"<{name}:{gid}>")
+            verdicts.hidden[gid] = _run(namespace, hidden, f"<{name}:{gid}:hidden>") is None
+            if gid in judge.EXERCISES:
+                judge.ask(gid, namespace, judge_seed, replies)
+                verdicts.judge[gid] = judge.mark(gid, judge.read_replies(replies).get(gid), judge_seed)
+    return verdicts
+
+
+def _run(namespace, source, where):
+    """Run ``source`` in ``namespace``: None, or the message of what it raised."""
+    try:
+        exec(compile(source, where, "exec"), namespace)
+    except Exception as error:  # noqa: BLE001 - a failing cell is what is being measured
+        return f"{type(error).__name__}: {error}"
+    return None
 
 
 def write_submission(folder, student, name, nb):
@@ -652,9 +689,9 @@ def write_submission(folder, student, name, nb):
 
 
 def run_grade(submissions, out_csv, timeout, workdir=None, cwd=REPO_ROOT, extra=()):
-    """Run the real ``python -m helpers.course grade`` (``extra``: more options); return (rows by
+    """Run the real ``python -m gan_grader grade`` (``extra``: more options); return (rows by
     (student, notebook), process)."""
-    command = [sys.executable, "-m", "helpers.course", "grade", str(submissions), "--out", str(out_csv),
+    command = [sys.executable, "-m", "gan_grader", "grade", str(submissions), "--out", str(out_csv),
                "--timeout", str(timeout), *extra]
     if workdir is not None:
         command += ["--keep-workdir", str(workdir)]

@@ -29,7 +29,7 @@ import urllib.request
 
 import pytest
 
-from helpers.course import release
+from gan_grader import release
 from helpers.runtime import REPO_ROOT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

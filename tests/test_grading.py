@@ -1,4 +1,4 @@
-"""The grading round trip, through the real `python -m helpers.course grade` command.
+"""The grading round trip, through the real `python -m gan_grader grade` command.
 
 One batch holds these cases (the mistakes are graded in test_grading_mutants.py):
 
@@ -122,7 +122,7 @@ def test_our_release_matches_nbgraders_generate_assignment(graded, name):
 
 
 def test_a_bad_submissions_folder_is_a_one_line_error(tmp_path):
-    process = subprocess.run([sys.executable, "-m", "helpers.course", "grade", str(tmp_path / "nope"),
+    process = subprocess.run([sys.executable, "-m", "gan_grader", "grade", str(tmp_path / "nope"),
                               "--out", str(tmp_path / "g.csv")], cwd=REPO_ROOT, capture_output=True, text=True)
     assert process.returncode == 2
     assert "is not a folder of submissions" in process.stderr and "Traceback" not in process.stderr
@@ -142,7 +142,7 @@ def test_a_near_miss_file_name_is_graded_with_a_note(graded):
 
 def test_out_pointing_at_a_folder_is_refused_before_grading(tmp_path):
     (tmp_path / "subs" / "someone").mkdir(parents=True)
-    process = subprocess.run([sys.executable, "-m", "helpers.course", "grade", str(tmp_path / "subs"),
+    process = subprocess.run([sys.executable, "-m", "gan_grader", "grade", str(tmp_path / "subs"),
                               "--out", str(tmp_path)], cwd=REPO_ROOT, capture_output=True, text=True)
     assert process.returncode == 2 and "is a folder; give the path of the CSV file" in process.stderr
     assert "Traceback" not in process.stderr

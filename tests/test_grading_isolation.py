@@ -1,6 +1,6 @@
 """Hostile submissions are graded right, and the rest of the batch stays intact.
 
-One batch of session 1 submissions, graded by the real ``python -m helpers.course grade``
+One batch of session 1 submissions, graded by the real ``python -m gan_grader grade``
 against a copy of the sources (``--solutions``), so a vandal can do no harm here:
 
 - ``cheater`` has four exercises wrong and rigs each one's test a different way: it

@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("ipykernel")
 
-from helpers.course.grading_kernel import Pristine, _protected  # noqa: E402
+from gan_grader.grading_kernel import Pristine, _protected  # noqa: E402
 
 
 def fake_library():

@@ -11,7 +11,7 @@ Two ways, for speed:
   process, running the cells as the autograder does (hidden tests in): a
   second or two each, where a graded submission costs a kernel and an
   nbgrader run (about 10 s);
-- here, a sample goes through the real ``python -m helpers.course grade`` in
+- here, a sample goes through the real ``python -m gan_grader grade`` in
   one batch (the first and the last exercise of every session, one mutant
   each, and the variants of ``grading_cases.VARIANTS_THROUGH_NBGRADER``: those
   whose point only nbgrader sees, such as a log line on stderr), which proves

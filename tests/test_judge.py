@@ -1,4 +1,4 @@
-"""The judge (``helpers.course.judge``) on its own: it knows every graded exercise, reads replies
+"""The judge (``gan_grader.judge``) on its own: it knows every graded exercise, reads replies
 as data only, never lets a bad reply through, and leaves the student's kernel as it found it.
 
 Whether it marks each mistake wrong and each correct variant right is tested with the grading
@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from grading_cases import SOURCES, load
-from helpers.course import grading, judge
-from helpers.course.exercises import EXERCISES, Unjudged
+from gan_grader import grading, judge
+from gan_grader.exercises import EXERCISES, Unjudged
 
 
 def test_every_graded_test_cell_of_the_course_has_an_exercise_and_its_grade_id_is_unique():

@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from helpers import collapse, flags, loop, metrics, models, runs, runtime, steps, styles
-from helpers.course import __main__ as course_cli
-from helpers.course import grading
+from gan_grader import __main__ as course_cli
+from gan_grader import grading
 from helpers.demo import DigitDemo
 from helpers.guards import describe
 from helpers.recipes import get_recipe

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from helpers.course import release
+from gan_grader import release
 from helpers.runtime import REPO_ROOT
 
 SOURCES = release.source_notebooks()
@@ -18,7 +18,7 @@ def test_there_are_solution_notebooks():
 
 
 def test_release_check_passes_on_the_committed_notebooks():
-    result = subprocess.run([sys.executable, "-m", "helpers.course", "release", "--check"],
+    result = subprocess.run([sys.executable, "-m", "gan_grader", "release", "--check"],
                             cwd=REPO_ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -55,7 +55,7 @@ def test_release_is_deterministic_and_check_finds_stale_and_missing(tmp_path):
 
 
 def test_release_check_exits_1_naming_the_stale_notebook(tmp_path, capsys):
-    from helpers.course.__main__ import main
+    from gan_grader.__main__ import main
 
     notebooks = tmp_path / "notebooks"
     assert main(["release", "--notebooks", str(notebooks)]) == 0

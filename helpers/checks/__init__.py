@@ -11,10 +11,13 @@ When everything is right they print one happy line.
 The small ``expect_*`` functions below are the building blocks.
 """
 
+import functools
+
 import torch
 from torch.overrides import TorchFunctionMode
 
 from ..guards import range_problem
+from ..taught import checking
 
 ACTIVATIONS = {"relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid", "dropout"}
 ARGUMENTS = {"leaky_relu": ("negative_slope", 0.01), "dropout": ("p", 0.5)}  # the one number each takes, and its default
@@ -34,6 +37,19 @@ class _Recorder(TorchFunctionMode):
             keyword, default = ARGUMENTS.get(name, (None, None))
             self.calls.append((name, kwargs.get(keyword, args[1] if keyword and len(args) > 1 else default)))
         return func(*args, **kwargs)
+
+
+def own_code(session, exercise):
+    """Decorator for the check of ``exercise`` of ``session`` (``"04_evaluate"``, ``"pack"``): while it
+    runs, the course's own answer to that exercise refuses the student's calls (``helpers.taught``),
+    so an answer that is, calls or wraps the course's fails here with ``Write pack yourself`` first."""
+    def decorate(check):
+        @functools.wraps(check)
+        def run(*args, **kwargs):
+            with checking(session, exercise):
+                return check(*args, **kwargs)
+        return run
+    return decorate
 
 
 def expect(condition, message):

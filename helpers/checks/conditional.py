@@ -15,11 +15,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import expect, expect_close, expect_range, expect_scalar, expect_shape, expect_tensor, passed
+from . import expect, expect_close, expect_range, expect_scalar, expect_shape, expect_tensor, own_code, passed
+
+SESSION = "05_conditional"  # the session whose exercises these check
 
 LATENT = 8  # a small latent size for the check's own networks
 
 
+@own_code(SESSION, "join_label")
 def check_join_label(fn):
     """``fn(z [B, Z], labels [B], embedding)`` -> ``[B, Z + E]``: z, then the label's embedding."""
     g = torch.Generator().manual_seed(0)
@@ -52,6 +55,7 @@ def _generator_outputs(G, latent_dim, labels):
         return z, G(z, labels), G(z, (labels + 1) % 10)
 
 
+@own_code(SESSION, "ConditionalGenerator")
 def check_conditional_generator(cls, latent_dim=64):
     """``cls()`` builds G(z, y): noise ``[B, latent_dim]``, labels ``[B]`` -> images ``[B, 1, 28, 28]`` in [-1, 1]."""
     torch.manual_seed(0)
@@ -75,6 +79,7 @@ def check_conditional_generator(cls, latent_dim=64):
     passed("G(z, y) draws 28x28 images in [-1, 1], and the label changes them")
 
 
+@own_code(SESSION, "ConditionalDiscriminator")
 def check_conditional_discriminator(cls):
     """``cls()`` builds D(x, y): images ``[B, 1, 28, 28]`` and labels ``[B]`` -> logits ``[B, 1]``."""
     torch.manual_seed(0)
@@ -164,6 +169,7 @@ def _changed(before, model):
     return any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 
+@own_code(SESSION, "conditional_discriminator_step")
 def check_conditional_discriminator_step(fn):
     """``fn(G, D, opt_d, real, labels, latent_dim)`` -> D's loss (0-dim): one update of D only."""
     G, D, opt_g, opt_d = _tiny_pair()
@@ -192,6 +198,7 @@ def check_conditional_discriminator_step(fn):
     passed("the D step shows D each real image with its own label and the detached fakes, and updates D only")
 
 
+@own_code(SESSION, "conditional_generator_step")
 def check_conditional_generator_step(fn):
     """``fn(G, D, opt_g, labels, latent_dim)`` -> G's loss (0-dim): one update of G only."""
     G, D, opt_g, opt_d = _tiny_pair()
@@ -239,6 +246,7 @@ class _FirstRowReader(nn.Module):
         return images[:, 0, 0, :10] * 10
 
 
+@own_code(SESSION, "conditional_accuracy")
 def check_conditional_accuracy(fn):
     """``fn(generator, classifier, latent_dim, n_per_class)`` -> ``(overall, per_class [10])``."""
     reader = _FirstRowReader()

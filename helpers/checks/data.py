@@ -5,9 +5,12 @@ Every message names the fix first, then what was seen.
 
 import torch
 
-from . import expect, expect_close, expect_dtype, expect_range, expect_shape, passed
+from . import expect, expect_close, expect_dtype, expect_range, expect_shape, own_code, passed
+
+SESSION = "01_data"  # the session whose exercises these check
 
 
+@own_code(SESSION, "to_minus_one_one")
 def check_to_minus_one_one(fn):
     """``fn``: uint8 pixels [0,255] -> float32 in [-1,1], same shape."""
     pixels = torch.tensor([[0, 51, 102], [153, 204, 255]], dtype=torch.uint8)
@@ -31,6 +34,7 @@ def check_to_minus_one_one(fn):
     passed("to_minus_one_one maps 0 -> -1, 255 -> 1, linearly, as float32")
 
 
+@own_code(SESSION, "to_zero_one")
 def check_to_zero_one(fn):
     """``fn``: float in [-1,1] -> float in [0,1]: the inverse of the step above, rescaled."""
     x = torch.tensor([-1.0, -0.5, 0.0, 0.5, 1.0])
@@ -45,6 +49,7 @@ def check_to_zero_one(fn):
     passed("to_zero_one maps -1 -> 0, 0 -> 0.5, 1 -> 1")
 
 
+@own_code(SESSION, "make_mnist_loader")
 def check_mnist_loader(fn, batch_size=32):
     """``fn(batch_size)`` -> a shuffling DataLoader of ([B,1,28,28] in [-1,1], [B] int64) from the train split."""
     loader = fn(batch_size)
@@ -68,6 +73,7 @@ def check_mnist_loader(fn, batch_size=32):
     passed(f"batches of shape {tuple(images.shape)} in [-1, 1], shuffled, from the training split")
 
 
+@own_code(SESSION, "class_counts")
 def check_class_counts(fn):
     """``fn(labels)`` -> int64 tensor [10]: how many times each digit occurs."""
     labels = torch.tensor([3, 1, 3, 0, 3, 1])
@@ -81,6 +87,7 @@ def check_class_counts(fn):
     passed("class_counts returns 10 counts, zeros included")
 
 
+@own_code(SESSION, "mean_image")
 def check_mean_image(fn):
     """``fn(images uint8 [N,28,28])`` -> float32 [28,28] in [0,1]: the average image."""
     images = torch.zeros(4, 28, 28, dtype=torch.uint8)

@@ -10,7 +10,9 @@ from torch import nn
 
 from ..models import count_parameters
 
-from . import activations_called, expect, expect_close, expect_range, expect_scalar, expect_shape, passed
+from . import activations_called, expect, expect_close, expect_range, expect_scalar, expect_shape, own_code, passed
+
+SESSION = "03_dcgan"  # the session whose exercises these check
 
 
 CONV_CASES = [  # (size, kernel, stride, padding, output_padding)
@@ -19,6 +21,7 @@ CONV_CASES = [  # (size, kernel, stride, padding, output_padding)
 ]
 
 
+@own_code(SESSION, "convtranspose_output_size")
 def check_convtranspose_output_size(fn):
     """``fn(size, kernel, stride, padding, output_padding)`` must agree with ``nn.ConvTranspose2d``."""
     for size, kernel, stride, padding, output_padding in CONV_CASES:
@@ -36,6 +39,7 @@ def check_convtranspose_output_size(fn):
     passed(f"your formula agrees with nn.ConvTranspose2d on {len(CONV_CASES)} cases")
 
 
+@own_code(SESSION, "make_dcgan_generator")
 def check_dcgan_generator(make_generator):
     """R4's G: noise [B, 100] -> [B, 1, 28, 28] in (-1, 1), BatchNorm, three transposed convolutions."""
     G = make_generator()
@@ -70,6 +74,7 @@ def check_dcgan_generator(make_generator):
     passed("G turns 100 numbers into a 28x28 image: 7 -> 7 -> 14 -> 28")
 
 
+@own_code(SESSION, "make_dcgan_discriminator")
 def check_dcgan_discriminator(make_discriminator):
     """R4's D: images [B, 1, 28, 28] -> one logit per image, no BatchNorm, dropout 0.3."""
     torch.manual_seed(0)  # the same weights every time: the logit test below is then deterministic
@@ -100,6 +105,7 @@ def check_dcgan_discriminator(make_discriminator):
     passed("D turns a 28x28 image into one logit: 28 -> 14 -> 7 -> 1")
 
 
+@own_code(SESSION, "dcgan_init")
 def check_dcgan_init(init):
     """``model.apply(init)``: conv weights ~ N(0, 0.02), BatchNorm weights ~ N(1, 0.02), biases 0."""
     torch.manual_seed(0)
@@ -121,6 +127,7 @@ def check_dcgan_init(init):
     passed("DCGAN initialisation for Conv, ConvTranspose and BatchNorm layers")
 
 
+@own_code(SESSION, "discriminator_loss_logits")
 def check_discriminator_loss_logits(loss_fn):
     """``loss_fn(real_logits, fake_logits, real_target, fake_target)``: BCE with logits, smoothed targets."""
     real, fake = torch.tensor([[2.0], [0.5]]), torch.tensor([[-1.0], [0.0]])

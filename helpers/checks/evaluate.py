@@ -12,7 +12,9 @@ import math
 import numpy as np
 import torch
 
-from . import expect, expect_close, expect_shape, expect_tensor, passed
+from . import expect, expect_close, expect_shape, expect_tensor, own_code, passed
+
+SESSION = "04_evaluate"  # the session whose exercises these check
 
 
 def _independent_fd(m1, c1, m2, c2):
@@ -22,6 +24,7 @@ def _independent_fd(m1, c1, m2, c2):
     return float(((m1 - m2) ** 2).sum() + np.trace(c1.numpy()) + np.trace(c2.numpy()) - 2 * root_trace)
 
 
+@own_code(SESSION, "frechet_distance")
 def check_frechet_distance(fn):
     """``fn(mu1, sigma1, mu2, sigma2)`` -> the Frechet distance between two Gaussians, a float."""
     g = torch.Generator().manual_seed(0)
@@ -52,6 +55,7 @@ def check_frechet_distance(fn):
     passed("the Frechet distance agrees with an independent computation")
 
 
+@own_code(SESSION, "class_coverage")
 def check_class_coverage(fn):
     """``fn(probabilities [N, 10])`` -> ``(classes covered by >= 5% of samples, entropy in nats)``."""
     probabilities = torch.full((100, 10), 0.01)
@@ -81,6 +85,7 @@ def check_class_coverage(fn):
     passed("coverage and entropy of the predicted-class histogram")
 
 
+@own_code(SESSION, "count_modes")
 def check_count_modes(fn, mixture):
     """``fn(samples [N, 2], centres [K, 2], std)`` -> ``(modes with >= 20 good samples, share of good samples)``."""
     centres = mixture.centres
@@ -102,6 +107,7 @@ def check_count_modes(fn, mixture):
     passed("modes and high-quality samples counted as PacGAN counts them")
 
 
+@own_code(SESSION, "pack")
 def check_pack(fn):
     """``fn(x [B, D], m)`` -> ``[B // m, m * D]``, consecutive samples side by side."""
     x = torch.arange(24.0).reshape(6, 4)
@@ -125,6 +131,7 @@ def check_pack(fn):
     passed("packs of m samples, side by side")
 
 
+@own_code(SESSION, "slerp")
 def check_slerp(fn):
     """``fn(z0, z1, t)`` -> the spherical interpolation between two latent vectors ``[D]``."""
     z0, z1 = torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.0, 2.0, 0.0])

@@ -14,11 +14,15 @@ from torch.overrides import TorchFunctionMode
 
 from ..models import count_parameters
 
-from . import activations_called, expect, expect_close, expect_dtype, expect_range, expect_scalar, expect_shape, passed
+from . import (activations_called, expect, expect_close, expect_dtype, expect_range, expect_scalar, expect_shape,
+               own_code, passed)
+
+SESSION = "02_mlp_gan"  # the session whose exercises these check
 
 META = torch.device("meta")  # a device with no data: code that hard-codes "cpu" fails on it
 
 
+@own_code(SESSION, "make_generator")
 def check_generator(make_generator):
     """``make_generator(latent_dim, hidden)``: noise [B, latent] -> images [B, 784] in (-1, 1)."""
     G = make_generator(latent_dim=10, hidden=32)
@@ -38,6 +42,7 @@ def check_generator(make_generator):
     passed("G maps noise to 784 pixels in (-1, 1) with the right layers")
 
 
+@own_code(SESSION, "make_discriminator")
 def check_discriminator(make_discriminator):
     """``make_discriminator(hidden)``: images [B, 784] -> probability of "real" [B, 1]."""
     D = make_discriminator(hidden=32)
@@ -56,6 +61,7 @@ def check_discriminator(make_discriminator):
     passed("D maps 784 pixels to one probability with the right layers")
 
 
+@own_code(SESSION, "sample_noise")
 def check_sample_noise(sample_noise):
     """``sample_noise(batch_size, latent_dim, device)``: standard normal [B, latent] on ``device``."""
     z = sample_noise(4000, 16, torch.device("cpu"))
@@ -71,6 +77,7 @@ def check_sample_noise(sample_noise):
     passed("standard normal noise, on the device asked for")
 
 
+@own_code(SESSION, "discriminator_loss")
 def check_discriminator_loss(discriminator_loss):
     """``discriminator_loss(d_real, d_fake)``: BCE(D(x), 1) + BCE(D(G(z)), 0)."""
     d_real, d_fake = torch.tensor([[0.9], [0.6]]), torch.tensor([[0.2], [0.3]])
@@ -84,6 +91,7 @@ def check_discriminator_loss(discriminator_loss):
     passed("discriminator_loss = BCE(D(x), 1) + BCE(D(G(z)), 0)")
 
 
+@own_code(SESSION, "generator_loss")
 def check_generator_loss(generator_loss):
     """``generator_loss(d_fake)``: the non-saturating loss BCE(D(G(z)), 1) = -mean log D(G(z))."""
     d_fake = torch.tensor([[0.2], [0.5]])
@@ -164,6 +172,7 @@ def _expect_any_device(fix, run_step, latent_dim=8):
                              f"than the CPU, so something in it is created on a fixed device") from None
 
 
+@own_code(SESSION, "discriminator_step")
 def check_discriminator_step(discriminator_step, latent_dim=8):
     """D's step updates D, returns (loss, mean D(x), mean D(G(z))), and leaves G alone."""
     G, D = _tiny_gan(latent_dim)
@@ -194,6 +203,7 @@ def check_discriminator_step(discriminator_step, latent_dim=8):
     passed("D's step trains D only, with fakes detached from G")
 
 
+@own_code(SESSION, "generator_step")
 def check_generator_step(generator_step, latent_dim=8):
     """G's step updates G so that D rates its fakes higher, and leaves D alone."""
     G, D = _tiny_gan(latent_dim)

@@ -18,83 +18,35 @@ So the grade command asks each exercise again, and marks the answers itself:
    code, and compares. A cell that passed in the kernel but fails here
    scores 0, and the CSV's ``detail`` says why.
 
-What each exercise is asked, and how it is marked, is in ``exercises.py``.
-A submission can only pass by sending back the numbers the exercise asks
+What each exercise is asked, and how it is marked, is its specification in
+``exercises/`` (one module per session), the same one its hidden test runs
+in the kernel (``exercises.verify``). A submission can only pass by sending back the numbers the exercise asks
 for, for inputs it could not know in advance; rigging its own kernel no
 longer changes its score.
 """
 
-import contextlib
 import io
 import os
 from pathlib import Path
 
 import torch
 
-from .exercises import EXERCISES, RIGHT_ANSWERS, Unjudged
+from . import exercises
+from .exercises import EXERCISES
 
 MAX_REPLY_BYTES = 64 * 2**20  # the largest reply: session 3's G, about 10 MB
 
 
 def ask(grade_id, namespace, seed, folder):
-    """In the kernel: ask exercise ``grade_id`` of the ``namespace``'s answer; save the reply in ``folder``.
-
-    A failure (the name is missing, the answer raises) is saved as the
-    reply ``{"error": ...}``. Torch's global random state is left as it was,
-    and nothing is printed.
-    """
-    exercise = EXERCISES.get(grade_id)
-    if exercise is None:
+    """In the kernel: ask exercise ``grade_id`` of the ``namespace``'s answer (``exercises.ask``) and save
+    the reply in ``folder`` as ``<grade_id>.pt``. A grade id the course does not know is left alone."""
+    if grade_id not in EXERCISES:
         return
-    try:
-        if exercise.name not in namespace:
-            raise NameError(f"{exercise.name} is not defined")
-        with _quiet(), torch.random.fork_rng(devices=[]), _right_answers(namespace, exercise.given):
-            reply = plain(exercise.ask(namespace[exercise.name], seed))
-    except Exception as error:  # noqa: BLE001 - the failure is the reply
-        reply = {"error": f"{type(error).__name__}: {error}"[:500]}
+    reply = exercises.ask(grade_id, namespace, seed)
     path = Path(folder) / f"{grade_id}.pt"
     partial = path.with_name(f".{path.name}.part")
     torch.save(reply, partial)
     os.replace(partial, path)
-
-
-@contextlib.contextmanager
-def _right_answers(namespace, names):
-    """Bind ``names`` in ``namespace`` to right answers while the judge asks, then put back what was there."""
-    saved = {name: namespace[name] for name in names if name in namespace}
-    namespace.update({name: RIGHT_ANSWERS[name] for name in names})
-    try:
-        yield
-    finally:
-        for name in names:
-            namespace.pop(name, None)
-        namespace.update(saved)
-
-
-def plain(value):
-    """``value`` as data ``torch.load(weights_only=True)`` reads back: tensors (detached, on the CPU),
-    numbers, strings, None, and lists and dicts of them; anything else becomes its type's name."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().clone() if not value.is_meta else "a tensor on the meta device"
-    if isinstance(value, (bool, int, float, str)) or value is None:
-        return value
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, torch.Size)):
-        return [plain(v) for v in value]
-    return f"a {type(value).__name__}"
-
-
-@contextlib.contextmanager
-def _quiet():
-    """No output and no warnings while the judge asks: they would land in a graded cell's output."""
-    import warnings
-
-    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), \
-            warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
 
 
 def read_replies(folder):
@@ -107,30 +59,15 @@ def read_replies(folder):
 
 
 def mark(grade_id, reply_bytes, seed):
-    """In the grade command: None when the reply to ``grade_id`` is right, else a sentence saying what is wrong.
-
-    Raises ``Unjudged`` when the judge cannot mark it here.
-    """
-    exercise = EXERCISES[grade_id]
+    """In the grade command: None when the saved reply to ``grade_id`` is right, else a sentence saying
+    what is wrong (``exercises.judgment``). Raises ``Unjudged`` when the judge cannot mark it here."""
     if reply_bytes is None:
         return "no answer reached the judge"
     try:
         reply = torch.load(io.BytesIO(reply_bytes), weights_only=True)
     except Exception as error:  # noqa: BLE001 - a reply that is not plain data
         return f"the answer could not be read as data ({type(error).__name__})"
-    if not isinstance(reply, dict):
-        return "the answer could not be read as data"
-    if "error" in reply:
-        return f"{exercise.name} failed on the judge's inputs: {reply['error']}"
-    try:
-        exercise.mark(reply, seed)
-    except Unjudged:
-        raise
-    except AssertionError as wrong:
-        return str(wrong)
-    except Exception as error:  # noqa: BLE001 - a reply of the wrong kind
-        return f"the answer is not what {exercise.name} should give ({type(error).__name__}: {error})"[:300]
-    return None
+    return exercises.judgment(grade_id, reply, seed)
 
 
 def overrule(scores, replies, seed, judged, for_student=None):
@@ -147,7 +84,7 @@ def overrule(scores, replies, seed, judged, for_student=None):
             continue
         try:
             why = mark(grade_id, replies.get(grade_id), seed)
-        except Unjudged as error:
+        except exercises.Unjudged as error:
             notes.append(f"{grade_id} not checked outside the kernel: {error}")
             continue
         if why is not None:
