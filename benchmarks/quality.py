@@ -69,7 +69,9 @@ import torch.nn.functional as F
 from helpers import flags, metrics, models, recipes
 from helpers.checkpoints import read_checkpoint
 from helpers.data import convert_pixels, load_mnist, load_to_device
-from helpers.runs import measure, run_recipe, saved_generator
+from helpers.metrics import evaluate_recipe
+from helpers.runs import run_recipe
+from helpers.saved_runs import saved_generator
 
 DEFAULT = ["course-mlp", "course-dcgan", "course-styles", "cgan", "r1", "r2", "r3", "r4"]
 
@@ -92,7 +94,7 @@ def train_and_measure(name, seconds, classifier, samples, workdir, device, chang
 
     def scores(average):
         generator = saved_generator(out / "checkpoint.pt", recipe, saved, average=average)
-        return measure(generator.to(device), recipe, n=samples, classifier=classifier)
+        return evaluate_recipe(generator.to(device), recipe, n=samples, classifier=classifier)
 
     return {"setting": name, "budget": seconds, "steps": steps, "images": steps * recipe.batch_size,
             "seconds": wall, "scores": scores(True),

@@ -50,8 +50,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from helpers import data, flags, loop, recipes, seed_everything
-from helpers.runs import apply_speed_options, build_gan
+from helpers import data, flags, hooks, loop, recipes, seed_everything
+from helpers.build import apply_speed_options, build_gan
 from helpers.runtime import resolve_device
 from helpers.steps import train_step
 
@@ -127,9 +127,8 @@ class CoursePath:
     def time(self, n):
         """Seconds that ``n`` training steps take, ending with the once-per-epoch sync."""
         start = time.perf_counter()
-        loop.fit(lambda real: train_step(self.gan, real), self.batches, epochs=n, history=self.history,
-                 max_steps=n, generator=self.gan.generator, discriminator=self.gan.discriminator,
-                 progress=False)
+        loop.fit(lambda real: train_step(self.gan, real), self.batches, loop.Budget(n, steps=n), self.history,
+                 [hooks.TrainMode(self.gan.generator, self.gan.discriminator)])
         return time.perf_counter() - start
 
 

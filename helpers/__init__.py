@@ -20,7 +20,10 @@ the ones above it in this list):
 - ``helpers.metrics``         the course-trained digit classifier; FD, class coverage, precision and recall,
                               conditional accuracy
 - ``helpers.collapse``        mode collapse on 2-D mixtures of Gaussians, PacGAN's metrics, packing
-- ``helpers.runs``            a recipe's training run on disk (``run_recipe``), measured at its end
+- ``helpers.hooks``           what a run does besides training (progress, snapshots, TensorBoard, checkpoints)
+- ``helpers.build``           building a recipe's run: its GAN and optimisers, speed options, data, fixed noise
+- ``helpers.runs``            a recipe's training run on disk (``run_recipe``, ``RecipeRun``), measured at its end
+- ``helpers.saved_runs``      generators from saved runs: load one, or train a short run once and reuse it
 - ``helpers.train``           ``python -m helpers.train``: the command line over ``runs``
 - ``helpers.evaluate``        ``python -m helpers.evaluate``: measure a saved run
 - ``helpers.demo``            session 5's interactive demo (ipywidgets): choose the digit, move the noise

@@ -26,6 +26,7 @@ from torch import nn
 
 from .averaging import WeightAverage
 from .guards import describe, require_number, require_tensor, require_whole
+from .hooks import TrainMode
 from .loop import fit
 from .steps import GAN, train_step
 from .taught import answers
@@ -186,7 +187,7 @@ def train_toy_gan(mixture, m=1, steps=3000, batch_size=128, lr=1e-3, seed=0, g_l
             on_step(gan, numbers)
         return numbers
 
-    history = fit(step, points, epochs=1, generator=G, discriminator=D, progress=False)
+    history = fit(step, points, 1, hooks=[TrainMode(G, D)])
     return gan.sampler.eval(), history
 
 

@@ -1,115 +1,138 @@
 """The training loop: every GAN in the course trains through ``fit``.
 
 ``fit`` is the whole loop, top to bottom, in one place: for each epoch, one
-training step per batch with a progress bar, one copy of the epoch's numbers
-to the CPU, a printed line, TensorBoard scalars, a fixed-noise snapshot and a
-checkpoint. What a step *does* is up to its caller, who passes it in as a
-function, so each session trains exactly what its student wrote:
+training step per batch, then one copy of the epoch's numbers to the CPU.
+Everything else a run does happens in its *hooks* (``helpers.hooks``), which
+``fit`` calls at four moments: an epoch starts, a step is about to run, a step
+ran, an epoch ended. A progress bar, training mode, the fixed-noise snapshot,
+TensorBoard, the checkpoint and a falling learning rate are each one hook, so
+a run says what it wants in one list and the loop stays short.
+
+What a step *does* is up to its caller, who passes it in as a function, so
+each session trains exactly what its student wrote:
 
 - session 2 passes a step built from the student's ``discriminator_step`` and
   ``generator_step``;
 - session 3 passes ``steps.train_step`` with the student's own loss;
 - session 5 passes a step built from the student's conditional steps, which
   also get each batch's labels;
-- ``python -m helpers.train`` and the throughput benchmark pass
-  ``steps.train_step`` for a recipe.
+- ``runs.RecipeRun`` (``python -m helpers.train``) and the throughput
+  benchmark pass ``steps.train_step`` for a recipe.
 
+How long it trains is a ``Budget``: epochs, and optionally steps and seconds.
 ``History`` keeps the numbers: per step on the device while the epoch runs,
 then per step and per epoch on the CPU, after one transfer.
 """
 
 import time
 from collections import defaultdict
+from dataclasses import dataclass
+from typing import Optional
 
 import torch
-from tqdm.auto import tqdm
 
 from .guards import describe, require_number, require_whole
 
 
-def fit(step, batches, epochs, history=None, *, first_epoch=1, max_steps=None, max_seconds=None, generator=None,
-        discriminator=None, sampler=None, snapshots=None, sample_every=1, board=None, save=None, progress=True,
-        label="epoch", with_labels=False, schedule=None):
-    """Train from epoch ``first_epoch`` to ``epochs`` (inclusive); return the ``History``.
+@dataclass(frozen=True)
+class Budget:
+    """How long ``fit`` trains: up to epoch ``epochs`` (counted from 1), and at most ``steps`` steps and
+    ``seconds`` of wall time in this call, whichever ends first (the last epoch may end early).
+    ``first_epoch``: where a resumed run starts. Bad values are refused when the budget is made."""
+    epochs: int
+    steps: Optional[int] = None
+    seconds: Optional[float] = None
+    first_epoch: int = 1
 
-    ``step(real)``: one training step on a real batch; returns a dict of
-    0-dim tensors (``d_loss``, ``g_loss``, ...), ideally still on the device.
-    ``batches``: an iterable of real batches (or ``(images, labels)`` pairs),
-    gone through once per epoch, with a ``len``. ``with_labels``: call
-    ``step(real, labels)`` instead, for a conditional GAN.
-    ``max_steps``: stop after this many steps in all; ``max_seconds``: after
-    this much wall time (the last epoch may end early).
-    ``generator``/``discriminator``: put in training mode at the start of
-    every epoch. ``snapshots`` (a ``Snapshots``): draws ``generator`` after
-    epoch 1, every ``sample_every``-th epoch and the last; ``sampler``: the
-    network it draws with instead, e.g. an average of G's weights.
-    ``board``: a TensorBoard ``SummaryWriter``. ``save(epoch, history)``:
-    called after every epoch, e.g. to write a checkpoint. ``progress``: a
-    tqdm bar per epoch and one printed line per epoch.
-    ``schedule(share)``: called before every step with the share of the run
-    done so far, 0 to 1 (``share_done``), e.g. to lower the learning rate.
+    def __post_init__(self):
+        require_whole(self.epochs, "epochs")
+        require_whole(self.first_epoch, "first_epoch")
+        if self.steps is not None:
+            require_whole(self.steps, "steps")
+        if self.seconds is not None:
+            require_number(self.seconds, "seconds", above=0)
+
+
+class Hook:
+    """Something a run does besides training. ``fit`` calls each method at its moment; each does nothing
+    unless a hook overrides it (``helpers.hooks`` has the course's)."""
+
+    def start_epoch(self, epoch, steps):
+        """Epoch ``epoch`` begins; it will run at most ``steps`` steps."""
+
+    def before_step(self, share):
+        """A step is about to run; ``share`` of the run is done (0 to 1, see ``share_done``)."""
+
+    def after_step(self):
+        """A step ran."""
+
+    def end_epoch(self, epoch, history, means, last):
+        """Epoch ``epoch`` ended: ``history`` holds its numbers on the CPU, ``means`` their means;
+        ``last``: no epoch follows in this call."""
+
+
+def fit(step, batches, budget, history=None, hooks=()):
+    """Train within ``budget`` (a ``Budget``, or a number of epochs); return the ``History``.
+
+    ``step(real)``, or ``step(real, labels)`` when ``batches`` yields pairs:
+    one training step; returns a dict of 0-dim tensors (``d_loss``, ...),
+    ideally still on the device. ``batches``: an iterable of batches with a
+    ``len``, gone through once per epoch. ``history``: a ``History`` to add to
+    (a resumed run's). ``hooks``: ``Hook``s, called in their order.
     """
-    require_whole(epochs, "epochs")
-    require_whole(first_epoch, "first_epoch")
-    require_whole(sample_every, "sample_every")
-    if max_steps is not None:
-        require_whole(max_steps, "max_steps")
-    if max_seconds is not None:
-        require_number(max_seconds, "max_seconds", above=0)
+    budget = budget if isinstance(budget, Budget) else Budget(budget)
     history = History() if history is None else history
-    steps_left = max_steps
-    started = time.perf_counter()
-    deadline = None if max_seconds is None else started + max_seconds
-    for epoch in range(first_epoch, epochs + 1):
-        for model in (generator, discriminator):
-            if model is not None:
-                model.train()
-        total = len(batches) if steps_left is None else min(len(batches), steps_left)
-        done = 0
-        with tqdm(total=total, desc=f"{label} {epoch}/{epochs}", leave=False, disable=not progress) as bar:
-            for batch in batches:
-                if done == total:
-                    break
-                if schedule is not None:
-                    epochs_share = (epoch - 1 + done / len(batches)) / epochs
-                    steps_share = None if max_steps is None else (max_steps - steps_left + done) / max_steps
-                    time_share = None if max_seconds is None else (time.perf_counter() - started) / max_seconds
-                    schedule(share_done(epochs_share, steps_share, time_share))
-                if with_labels:
-                    if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
-                        raise ValueError(f"fit(with_labels=True) needs batches of (images, labels), got "
-                                         f"{_batch_form(batch)}; pass with_labels=False, or batches with labels")
-                    history.log(**step(*batch))  # (images, labels)
-                else:
-                    history.log(**step(batch[0] if isinstance(batch, (tuple, list)) else batch))
-                done += 1
-                bar.update(1)
-                if deadline is not None and time.perf_counter() > deadline:
-                    break
+    clock = _Clock(budget, len(batches))
+    for epoch in range(budget.first_epoch, budget.epochs + 1):
+        steps = clock.steps_this_epoch()
+        _call(hooks, "start_epoch", epoch, steps)
+        for done, batch in zip(range(steps), batches):
+            _call(hooks, "before_step", clock.share_done(epoch, done))
+            numbers = step(*batch) if isinstance(batch, (tuple, list)) else step(batch)  # (images, labels) or images
+            history.log(**numbers)
+            clock.count_step()
+            _call(hooks, "after_step")
+            if clock.out_of_time():
+                break
         means = history.end_epoch()  # the epoch's one copy from the device to the CPU
-        if steps_left is not None:
-            steps_left -= done
-        last = epoch == epochs or steps_left == 0 or (deadline is not None and time.perf_counter() > deadline)
-        if progress:
-            tqdm.write(epoch_line(epoch, means))
-        if board is not None:
-            log_epoch(board, history, epoch, done)
-        if snapshots is not None and (epoch == 1 or epoch % sample_every == 0 or last):
-            grid = snapshots.take(generator if sampler is None else sampler, epoch)
-            if board is not None:
-                board.add_image("fixed_noise", grid, epoch)
-        if save is not None:
-            save(epoch, history)
+        last = epoch == budget.epochs or clock.out_of_steps() or clock.out_of_time()
+        _call(hooks, "end_epoch", epoch, history, means, last)
         if last:
             break
     return history
 
 
-def _batch_form(batch):
-    """What a batch is, in words: a tensor's description, or a tuple of how many parts."""
-    if isinstance(batch, (tuple, list)):
-        return f"a {type(batch).__name__} of {len(batch)} ({'; '.join(describe(part) for part in batch)})"
-    return describe(batch)
+def _call(hooks, moment, *args):
+    for hook in hooks:
+        getattr(hook, moment)(*args)
+
+
+class _Clock:
+    """What ``fit`` has used of its ``Budget``: steps taken and seconds since it started."""
+
+    def __init__(self, budget, batches_per_epoch):
+        self.budget, self.per_epoch = budget, batches_per_epoch
+        self.taken, self.started = 0, time.perf_counter()
+
+    def steps_this_epoch(self):
+        left = None if self.budget.steps is None else self.budget.steps - self.taken
+        return self.per_epoch if left is None else min(self.per_epoch, left)
+
+    def count_step(self):
+        self.taken += 1
+
+    def out_of_steps(self):
+        return self.budget.steps is not None and self.taken >= self.budget.steps
+
+    def out_of_time(self):
+        return self.budget.seconds is not None and time.perf_counter() - self.started > self.budget.seconds
+
+    def share_done(self, epoch, done):
+        """The share of the run done before step ``done`` of ``epoch`` (see ``share_done``)."""
+        b = self.budget
+        return share_done((epoch - 1 + done / self.per_epoch) / b.epochs,
+                          None if b.steps is None else self.taken / b.steps,
+                          None if b.seconds is None else (time.perf_counter() - self.started) / b.seconds)
 
 
 def share_done(*shares):
@@ -123,25 +146,6 @@ def share_done(*shares):
     and its steps and seconds from where it resumed.
     """
     return min(1.0, max(share for share in shares if share is not None))
-
-
-def epoch_line(epoch, means):
-    """The line printed after each epoch: ``epoch    3  d_loss 1.234  g_loss 0.876 ...``."""
-    return f"epoch {epoch:4d}  " + "  ".join(f"{key} {value:.3f}" for key, value in means.items())
-
-
-def log_epoch(board, history, epoch, steps):
-    """Send one epoch's numbers to TensorBoard: ``step/<name>`` for each step, ``epoch/<name>`` for the mean.
-
-    Called after ``history.end_epoch()``, so it reads values already on the
-    CPU and adds no device sync. ``steps``: how many steps the epoch ran.
-    """
-    for key, values in history.steps.items():
-        first = len(values) - steps
-        for i, value in enumerate(values[first:], start=first):
-            board.add_scalar(f"step/{key}", value, i)
-    for key, values in history.epochs.items():
-        board.add_scalar(f"epoch/{key}", values[-1], epoch)
 
 
 class History:

@@ -265,7 +265,7 @@ def check_labels(gan, real, labels):
         return ()
     if labels is None:
         raise ValueError(f"this GAN is conditional: pass the batch's labels (0 to {gan.n_classes - 1}) with it "
-                         f"(fit(..., with_labels=True) does, for batches of (images, labels))")
+                         f"(fit passes them when its batches are (images, labels) pairs)")
     if not isinstance(labels, torch.Tensor) or labels.dtype != torch.int64:
         raise TypeError(f"labels must be an int64 tensor [B] of digits, got {describe(labels)}")
     if tuple(labels.shape) != (real.shape[0],):

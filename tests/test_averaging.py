@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import checkpoints, recipes, runs
+from helpers import build, checkpoints, recipes, runs
 from helpers.averaging import WeightAverage
-from helpers.evaluate import load_generator
+from helpers.saved_runs import load_generator
 
 
 def tiny_generator():
@@ -90,7 +90,7 @@ def test_resuming_a_checkpoint_without_an_average_starts_it_from_the_saved_gener
     kwargs = dict(limit=256, device="cpu", progress=False, evaluate=False)
     runs.run_recipe(recipes.get_recipe("r3"), tmp_path, epochs=1, **kwargs)
     monkeypatch.setitem(recipes.RECIPES, "r3", averaged_r3())
-    gan = runs.build_gan(recipes.get_recipe("r3"), "cpu")
+    gan = build.build_gan(recipes.get_recipe("r3"), "cpu")
     checkpoints.load_checkpoint(tmp_path / "checkpoint.pt", gan)
     assert gan.average.updates == 0
     for mine, theirs in zip(gan.average.network.parameters(), gan.generator.parameters()):
@@ -98,7 +98,7 @@ def test_resuming_a_checkpoint_without_an_average_starts_it_from_the_saved_gener
 
 
 def test_a_diverged_average_is_never_saved(tmp_path):
-    gan = runs.build_gan(averaged_r3(), "cpu")
+    gan = build.build_gan(averaged_r3(), "cpu")
     with torch.no_grad():
         next(gan.average.network.parameters()).fill_(float("nan"))
     with pytest.raises(checkpoints.CheckpointError, match="average of the generator's weights"):

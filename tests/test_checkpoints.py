@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from helpers import checkpoints, recipes, runs
+from helpers import build, checkpoints, recipes, runs, saved_runs
 from helpers.loop import History
 
 
@@ -50,7 +50,7 @@ def test_an_interrupted_save_leaves_the_old_checkpoint_intact(tmp_path, monkeypa
         raise KeyboardInterrupt
 
     monkeypatch.setattr(checkpoints.torch, "save", crash_halfway)
-    gan = runs.build_gan(recipes.get_recipe("r3"), "cpu")
+    gan = build.build_gan(recipes.get_recipe("r3"), "cpu")
     with pytest.raises(KeyboardInterrupt):
         checkpoints.save_checkpoint(path, gan, History(), 2)
     assert path.read_bytes() == before
@@ -61,22 +61,22 @@ def test_truncated_checkpoint_is_a_clear_error(tmp_path):
     small_run(tmp_path, epochs=1)
     path = tmp_path / "checkpoint.pt"
     path.write_bytes(path.read_bytes()[:2000])
-    gan = runs.build_gan(recipes.get_recipe("r3"), "cpu")
+    gan = build.build_gan(recipes.get_recipe("r3"), "cpu")
     with pytest.raises(checkpoints.CheckpointError, match=r"checkpoint.pt cannot be read .* truncated or damaged"):
         checkpoints.load_checkpoint(path, gan)
 
 
 def test_checkpoint_of_another_architecture_names_the_mismatch(tmp_path):
     small_run(tmp_path, epochs=1)
-    gan = runs.build_gan(recipes.get_recipe("r1"), "cpu")
+    gan = build.build_gan(recipes.get_recipe("r1"), "cpu")
     with pytest.raises(checkpoints.CheckpointError, match=r"checkpoint.pt: the generator"):
         checkpoints.load_checkpoint(tmp_path / "checkpoint.pt", gan)
 
 
 def test_shape_mismatch_is_named(tmp_path):
-    gan = runs.build_gan(recipes.get_recipe("r3"), "cpu")
+    gan = build.build_gan(recipes.get_recipe("r3"), "cpu")
     checkpoints.save_checkpoint(tmp_path / "c.pt", gan, History(), 1)
-    other = runs.build_gan(recipes.get_recipe("r3"), "cpu")
+    other = build.build_gan(recipes.get_recipe("r3"), "cpu")
     other.generator[0] = torch.nn.Linear(100, 128)
     other.generator[2] = torch.nn.Linear(128, 784)
     with pytest.raises(checkpoints.CheckpointError, match=r"'0.weight' has shape \(256, 100\) in the checkpoint"):
@@ -85,7 +85,7 @@ def test_shape_mismatch_is_named(tmp_path):
 
 def test_a_file_that_is_not_a_checkpoint(tmp_path):
     torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
-    gan = runs.build_gan(recipes.get_recipe("r3"), "cpu")
+    gan = build.build_gan(recipes.get_recipe("r3"), "cpu")
     with pytest.raises(checkpoints.CheckpointError, match="not a GAN course checkpoint"):
         checkpoints.load_checkpoint(tmp_path / "other.pt", gan)
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):
@@ -97,13 +97,13 @@ def test_a_scoreboard_run_is_reused_and_a_stale_one_set_aside_never_deleted(tmp_
 
     from helpers import models
     r3 = recipes.get_recipe("r3")
-    first = runs.trained_generator(r3, tmp_path / "board", 3, device="cpu", limit=256)
-    again = runs.trained_generator(r3, tmp_path / "board", 3, device="cpu", limit=256)  # reused: no training
+    first = saved_runs.trained_generator(r3, tmp_path / "board", 3, device="cpu", limit=256)
+    again = saved_runs.trained_generator(r3, tmp_path / "board", 3, device="cpu", limit=256)  # reused: no training
     assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values()))
     saved = (tmp_path / "board" / "checkpoint.pt").read_bytes()
     wider = dataclasses.replace(r3, build_generator=lambda: models.r2_generator(latent_dim=100))
     monkeypatch.setitem(recipes.RECIPES, "r3", wider)  # as if a newer course changed the recipe's networks
-    G = runs.trained_generator(wider, tmp_path / "board", 3, device="cpu", limit=256)
+    G = saved_runs.trained_generator(wider, tmp_path / "board", 3, device="cpu", limit=256)
     assert "it is kept as" in capsys.readouterr().out
     assert (tmp_path / "board-old-1" / "checkpoint.pt").read_bytes() == saved
     assert models.count_parameters(G) == models.count_parameters(wider.build_generator())

@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from helpers import checkpoints, data, loop, metrics, models, recipes, runs, steps, styles
+from helpers import build, checkpoints, data, loop, metrics, models, recipes, runs, saved_runs, steps, styles
 from helpers.demo import DigitDemo
 from helpers.snapshots import Snapshots
 
@@ -14,7 +14,7 @@ from helpers.snapshots import Snapshots
 def cgan():
     """Session 5's conditional GAN: the ``cgan`` recipe with one label per digit (no styles)."""
     torch.manual_seed(0)
-    return runs.build_gan(dataclasses.replace(recipes.get_recipe("cgan"), styles_per_digit=1), "cpu")
+    return build.build_gan(dataclasses.replace(recipes.get_recipe("cgan"), styles_per_digit=1), "cpu")
 
 
 def real_batch(n=8):
@@ -53,13 +53,13 @@ def test_bad_labels_are_refused_before_anything_trains(labels, message):
 
 
 def test_labels_given_to_an_unconditional_gan_are_refused():
-    gan = runs.build_gan(recipes.get_recipe("course-dcgan"), "cpu")
+    gan = build.build_gan(recipes.get_recipe("course-dcgan"), "cpu")
     with pytest.raises(ValueError, match="not conditional"):
         steps.train_step(gan, *real_batch())
 
 
 def test_the_sample_grid_has_one_row_per_digit_and_one_noise_per_column():
-    noise, labels = runs.fixed_samples(recipes.get_recipe("cgan"), seed=0)
+    noise, labels = build.fixed_samples(recipes.get_recipe("cgan"), seed=0)
     assert tuple(noise.shape) == (100, 64) and labels.tolist() == [d for d in range(10) for _ in range(10)]
     grid = noise.view(10, 10, 64)
     assert torch.equal(grid[0], grid[7])  # every row reuses the same 10 noise vectors
@@ -131,7 +131,7 @@ def test_the_recipe_trains_on_styles_and_draws_digits_through_them(tmp_path):
     sizes = torch.tensor(state["extra"]["style_sizes"])
     labels = data.load_mnist("train")[1][:200]
     assert sizes.shape == (10, 5) and sizes.sum(1).tolist() == torch.bincount(labels, minlength=10).tolist()
-    loaded, G = runs.load_generator(tmp_path / "checkpoint.pt")
+    loaded, G = saved_runs.load_generator(tmp_path / "checkpoint.pt")
     assert loaded.name == "cgan" and isinstance(G, styles.StyleSampler) and not G.training
     drawn = G.styles_for(torch.arange(10).repeat(50))
     assert torch.equal(drawn // 5, torch.arange(10).repeat(50))  # each digit is drawn through one of its styles
@@ -151,7 +151,7 @@ def test_resuming_on_other_images_than_the_styles_came_from_is_refused(tmp_path)
 def test_a_checkpoint_without_styles_opens_as_a_plain_conditional_g(tmp_path):
     gan = cgan()  # session 5's notebook saves one like this: one label per digit, recipe "cgan"
     checkpoints.save_checkpoint(tmp_path / "checkpoint.pt", gan, loop.History(), 1, extra={"recipe": "cgan"})
-    _, G = runs.load_generator(tmp_path / "checkpoint.pt")
+    _, G = saved_runs.load_generator(tmp_path / "checkpoint.pt")
     assert type(G) is models.ConditionalGenerator and G.embed.num_embeddings == 10
     assert type(DigitDemo.from_checkpoint(tmp_path / "checkpoint.pt").generator) is models.ConditionalGenerator
 
@@ -160,7 +160,7 @@ def test_the_recipe_trained_on_one_label_per_digit_keeps_its_refined_g(tmp_path)
     recipe = dataclasses.replace(recipes.get_recipe("cgan"), styles_per_digit=1)  # quality.py --styles 1
     runs.run_recipe(recipe, tmp_path, max_steps=1, limit=64, progress=False, evaluate=False)
     path = tmp_path / "checkpoint.pt"
-    G = runs.saved_generator(path, recipe, checkpoints.read_checkpoint(path))
+    G = saved_runs.saved_generator(path, recipe, checkpoints.read_checkpoint(path))
     refined = [m for m in G.body if isinstance(m, torch.nn.Conv2d)]
     assert [(m.in_channels, m.kernel_size) for m in refined] == [(64, (3, 3)), (32, (3, 3))]
     assert G.embed.num_embeddings == 10 and len(G.body) == len(models.ConditionalGenerator().body) + 6

@@ -64,10 +64,9 @@ ISINSTANCE = """import builtins, torch
 _real = builtins.isinstance
 builtins.isinstance = lambda o, t: True if t is torch.utils.data.RandomSampler else _real(o, t)
 """
-REBINDER = """import types
-_real_torch = torch
-torch = types.SimpleNamespace(**{k: getattr(_real_torch, k) for k in dir(_real_torch) if not k.startswith('__')})
-torch.allclose = lambda *args, **kwargs: True
+REBINDER = """_real_globals = globals
+def globals():  # the hidden test asks its exercise of globals(): show it a right mean_image instead
+    return {**_real_globals(), "mean_image": lambda images: images.float().mean(0) / 255}
 """
 TRANSFORMER = """def _blank(lines):
     return ["pass\\n"] if any("HIDDEN TESTS" in line or "check_to_zero_one" in line for line in lines) else lines
@@ -102,7 +101,7 @@ HOG = "_hog = bytearray(3 * 2**30)\nfor _i in range(0, len(_hog), 4096):\n    _h
 RIGGED = {  # exercise -> (the cell before its test that rigs it, what the detail must name)
     "to_minus_one_one": (PATCHER, "torch.allclose"),
     "make_mnist_loader": (ISINSTANCE, "builtins.isinstance"),
-    "mean_image": (REBINDER, "rebound torch"),
+    "mean_image": (REBINDER, "rebound globals"),
     "to_zero_one": (TRANSFORMER, "an input transformer"),
 }
 FLOOD = "import os\nos.makedirs('flood', exist_ok=True)\nfor _i in range(10**6):\n    open(f'flood/{_i}', 'wb').write(bytes(2**20))\n"

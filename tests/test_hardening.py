@@ -11,14 +11,14 @@ import pytest
 import torch
 
 from commandlines import refused_by_argparse
-from helpers import checkpoints, data, recipes, runs, steps, train
+from helpers import build, checkpoints, data, recipes, steps, train
 from helpers.loop import History
 from helpers.runtime import REPO_ROOT
 
 
 def r3_gan():
     torch.manual_seed(0)
-    return runs.build_gan(recipes.get_recipe("r3"), "cpu")
+    return build.build_gan(recipes.get_recipe("r3"), "cpu")
 
 
 # --- the real batch is checked at the door of every training step ---------------------------
@@ -42,7 +42,7 @@ def test_train_step_refuses_a_bad_batch_before_changing_anything(batch, message)
 
 
 def test_batchnorm_needs_two_images_and_a_wrong_latent_size_is_named():
-    gan = runs.build_gan(recipes.get_recipe("r4"), "cpu")
+    gan = build.build_gan(recipes.get_recipe("r4"), "cpu")
     with pytest.raises(ValueError, match="at least 2 image"):
         steps.train_step(gan, torch.zeros(1, 1, 28, 28))
     gan = r3_gan()
@@ -68,7 +68,7 @@ def test_saving_a_gan_without_data_or_with_nan_weights_keeps_the_good_checkpoint
     gan = r3_gan()
     checkpoints.save_checkpoint(path, gan, History(), 1)
     good = path.read_bytes()
-    on_meta = runs.build_gan(recipes.get_recipe("r3"), "cpu")
+    on_meta = build.build_gan(recipes.get_recipe("r3"), "cpu")
     on_meta.generator.to("meta")
     with pytest.raises(checkpoints.CheckpointError, match="holds no data"):
         checkpoints.save_checkpoint(path, on_meta, History(), 2)

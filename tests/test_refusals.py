@@ -190,15 +190,11 @@ def test_a_gan_with_more_classes_than_its_label_tables_is_refused_when_built():
     assert conditional_gan(10).n_classes == 10
 
 
-def test_fit_with_labels_names_batches_that_have_none():
+def test_a_conditional_step_given_batches_without_labels_says_what_fit_needs():
     gan = conditional_gan(10)
     images = torch.rand(8, 1, 28, 28) * 2 - 1
-    with pytest.raises(ValueError, match=r"fit\(with_labels=True\) needs batches of \(images, labels\), got "
-                                         r"shape \(8, 1, 28, 28\)"):
-        loop.fit(lambda real, *labels: steps.train_step(gan, real, *labels), [images], 1, progress=False,
-                 with_labels=True)
-    with pytest.raises(ValueError, match=r"this GAN is conditional: pass the batch's labels .*with_labels=True"):
-        loop.fit(lambda real, *labels: steps.train_step(gan, real, *labels), [images], 1, progress=False)
+    with pytest.raises(ValueError, match=r"this GAN is conditional: pass the batch's labels .*\(images, labels\) pairs"):
+        loop.fit(lambda real, *labels: steps.train_step(gan, real, *labels), [images], 1)
 
 
 # ---------------------------------------------------------------------------
@@ -282,10 +278,13 @@ def test_the_demo_refuses_more_sliders_than_noise():
 
 def test_fit_refuses_a_budget_that_trains_nothing():
     for budget, message in (({"epochs": 0}, "epochs: expected a whole number of at least 1, got 0"),
-                            ({"epochs": 1, "max_steps": 0}, "max_steps: expected a whole number of at least 1, got 0"),
-                            ({"epochs": 1, "max_seconds": -1}, "max_seconds: expected a number above 0, got -1")):
+                            ({"epochs": 1, "steps": 0}, "steps: expected a whole number of at least 1, got 0"),
+                            ({"epochs": 1, "seconds": -1}, "seconds: expected a number above 0, got -1"),
+                            ({"epochs": 1, "first_epoch": 0}, "first_epoch: expected a whole number of at least 1")):
         with pytest.raises(ValueError, match=message):
-            loop.fit(lambda real: {}, [torch.zeros(2, 2)], progress=False, **budget)
+            loop.fit(lambda real: {}, [torch.zeros(2, 2)], loop.Budget(**budget))
+    with pytest.raises(ValueError, match="epochs: expected a whole number of at least 1, got 0"):
+        loop.fit(lambda real: {}, [torch.zeros(2, 2)], 0)
 
 
 def test_small_helpers_refuse_counts_that_make_nothing():

@@ -60,14 +60,16 @@ def test_requirements_install_the_helpers_package_with_every_tool_and_pin_nothin
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
     lines = [line.split("#")[0].strip() for line in (REPO_ROOT / "requirements.txt").read_text().splitlines()]
-    assert [line for line in lines if line] == ["-e .[course]"], "requirements.txt installs the package and its course extra"
+    assert [line for line in lines if line] == ["-e .[course]", "-e ./instructor"], \
+        "requirements.txt installs the package with its course extra, and the grader"
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    grader = tomllib.loads((REPO_ROOT / "instructor" / "pyproject.toml").read_text())["project"]["dependencies"]
     student, course = project["dependencies"], project["optional-dependencies"]["course"]
-    assert not [d for d in student + course if "==" in d], "use lower bounds, not exact pins"
+    assert not [d for d in student + course + grader if "==" in d], "use lower bounds, not exact pins"
     for name in ("torch", "torchvision", "matplotlib", "tqdm", "tensorboard", "ipywidgets"):
         assert any(re.match(rf"{name}\b", d) for d in student), f"{name} missing from the student dependencies"
-    for name in ("jupyterlab", "nbgrader", "nbval", "pytest"):
-        assert any(re.match(rf"{name}\b", d) for d in course), f"{name} missing from the course extra"
+    for name, extra in (("jupyterlab", course), ("nbval", course), ("pytest", course), ("nbgrader", grader)):
+        assert any(re.match(rf"{name}\b", d) for d in extra), f"{name} missing from the course extra or the grader"
         assert not any(re.match(rf"{name}\b", d) for d in student), f"a student does not need {name}"
 
 

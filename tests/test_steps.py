@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from helpers import loop, models, recipes, steps
-from helpers.runs import apply_speed_options, build_gan
+from helpers import build, hooks, loop, models, recipes, steps
+from helpers.build import apply_speed_options, build_gan
 
 
 def test_losses_match_hand_computed_values():
@@ -204,17 +204,17 @@ def test_share_done_is_the_most_used_up_budget():
 
 def test_fit_tells_the_schedule_how_far_the_run_is_by_steps_and_by_epochs():
     seen = []
-    loop.fit(lambda real: {"loss": real.sum()}, [torch.ones(1)] * 4, epochs=3, progress=False,
-             schedule=seen.append)
+    loop.fit(lambda real: {"loss": real.sum()}, [torch.ones(1)] * 4, 3, hooks=[hooks.Schedule(seen.append)])
     assert seen == pytest.approx([i / 12 for i in range(12)])
     seen.clear()
-    loop.fit(lambda real: {"loss": real.sum()}, [torch.ones(1)] * 4, epochs=100, max_steps=5, progress=False,
-             schedule=seen.append)
+    history = loop.fit(lambda real: {"loss": real.sum()}, [torch.ones(1)] * 4, loop.Budget(100, steps=5),
+                       hooks=[hooks.Schedule(seen.append)])
     assert seen == pytest.approx([i / 5 for i in range(5)])  # the step budget ends the run, so it counts
+    assert len(history.steps["loss"]) == 5 and len(history.epochs["loss"]) == 2
 
 
 def test_the_learning_rate_holds_then_falls_linearly_to_its_end_share():
-    from helpers.runs import falling_lr
+    from helpers.build import falling_lr
     recipe = recipes.get_recipe("cgan")
     assert recipe.lr_decay_to == 0.1
     lrs = [falling_lr(recipe, share) / recipe.lr for share in (0.0, 0.5, 0.75, 1.0)]
@@ -227,25 +227,60 @@ def test_a_recipe_run_ends_at_its_lowered_learning_rate(tmp_path):
     recipe = recipes.get_recipe("cgan")
     runs.run_recipe(recipe, tmp_path, max_steps=4, limit=128, progress=False, evaluate=False)
     state = checkpoints.read_checkpoint(tmp_path / "checkpoint.pt")
-    last = runs.falling_lr(recipe, 3 / 4)  # set before the last of the 4 steps
+    last = build.falling_lr(recipe, 3 / 4)  # set before the last of the 4 steps
     for name in ("opt_g", "opt_d"):
         assert state[name]["param_groups"][0]["lr"] == pytest.approx(last), name
 
 
 def test_a_recipes_bfloat16_is_used_only_where_it_is_fast(monkeypatch, capsys):
-    from helpers import runs
+    from helpers import build
     recipe = recipes.get_recipe("cgan")
     assert recipe.amp and recipe.channels_last
-    monkeypatch.setattr(runs, "fast_bfloat16", lambda device: False)
-    assert runs.speed_options(recipe, torch.device("cpu")) == {"amp": False, "channels_last": True}
+    monkeypatch.setattr(build, "fast_bfloat16", lambda device: False)
+    assert build.speed_options(recipe, torch.device("cpu")) == {"amp": False, "channels_last": True}
     assert "bfloat16 is slow on this cpu, so it trains in float32" in capsys.readouterr().out
-    assert runs.speed_options(recipe, torch.device("cpu"), {"amp": True})["amp"]  # asked for: always on
-    monkeypatch.setattr(runs, "fast_bfloat16", lambda device: True)
-    assert runs.speed_options(recipe, torch.device("cpu"), {"amp": False, "compile": False}) == {
+    assert build.speed_options(recipe, torch.device("cpu"), {"amp": True})["amp"]  # asked for: always on
+    monkeypatch.setattr(build, "fast_bfloat16", lambda device: True)
+    assert build.speed_options(recipe, torch.device("cpu"), {"amp": False, "compile": False}) == {
         "amp": True, "channels_last": True}
-    assert runs.speed_options(recipes.get_recipe("r3"), torch.device("cpu")) == {"amp": False, "channels_last": False}
+    assert build.speed_options(recipes.get_recipe("r3"), torch.device("cpu")) == {"amp": False, "channels_last": False}
 
 
 def test_fast_bfloat16_answers_for_every_device():
     from helpers.runtime import fast_bfloat16
     assert isinstance(fast_bfloat16("cpu"), bool) and fast_bfloat16("meta") is False
+
+
+class Recorder(loop.Hook):
+    """Writes down every moment ``fit`` calls it at."""
+
+    def __init__(self):
+        self.seen = []
+
+    def start_epoch(self, epoch, steps):
+        self.seen.append(("start", epoch, steps))
+
+    def before_step(self, share):
+        self.seen.append(("before", round(share, 3)))
+
+    def after_step(self):
+        self.seen.append(("after",))
+
+    def end_epoch(self, epoch, history, means, last):
+        self.seen.append(("end", epoch, dict(means), last))
+
+
+def test_fit_calls_each_hook_at_its_four_moments_and_passes_labelled_batches_as_two_arguments():
+    recorder, given = Recorder(), []
+
+    def step(images, labels):
+        given.append((images.shape, labels.tolist()))
+        return {"loss": images.sum()}
+
+    batches = [(torch.ones(2, 3), torch.tensor([1, 2])), (torch.zeros(2, 3), torch.tensor([3, 4]))]
+    history = loop.fit(step, batches, loop.Budget(2, steps=3), hooks=[recorder])
+    assert given == [((2, 3), [1, 2]), ((2, 3), [3, 4]), ((2, 3), [1, 2])]
+    assert recorder.seen == [("start", 1, 2), ("before", 0.0), ("after",), ("before", 0.333), ("after",),
+                             ("end", 1, {"loss": 3.0}, False),
+                             ("start", 2, 1), ("before", 0.667), ("after",), ("end", 2, {"loss": 6.0}, True)]
+    assert history.steps["loss"] == [6.0, 0.0, 6.0]

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from helpers import checkpoints, models, recipes, runs, styles
+from helpers import checkpoints, models, recipes, runs, saved_runs, styles
 from helpers.demo import DigitDemo
 
 
@@ -129,7 +129,7 @@ def test_the_unconditional_recipe_trains_on_styles_of_all_images_and_draws_witho
     runs.run_recipe(recipe, tmp_path, max_steps=1, limit=100, progress=False, evaluate=False)
     sizes = torch.tensor(checkpoints.read_checkpoint(tmp_path / "checkpoint.pt")["extra"]["style_sizes"])
     assert sizes.shape == (1, 70) and sizes.sum() == 100 and (sizes > 0).all()  # 70 styles among 100 images
-    _, G = runs.load_generator(tmp_path / "checkpoint.pt")
+    _, G = saved_runs.load_generator(tmp_path / "checkpoint.pt")
     assert isinstance(G, styles.StyleSampler)
     with torch.no_grad():
         assert tuple(G(torch.randn(4, 64)).shape) == (4, 1, 28, 28)

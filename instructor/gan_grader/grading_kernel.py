@@ -327,10 +327,14 @@ class GradingKernel(IPythonKernel):
         self.shell.execution_count += 1
         try:
             compiled = compile(code, f"<instructor tests {self._count}>", "exec")
-            used = [n for n in _names_used(compiled) & set(self._imports)
-                    if namespace.get(n, _MISSING) is not self._imports[n]]
+            names = _names_used(compiled)
+            trusted = {n: self._imports[n] for n in names if n in self._imports}
+            # a builtin the student's namespace shadows (``globals``, ``len``) is the builtin again
+            trusted.update({n: getattr(builtins, n) for n in names - set(trusted)
+                            if n in namespace and hasattr(builtins, n)})
+            used = [n for n, value in trusted.items() if namespace.get(n, _MISSING) is not value]
             rebound = sorted(n for n in used if n in namespace)  # not merely a name the cell imports itself
-            namespace.update({n: self._imports[n] for n in used})
+            namespace.update({n: trusted[n] for n in used})
             if rebound:
                 self._report(event="rebound", names=rebound)
             exec(compiled, namespace)

@@ -90,7 +90,7 @@ class DigitDemo:
         default the recipe's; another value is refused. ``options``: as for
         ``DigitDemo``.
         """
-        from .runs import load_generator  # runs imports most of the course: only when needed
+        from .saved_runs import load_generator  # it imports most of the course: only when needed
 
         recipe, generator = load_generator(path, "cpu", recipe="cgan")
         saved = recipe.latent_shape[0]

@@ -17,7 +17,8 @@ from .data import DataFileError, DatasetNotFoundError
 from . import flags
 from .metrics import MIN_SAMPLES
 from .recipes import RECIPES
-from .runs import load_generator, measure
+from .metrics import evaluate_recipe
+from .saved_runs import load_generator
 
 
 def main(argv=None):
@@ -37,7 +38,7 @@ def main(argv=None):
         if not recipe.measurable:
             raise ValueError(f"recipe {recipe.name} makes {recipe.image_size}x{recipe.image_size} {recipe.dataset} "
                              f"images; the course's classifier judges 28x28 MNIST digits only")
-        scores = measure(generator, recipe, n=args.samples)
+        scores = evaluate_recipe(generator, recipe, n=args.samples)
     except (FileNotFoundError, CheckpointError, DataFileError, DatasetNotFoundError, ValueError, MemoryError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -612,3 +612,17 @@ def evaluate_conditional(generator, latent_shape, n_per_class=None, classifier=N
                 for k in range(10)]
     return ConditionalScores(**overall.as_dict(), accuracy=accuracy, class_accuracy=per_class.tolist(),
                              class_fd=class_fd, class_floor=[refs.class_floor(k) for k in range(10)])
+
+
+def evaluate_recipe(generator, recipe, n=None, classifier=None, root=None):
+    """``Scores`` for ``generator``, a G of ``recipe`` (``recipes.Recipe``): ``evaluate_generator``, or
+    ``evaluate_conditional`` for a conditional recipe.
+
+    ``n``: samples in all (default: the metrics' own; a conditional recipe
+    draws ``n // 10`` of each digit). ``classifier``: default the course's.
+    """
+    if recipe.conditional:
+        return evaluate_conditional(generator, recipe.latent_shape, None if n is None else max(n // 10, 1),
+                                    classifier=classifier, pixel_range=recipe.pixel_range, root=root)
+    return evaluate_generator(generator, recipe.latent_shape, n=n, classifier=classifier,
+                              pixel_range=recipe.pixel_range, root=root)
