@@ -703,40 +703,20 @@ def run_grade(submissions, out_csv, timeout, workdir=None, cwd=REPO_ROOT, extra=
     return rows, process
 
 
-def mutant_cases(table, sessions):
-    """``(notebook, grade_id, k, what, code)`` for each entry of ``table`` in ``sessions``."""
-    return [(name, gid, k, what, code)
-            for name, by_cell in table.items() if name in sessions
-            for gid, entries in by_cell.items()
-            for k, (what, code, *_) in enumerate(entries)]
+def grade_batch(root, submissions, timeout=300):
+    """Grade ``submissions`` ({student: (notebook, {solution grade_id: code})}) in one batch; return the rows.
 
-
-def grade_batch(root, mistakes, variants, timeout=300):
-    """Grade every mistake (as ``mut-...``) and variant (as ``var-...``) in one batch; return the rows.
-
-    The per-cell limit is wide, so a busy machine never turns correct cells into timeouts.
+    Each is the student notebook with every exercise solved, those cells replaced. The per-cell
+    limit is wide, so a busy machine never turns correct cells into timeouts.
     """
-    for prefix, cases in (("mut", mistakes), ("var", variants)):
-        for name, gid, k, _, code in cases:
-            nb = completed_submission(STUDENTS[name], SOURCES[name], {gid: code})
-            write_submission(Path(root) / "submissions", f"{prefix}-{name}-{gid}-{k}", name,
-                             without_trailing_ungraded_cells(nb))
+    for student, (name, overrides) in submissions.items():
+        nb = completed_submission(STUDENTS[name], SOURCES[name], overrides)
+        write_submission(Path(root) / "submissions", student, name, without_trailing_ungraded_cells(nb))
     rows, process = run_grade(Path(root) / "submissions", Path(root) / "grades.csv", timeout)
     assert process.returncode == 0, process.stdout + process.stderr
     return rows
 
 
-def assert_loses_exactly_its_points(rows, name, gid, k, what):
-    """A mistake's row: graded, and short of full marks by exactly its exercise's points."""
-    r = rows[(f"mut-{name}-{gid}-{k}", name)]
-    lost = graded_points(SOURCES[name])[exercise_test_ids(SOURCES[name])[gid]]
-    assert r["status"] == "graded", r["detail"]
-    assert float(r["score"]) == float(r["max_score"]) - lost, (
-        f"'{what}' in {gid} should cost exactly {lost} points, got {r['score']}/{r['max_score']}")
-
-
-def assert_keeps_full_marks(rows, name, gid, k, what):
-    """A correct variant's row: graded, full marks."""
-    r = rows[(f"var-{name}-{gid}-{k}", name)]
-    assert r["status"] == "graded", r["detail"]
-    assert float(r["score"]) == float(r["max_score"]), f"'{what}' is correct but got {r['score']}/{r['max_score']}"
+def points_of(name, gids):
+    """The points of the exercises ``gids`` (solution grade ids) of notebook ``name``."""
+    return sum(graded_points(SOURCES[name])[exercise_test_ids(SOURCES[name])[gid]] for gid in gids)

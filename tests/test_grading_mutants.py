@@ -1,59 +1,77 @@
-"""Every graded exercise, done wrong in a realistic way, loses its points and no others;
-correct code written another way keeps them.
+"""Mistakes lose exactly their exercises' points and correct code written another way keeps them,
+through the real ``python -m gan_grader grade``: nbgrader's scores agree with the in-process ones.
 
-Each mutant is a student notebook with every exercise solved correctly except
-one (``grading_cases.MUTANTS``); each variant, one exercise solved correctly in
-another way (``grading_cases.VARIANTS``).
-
-Two ways, for speed:
-
-- ``test_grading_scores.py`` scores *every* mutant and variant in this
-  process, running the cells as the autograder does (hidden tests in): a
-  second or two each, where a graded submission costs a kernel and an
-  nbgrader run (about 10 s);
-- here, a sample goes through the real ``python -m gan_grader grade`` in
-  one batch (the first and the last exercise of every session, one mutant
-  each, and the variants of ``grading_cases.VARIANTS_THROUGH_NBGRADER``: those
-  whose point only nbgrader sees, such as a log line on stderr), which proves
-  that nbgrader's scores agree.
+``test_exercise_agreement.py`` scores *every* mutant and variant in this process, by the visible
+check, the hidden test and the judge: a second or two each, where a graded submission costs a
+kernel and an nbgrader run (about 8 s). Here a sample goes through the grade command, in as few
+submissions as prove the point: for each session, one submission holds the first mutant of its
+first and of its last exercise (it must lose exactly those two exercises' points) and the correct
+variants of ``grading_cases.VARIANTS_THROUGH_NBGRADER`` for other exercises of that session (those
+whose point only nbgrader sees, such as a log line on stderr: they must keep theirs). A second
+variant of an exercise already in that submission gets one of its own. Session 4's first mutant
+answers with the course's own ``metrics.frechet_distance``: the lock on the course's answers holds
+through the grade command too.
 """
 
 import pytest
 
-from grading_cases import (MUTANTS, SOURCES, VARIANTS, VARIANTS_THROUGH_NBGRADER, assert_keeps_full_marks,
-                           assert_loses_exactly_its_points, exercise_test_ids, grade_batch, mutant_cases)
+from grading_cases import (MUTANTS, SOURCES, VARIANTS, VARIANTS_THROUGH_NBGRADER, exercise_test_ids, grade_batch,
+                           points_of)
 
 SESSIONS = tuple(SOURCES)
-ALL = mutant_cases(MUTANTS, SESSIONS)
-RIGHT = [case for case in mutant_cases(VARIANTS, SESSIONS) if case[:3] in VARIANTS_THROUGH_NBGRADER]
 
 
-def sample(cases):
-    """The first mutant of the first and of the last exercise of every session."""
-    chosen = []
+def first_and_last(name):
+    exercises = list(exercise_test_ids(SOURCES[name]))
+    return exercises[0], exercises[-1]
+
+
+def plan():
+    """{student: (notebook, {gid: code}, [mutant gids], [(gid, k, what) of the variants])}."""
+    students = {}
     for name in SESSIONS:
-        exercises = list(exercise_test_ids(SOURCES[name]))
-        for gid in (exercises[0], exercises[-1]):
-            chosen += [case for case in cases if case[0] == name and case[1] == gid and case[2] == 0]
-    return chosen
+        overrides = {gid: MUTANTS[name][gid][0][1] for gid in first_and_last(name)}
+        students[f"mix-{name}"] = (name, overrides, list(overrides), [])
+    for name, gid, k in VARIANTS_THROUGH_NBGRADER:
+        what, code = VARIANTS[name][gid][k]
+        student = f"mix-{name}" if gid not in students[f"mix-{name}"][1] else f"var-{name}-{gid}-{k}"
+        students.setdefault(student, (name, {}, [], []))
+        students[student][1][gid] = code
+        students[student][3].append((gid, k, what))
+    return students
 
 
-CASES = sample(ALL)
+PLAN = plan()
+MIXED = [(student, name, mutants) for student, (name, _, mutants, _) in PLAN.items() if mutants]
+RIGHT = [(student, name, gid, k, what) for student, (name, _, _, variants) in PLAN.items()
+         for gid, k, what in variants]
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    return grade_batch(tmp_path_factory.mktemp("mutants"), CASES, RIGHT)
+    return grade_batch(tmp_path_factory.mktemp("mutants"),
+                       {student: (name, overrides) for student, (name, overrides, _, _) in PLAN.items()})
 
 
-@pytest.mark.parametrize("name, gid, k, what, code", CASES, ids=[f"{n}-{g}-{k}" for n, g, k, _, _ in CASES])
-def test_a_mistake_loses_that_exercise_and_nothing_else(graded, name, gid, k, what, code):
-    assert_loses_exactly_its_points(graded, name, gid, k, what)
+def expected_score(rows, student):
+    name, _, mutants, _ = PLAN[student]
+    r = rows[(student, name)]
+    return r, float(r["max_score"]) - points_of(name, mutants)
 
 
-@pytest.mark.parametrize("name, gid, k, what, code", RIGHT, ids=[f"{n}-{g}-{k}" for n, g, k, _, _ in RIGHT])
-def test_correct_code_written_another_way_keeps_full_marks(graded, name, gid, k, what, code):
-    assert_keeps_full_marks(graded, name, gid, k, what)
+@pytest.mark.parametrize("student, name, mutants", MIXED, ids=[m[0] for m in MIXED])
+def test_two_mistakes_lose_exactly_their_two_exercises(graded, student, name, mutants):
+    r, want = expected_score(graded, student)
+    assert r["status"] == "graded", r["detail"]
+    assert float(r["score"]) == want, (f"{name}: mistakes in {mutants} (and correct variants) should leave "
+                                       f"{want}, got {r['score']}/{r['max_score']}: {r['detail']}")
+
+
+@pytest.mark.parametrize("student, name, gid, k, what", RIGHT, ids=[f"{r[1]}-{r[2]}-{r[3]}" for r in RIGHT])
+def test_correct_code_written_another_way_keeps_its_points(graded, student, name, gid, k, what):
+    r, want = expected_score(graded, student)
+    assert r["status"] == "graded", r["detail"]
+    assert float(r["score"]) == want, f"'{what}' in {gid} is correct but {student} got {r['score']}/{want}"
 
 
 def test_every_graded_exercise_of_every_session_has_a_mutant():
@@ -63,9 +81,8 @@ def test_every_graded_exercise_of_every_session_has_a_mutant():
         assert exercises <= covered, f"{name}: no wrong implementation tested for {sorted(exercises - covered)}"
 
 
-def test_every_variant_sent_through_nbgrader_exists():
-    assert len(RIGHT) == len(VARIANTS_THROUGH_NBGRADER)
-
-
-def test_the_sample_covers_every_session():
-    assert {case[0] for case in CASES} == set(SESSIONS) and len(CASES) == 2 * len(SESSIONS)
+def test_the_sample_covers_every_session_and_every_variant_sent_through_nbgrader():
+    assert {name for _, name, _ in MIXED} == set(SESSIONS) and all(len(m) == 2 for _, _, m in MIXED)
+    assert sorted((n, g, k) for _, n, g, k, _ in RIGHT) == sorted(VARIANTS_THROUGH_NBGRADER)
+    assert len(PLAN) == 6  # a kernel and an nbgrader run each: the sample stays this small
+    assert "metrics.frechet_distance" in MUTANTS["04_evaluate"]["frechet_distance"][0][1]

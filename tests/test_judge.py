@@ -122,3 +122,21 @@ def test_a_missing_answer_is_a_reply_and_overrule_zeroes_only_what_the_judge_mar
     scores = {"test_mean_image": 2.0}
     notes = judge.overrule(scores, judge.read_replies(tmp_path), 3, ["test_mean_image"])
     assert scores == {"test_mean_image": 2.0} and "not checked outside the kernel: no data here" in notes[0]
+
+
+def test_every_exercise_has_one_visible_check_and_one_command_finds_all_its_checks(capsys):
+    import importlib
+
+    from gan_grader.__main__ import main
+    from helpers.checks import CHECKS
+
+    for session in ("data", "mlp_gan", "dcgan", "evaluate", "conditional"):
+        importlib.import_module(f"helpers.checks.{session}")
+    assert sorted(CHECKS) == sorted((exercise.session, exercise.name) for exercise in EXERCISES.values())
+    assert main(["exercise", "pack"]) == 0
+    out = capsys.readouterr().out
+    for where in ("instructor/gan_grader/exercises/evaluate.py:", "ask_pack", "mark_pack",
+                  "helpers/checks/evaluate.py:", "check_pack", "helpers.collapse.pack"):
+        assert where in out, out
+    assert main(["exercise", "no_such"]) == 2
+    assert "no exercise is called 'no_such'; the exercises are ConditionalDiscriminator" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""Command line: ``python -m gan_grader {release,grade} ...``."""
+"""Command line: ``python -m gan_grader {release,grade,exercise} ...``."""
 
 import argparse
 import sys
@@ -51,6 +51,45 @@ def _grade(args):
     return 0
 
 
+def _exercise(args):
+    """Where everything about one exercise is: its specification, its visible check, the course's answer."""
+    import importlib
+    import inspect
+
+    from helpers import taught
+    from helpers.checks import CHECKS
+
+    from .exercises import EXERCISES
+
+    for session in ("data", "mlp_gan", "dcgan", "evaluate", "conditional"):
+        importlib.import_module(f"helpers.checks.{session}")
+    found = {gid: ex for gid, ex in EXERCISES.items() if args.name in (gid, ex.name, gid.removeprefix("test_"))}
+    if not found:
+        print(f"exercise: no exercise is called {args.name!r}; the exercises are "
+              f"{', '.join(sorted(ex.name for ex in EXERCISES.values()))}", file=sys.stderr)
+        return 2
+
+    def where(function):
+        function = inspect.unwrap(function)
+        path = Path(inspect.getsourcefile(function)).resolve()
+        root = releasing.REPO_ROOT
+        return f"{path.relative_to(root) if path.is_relative_to(root) else path}:{inspect.getsourcelines(function)[1]}"
+
+    for gid, exercise in found.items():
+        print(f"{exercise.name}: graded by the test cell {gid} of {exercise.session}")
+        print(f"  specification (the hidden test and the judge): {where(exercise.ask)} {exercise.ask.__name__}, "
+              f"{where(exercise.mark)} {exercise.mark.__name__}")
+        check = CHECKS.get((exercise.session, exercise.name))
+        print(f"  visible check (what the student runs):         "
+              f"{where(check) + ' ' + check.__name__ if check else 'none'}")
+        answer = taught.ANSWERS.get((exercise.session, exercise.name))
+        print(f"  the course's own answer (locked while checked): "
+              f"{f'{answer.__module__}.{answer.__qualname__}' if answer else 'none'}")
+        if exercise.given:
+            print(f"  given right answers while asked:               {', '.join(exercise.given)}")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m gan_grader",
                                      description="Instructor tools for the GAN course.")
@@ -82,6 +121,10 @@ def main(argv=None):
     grade.add_argument("--output-mb", type=flags.positive_int, default=None,
                        help=f"files each submission may write, in MB (default {isolation.Limits.output_mb})")
     grade.set_defaults(run=_grade)
+
+    exercise = commands.add_parser("exercise", help="where an exercise's checks live (e.g. pack)")
+    exercise.add_argument("name", help="the exercise's name (pack) or its test cell's grade id (test_pack)")
+    exercise.set_defaults(run=_exercise)
 
     args = parser.parse_args(argv)
     return args.run(args)
