@@ -1,11 +1,11 @@
-"""Command line: ``python -m gan_grader {release,grade,exercise} ...``."""
+"""Command line: ``python -m gan_grader {release,grade,merge,exercise} ...``."""
 
 import argparse
 import sys
 from pathlib import Path
 
 from helpers import flags
-from . import grading, isolation
+from . import grading, isolation, shards
 from . import release as releasing
 
 
@@ -41,13 +41,31 @@ def _grade(args):
         rows = grading.grade_submissions(
             args.submissions, args.out, notebooks=args.notebook, timeout=args.timeout,
             feedback_dir=args.feedback, keep_workdir=args.keep_workdir, solutions=args.solutions,
-            memory_mb=args.memory_mb, output_mb=args.output_mb,
+            memory_mb=args.memory_mb, output_mb=args.output_mb, shard=args.shard,
         )
     except grading.GradingError as error:
         print(f"grade: {error}", file=sys.stderr)
         return 2
     print(grading.format_table(rows))
     print(f"\ngrades written to {args.out}")
+    return 0
+
+
+def _shard(text):
+    """argparse's type for ``--shard K/N``."""
+    try:
+        return shards.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _merge(args):
+    try:
+        count = shards.merge(args.shards, args.out)
+    except shards.ShardError as error:
+        print(f"merge: {error}", file=sys.stderr)
+        return 2
+    print(f"{count} rows from {len(args.shards)} shards written to {args.out}")
     return 0
 
 
@@ -120,7 +138,15 @@ def main(argv=None):
                        help=f"memory for each submission's processes, in MB (default {isolation.Limits.memory_mb})")
     grade.add_argument("--output-mb", type=flags.positive_int, default=None,
                        help=f"files each submission may write, in MB (default {isolation.Limits.output_mb})")
+    grade.add_argument("--shard", type=_shard, default=None, metavar="K/N",
+                       help="grade only shard K of N, a stable slice of the students; "
+                            "join the shards with `python -m gan_grader merge`")
     grade.set_defaults(run=_grade)
+
+    merge = commands.add_parser("merge", help="join the results of `grade --shard K/N` into one")
+    merge.add_argument("shards", type=Path, nargs="+", help="the shards' CSV files (their --out)")
+    merge.add_argument("--out", type=Path, required=True, help="CSV file to write, as one unsharded run would")
+    merge.set_defaults(run=_merge)
 
     exercise = commands.add_parser("exercise", help="where an exercise's checks live (e.g. pack)")
     exercise.add_argument("name", help="the exercise's name (pack) or its test cell's grade id (test_pack)")

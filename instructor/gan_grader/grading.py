@@ -55,7 +55,7 @@ from pathlib import Path
 import nbformat
 
 from helpers.guards import whole_problem
-from . import isolation, judge
+from . import isolation, judge, shards
 from .grading_kernel import code_hash
 from .release import NOTEBOOKS_DIR, SOLUTIONS_DIR, source_notebooks
 
@@ -69,7 +69,8 @@ class GradingError(RuntimeError):
 
 
 def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIMEOUT,
-                      feedback_dir=None, keep_workdir=None, solutions=None, memory_mb=None, output_mb=None):
+                      feedback_dir=None, keep_workdir=None, solutions=None, memory_mb=None, output_mb=None,
+                      shard=None):
     """Grade ``submissions`` and write ``out_csv``; return the rows as dicts.
 
     ``notebooks``: names like ``"01_data"`` to grade (default: every notebook
@@ -78,7 +79,9 @@ def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIME
     ``keep_workdir``: build the nbgrader course directory there and keep it.
     ``solutions``: the instructor's source notebooks (default ``solutions/``).
     ``memory_mb`` / ``output_mb``: limits for each submission (defaults in
-    ``isolation.Limits``).
+    ``isolation.Limits``). ``shard``: a ``shards.Shard``, to grade only its
+    slice of the students (``merge`` joins the shards' results); the plan of
+    the whole batch is written beside the CSV (``shards.write_plan``).
     """
     submissions, out_csv = Path(submissions), Path(out_csv)
     solutions = Path(solutions) if solutions else SOLUTIONS_DIR
@@ -99,6 +102,10 @@ def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIME
         if folder and folder.exists() and not folder.is_dir():
             raise GradingError(f"{flag} {folder} is a file; expected a folder to write into")
     students, names = _survey(submissions, notebooks, solutions)
+    # every student keeps the internal id the whole batch gives them, sharded or not
+    ids = {student: f"student{i:04d}" for i, student in enumerate(students, start=1)}
+    if shard is not None:
+        students = [student for student in students if shard.holds(student)]
     # Everything the instructor owns is read before any student code runs: the sources come from memory.
     sources = {name: (solutions / f"{name}.ipynb").read_text() for name in names}
     instructor_files = isolation.InstructorFiles(isolation.instructor_paths(solutions, NOTEBOOKS_DIR))
@@ -113,13 +120,15 @@ def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIME
     workdir = Path(keep_workdir).resolve() if keep_workdir else Path(tempfile.mkdtemp(prefix="gan-grading-"))
     try:
         with isolation.environment(grading_environment()):
-            rows = _grade_in(workdir, submissions, students, names, sources, limits, feedback_dir,
-                             instructor_files)
+            rows = _grade_in(workdir, submissions, {s: ids[s] for s in students}, names, sources, limits,
+                             feedback_dir, instructor_files)
             _export(workdir, out_csv.with_name(out_csv.stem + "-nbgrader.csv"))  # nbgrader's own table
     finally:
         if not keep_workdir:
             shutil.rmtree(workdir, ignore_errors=True)
     _write_csv(out_csv, rows)
+    if shard is not None:
+        shards.write_plan(out_csv, shard, sorted(ids), names)
     return rows
 
 
@@ -278,12 +287,13 @@ def _find_notebook(folder, name):
     return None, f"no {name}.ipynb handed in"
 
 
-def _grade_in(workdir, submissions, students, names, sources, limits, feedback_dir, instructor_files):
+def _grade_in(workdir, submissions, ids, names, sources, limits, feedback_dir, instructor_files):
+    """Grade the students of ``ids`` ({folder name: internal id}) in every notebook of ``names``; the rows."""
     workdir.mkdir(parents=True, exist_ok=True)
     _write_config(workdir, limits.timeout)
     # nbgrader reads student ids as glob patterns and path parts: each folder gets a plain internal id,
     # and the CSV keeps the folder's real name.
-    ids = {student: f"student{i:04d}" for i, student in enumerate(students, start=1)}
+    students = list(ids)
     rows = []
     for name in names:
         status, notes, texts = {}, {}, {}

@@ -1,0 +1,167 @@
+"""A class graded in shards, on several machines, and the shards joined into one result.
+
+``python -m gan_grader grade SUBMISSIONS --out shard-2.csv --shard 2/4`` grades a stable slice of
+the students: those whose folder name's CRC-32 is 1 modulo 4 (the same on every machine and every
+Python). Every shard reads the whole folder first, so each student keeps the internal id and the
+notebooks the whole batch gives them; beside its CSV it writes ``<stem>-shard.json``, the plan of
+the whole batch (which shard it is, every student, every notebook).
+
+``python -m gan_grader merge --out grades.csv shard-1.csv ... shard-4.csv`` checks the plans (one
+batch, every shard once, no student twice) and joins what the shards wrote into what one unsharded
+run writes: the CSV, the feedback folder and nbgrader's own export, in the same order. Only the
+timings differ (the ``seconds`` column, nbgrader's timestamps).
+"""
+
+import csv
+import io
+import json
+import os
+import shutil
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ShardError(ValueError):
+    """The shards cannot be joined: one is missing, from another batch, or holds a student twice."""
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``k`` of ``n`` (1 <= k <= n)."""
+    k: int
+    n: int
+
+    def holds(self, student):
+        """Whether this shard grades the student whose folder is called ``student``."""
+        return zlib.crc32(student.encode("utf-8")) % self.n == self.k - 1
+
+    def __str__(self):
+        return f"{self.k}/{self.n}"
+
+
+def parse(text):
+    """``"2/4"`` -> ``Shard(2, 4)``; a ``ValueError`` naming what was expected otherwise (for argparse)."""
+    k, slash, n = str(text).partition("/")
+    if not (slash and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+        raise ValueError(f"expected K/N with 1 <= K <= N (say 2/4), got {text!r}")
+    return Shard(int(k), int(n))
+
+
+def outputs(out_csv):
+    """What a grade run writes beside ``out_csv``: (the CSV, the feedback folder, nbgrader's export, the plan)."""
+    out_csv = Path(out_csv)
+    return (out_csv, out_csv.with_name(out_csv.stem + "-feedback"), out_csv.with_name(out_csv.stem + "-nbgrader.csv"),
+            out_csv.with_name(out_csv.stem + "-shard.json"))
+
+
+def write_plan(out_csv, shard, students, notebooks):
+    """Write the plan of the whole batch beside a shard's CSV."""
+    plan = outputs(out_csv)[3]
+    _write_text(plan, json.dumps({"shard": str(shard), "students": list(students), "notebooks": list(notebooks)},
+                                 indent=1))
+
+
+def merge(shard_csvs, out_csv):
+    """Join the shards whose CSVs are ``shard_csvs`` into ``out_csv`` (and its feedback and export).
+
+    Returns the number of rows. Raises ``ShardError`` before writing anything when the shards do not
+    make one whole batch.
+    """
+    shard_csvs = [Path(p) for p in shard_csvs]
+    plans = [_read_plan(path) for path in shard_csvs]
+    _check_whole(shard_csvs, plans)
+    rows, seen = [], {}
+    for path in shard_csvs:
+        for row in _read_csv(path):
+            key = (row["student"], row["notebook"])
+            if key in seen:
+                raise ShardError(f"{row['student']} / {row['notebook']} is in both {seen[key]} and {path}")
+            seen[key] = path
+            rows.append(row)
+    out_csv, feedback, export, _ = outputs(out_csv)
+    fields = _header(shard_csvs[0])
+    out_csv.parent.mkdir(parents=True, exist_ok=True)
+    _write_text(out_csv, _csv_text(fields, sorted(rows, key=lambda r: (r["notebook"], r["student"]))))
+    _merge_exports([outputs(p)[2] for p in shard_csvs], export)
+    for path in shard_csvs:
+        _copy_tree(outputs(path)[1], feedback)
+    return len(rows)
+
+
+def _read_plan(path):
+    plan_path = outputs(path)[3]
+    if not Path(path).is_file():
+        raise ShardError(f"no shard's CSV at {path}")
+    if not plan_path.is_file():
+        raise ShardError(f"{path} was not graded with --shard: no plan at {plan_path}")
+    return json.loads(plan_path.read_text())
+
+
+def _check_whole(paths, plans):
+    """The plans must be of one batch, with every shard 1..N there once."""
+    first = plans[0]
+    for path, plan in zip(paths, plans):
+        if (plan["students"], plan["notebooks"]) != (first["students"], first["notebooks"]):
+            raise ShardError(f"{path} is a shard of another batch than {paths[0]} (other students or notebooks)")
+    shards = [parse(plan["shard"]) for plan in plans]
+    n = shards[0].n
+    if any(shard.n != n for shard in shards):
+        raise ShardError(f"the shards were cut in different numbers: {', '.join(str(s) for s in shards)}")
+    counts = {k: sum(shard.k == k for shard in shards) for k in range(1, n + 1)}
+    missing = [f"{k}/{n}" for k, count in counts.items() if count == 0]
+    twice = [f"{k}/{n}" for k, count in counts.items() if count > 1]
+    if missing or twice:
+        raise ShardError(f"the shards are not each there once: missing {missing or 'none'}, twice {twice or 'none'}")
+
+
+def _header(path):
+    with open(path, newline="") as handle:
+        return next(csv.reader(handle))
+
+
+def _read_csv(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _csv_text(fields, rows, lineterminator="\r\n"):
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator=lineterminator)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _merge_exports(paths, target):
+    """nbgrader's exports, joined in the order nbgrader writes one: by notebook, then by student's name."""
+    present = [p for p in paths if p.is_file()]
+    if not present:
+        return
+    fields = _header(present[0])
+    rows = [row for path in present for row in _read_csv(path)]
+    rows.sort(key=lambda r: (r["assignment"], r["last_name"], r["first_name"]))
+    text = ",".join(fields) + "\n" + "".join(",".join(row[f] for f in fields) + "\n" for row in rows)
+    _write_text(target, text)  # nbgrader writes its rows unquoted, one per line
+
+
+def _copy_tree(source, target):
+    """Copy each student's feedback folder of a shard into ``target``; a file two shards wrote is refused."""
+    if not source.is_dir():
+        return
+    for path in sorted(source.rglob("*")):
+        if path.is_file():
+            destination = target / path.relative_to(source)
+            if destination.exists():
+                raise ShardError(f"two shards wrote {destination.relative_to(target)} (the second: {path})")
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, destination)
+
+
+def _write_text(path, text):
+    """Write ``text`` to ``path`` atomically: a temporary file renamed into place."""
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.part")
+    with open(partial, "w", newline="") as handle:
+        handle.write(text)
+    os.replace(partial, path)

@@ -1,0 +1,109 @@
+"""A class graded in shards and merged equals the class graded in one run, byte for byte apart
+from timings; ``merge`` refuses shards that do not make one whole batch.
+
+The batch is small on purpose, as each kernel costs seconds: session 1 only, one blank notebook
+(the quickest that needs a kernel). It is graded three times, whole and as shards 1/2 and 2/2:
+``bob`` (who handed in another file) and ``absent`` fall in shard 1, ``blank`` and ``corrupt`` in
+shard 2 (CRC-32 of the folder name, modulo 2). That correct work is scored the same in a shard is
+the business of every other grading test: a shard is an ordinary run over fewer students.
+"""
+
+import csv
+import json
+import re
+
+import pytest
+
+from gan_grader import shards
+from grading_cases import STUDENTS, run_grade, write_submission
+
+NAME = "01_data"
+TIMINGS = {"seconds", "timestamp"}  # the only columns that may differ
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shards")
+    subs = root / "submissions"
+    write_submission(subs, "blank", NAME, json.loads(STUDENTS[NAME].read_text()))
+    (subs / "bob").mkdir()
+    (subs / "bob" / "notes.txt").write_text("not a notebook")
+    (subs / "absent").mkdir()
+    (subs / "corrupt").mkdir()
+    (subs / "corrupt" / f"{NAME}.ipynb").write_text('{"cells": [')
+    runs = {}
+    for label, extra in (("whole", []), ("shard-1", ["--shard", "1/2"]), ("shard-2", ["--shard", "2/2"])):
+        rows, process = run_grade(subs, root / label / f"{label}.csv", 300, extra=["--notebook", NAME, *extra])
+        assert process.returncode == 0, process.stdout + process.stderr
+        runs[label] = rows
+    return root, runs
+
+
+def table(path):
+    with open(path, newline="") as handle:
+        return [{k: v for k, v in row.items() if k not in TIMINGS} for row in csv.DictReader(handle)]
+
+
+def without_timings(text):
+    """``text`` with times, and the kernel's process id in traceback paths (``ipykernel_2291``), masked."""
+    text = re.sub(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?", "<time>", text)
+    return re.sub(r"ipykernel_\d+", "ipykernel_<pid>", text)
+
+
+def test_each_shard_grades_its_own_slice(graded):
+    _, runs = graded
+    assert {s for s, _ in runs["shard-1"]} == {"bob", "absent"}
+    assert {s for s, _ in runs["shard-2"]} == {"blank", "corrupt"}
+    assert set(runs["whole"]) == set(runs["shard-1"]) | set(runs["shard-2"])
+
+
+def test_merged_shards_equal_the_whole_run_apart_from_timings(graded, capsys):
+    from gan_grader.__main__ import main
+
+    root, _ = graded
+    merged = root / "merged" / "whole.csv"
+    assert main(["merge", "--out", str(merged), str(root / "shard-2" / "shard-2.csv"),
+                 str(root / "shard-1" / "shard-1.csv")]) == 0
+    assert "4 rows from 2 shards" in capsys.readouterr().out
+    whole = root / "whole" / "whole.csv"
+    assert table(merged) == table(whole)
+    assert [line.split(",")[:2] for line in merged.read_text().splitlines()] == \
+        [line.split(",")[:2] for line in whole.read_text().splitlines()]  # the same rows in the same order
+    assert table(merged.with_name("whole-nbgrader.csv")) == table(whole.with_name("whole-nbgrader.csv"))
+    feedback, reference = merged.with_name("whole-feedback"), whole.with_name("whole-feedback")
+    files = sorted(p.relative_to(reference) for p in reference.rglob("*") if p.is_file())
+    assert files and files == sorted(p.relative_to(feedback) for p in feedback.rglob("*") if p.is_file())
+    for relative in files:
+        if relative.suffix == ".html":
+            assert without_timings((feedback / relative).read_text()) == \
+                without_timings((reference / relative).read_text()), relative
+
+
+def test_merge_refuses_a_missing_a_doubled_or_a_foreign_shard(graded, tmp_path):
+    root, _ = graded
+    one, two = root / "shard-1" / "shard-1.csv", root / "shard-2" / "shard-2.csv"
+    with pytest.raises(shards.ShardError, match=r"missing \['2/2'\], twice none"):
+        shards.merge([one], tmp_path / "a.csv")
+    with pytest.raises(shards.ShardError, match=r"missing \['2/2'\], twice \['1/2'\]"):
+        shards.merge([one, one], tmp_path / "b.csv")
+    with pytest.raises(shards.ShardError, match="was not graded with --shard"):
+        shards.merge([one, root / "whole" / "whole.csv"], tmp_path / "c.csv")
+    foreign = json.loads(shards.outputs(two)[3].read_text())
+    foreign["students"] = ["someone", "else"]
+    other = tmp_path / "other.csv"
+    other.write_text(two.read_text())
+    shards.outputs(other)[3].write_text(json.dumps(foreign))
+    with pytest.raises(shards.ShardError, match="is a shard of another batch"):
+        shards.merge([one, other], tmp_path / "d.csv")
+    assert not list(tmp_path.glob("[abcd].csv"))  # nothing was written
+
+
+def test_a_shard_is_named_k_of_n_and_is_stable():
+    assert shards.parse("2/4") == shards.Shard(2, 4) and str(shards.parse("1/1")) == "1/1"
+    for bad in ("0/2", "3/2", "2", "a/b", "-1/2"):
+        with pytest.raises(ValueError, match="expected K/N with 1 <= K <= N"):
+            shards.parse(bad)
+    students = [f"student-{i}" for i in range(40)]
+    slices = [[s for s in students if shards.Shard(k, 4).holds(s)] for k in range(1, 5)]
+    assert sorted(sum(slices, [])) == sorted(students) and all(slices)  # every student in exactly one
+    assert shards.Shard(2, 2).holds("blank") and shards.Shard(1, 2).holds("bob")  # CRC-32: the same everywhere
