@@ -151,7 +151,11 @@ def test_grading_benchmark_reports_a_consistent_row_per_notebook(tmp_path):
     assert row["students"] == 1 and row["per_student_s"] > 0
     assert row["one_student_s"] == pytest.approx(row["fixed_s"] + row["per_student_s"])
     assert row["wall_s"] >= row["per_student_s"]
-    assert re.search(r"^01_data +[\d.]+ +[\d.]+ +[\d.]+$", result.stdout, re.M), result.stdout
+    assert row["per_minute"] == pytest.approx(60 / row["wall_s"])
+    hours = row["projected_h"]
+    assert hours["1"] > hours["4"] > hours["16"] > 0, hours  # more machines, less time
+    assert re.search(r"^01_data +1 +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+$", result.stdout, re.M), result.stdout
+    assert "1,800 submissions like these, --jobs 1 per machine: 1 machine " in result.stdout
 
 
 def test_quality_benchmark_trains_cgan_with_another_g_and_other_styles_and_only_cgan(capsys):

@@ -1,11 +1,13 @@
-"""A class graded in shards and merged equals the class graded in one run, byte for byte apart
-from timings; ``merge`` refuses shards that do not make one whole batch.
+"""A class graded in shards and merged equals the class graded in one run with ``--jobs 2``, byte
+for byte apart from timings; ``merge`` refuses shards that do not make one whole batch.
 
-The batch is small on purpose, as each kernel costs seconds: session 1 only, one blank notebook
-(the quickest that needs a kernel). It is graded three times, whole and as shards 1/2 and 2/2:
-``bob`` (who handed in another file) and ``absent`` fall in shard 1, ``blank`` and ``corrupt`` in
-shard 2 (CRC-32 of the folder name, modulo 2). That correct work is scored the same in a shard is
-the business of every other grading test: a shard is an ordinary run over fewer students.
+The batch is small on purpose, as each kernel costs seconds: session 1 only, two blank notebooks
+(the quickest that need a kernel). It is graded three times: whole, two submissions at once
+(``--jobs 2``), and as shards 1/2 and 2/2, one at a time. ``bob`` and ``absent`` fall in shard 1,
+``blank`` and ``corrupt`` in shard 2 (CRC-32 of the folder name, modulo 2). So the test proves
+both that shards merge into the whole and that grading in parallel changes nothing. That correct
+work is scored the same either way is the business of every other grading test: a shard is an
+ordinary run over fewer students, and ``--jobs`` runs the same function in other processes.
 """
 
 import csv
@@ -25,14 +27,13 @@ TIMINGS = {"seconds", "timestamp"}  # the only columns that may differ
 def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("shards")
     subs = root / "submissions"
-    write_submission(subs, "blank", NAME, json.loads(STUDENTS[NAME].read_text()))
-    (subs / "bob").mkdir()
-    (subs / "bob" / "notes.txt").write_text("not a notebook")
+    for student in ("bob", "blank"):
+        write_submission(subs, student, NAME, json.loads(STUDENTS[NAME].read_text()))
     (subs / "absent").mkdir()
     (subs / "corrupt").mkdir()
     (subs / "corrupt" / f"{NAME}.ipynb").write_text('{"cells": [')
     runs = {}
-    for label, extra in (("whole", []), ("shard-1", ["--shard", "1/2"]), ("shard-2", ["--shard", "2/2"])):
+    for label, extra in (("whole", ["--jobs", "2"]), ("shard-1", ["--shard", "1/2"]), ("shard-2", ["--shard", "2/2"])):
         rows, process = run_grade(subs, root / label / f"{label}.csv", 300, extra=["--notebook", NAME, *extra])
         assert process.returncode == 0, process.stdout + process.stderr
         runs[label] = rows

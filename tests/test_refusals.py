@@ -212,7 +212,7 @@ def test_train_out_naming_a_file_is_refused_as_a_file(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("flag, value", [("--memory-mb", "0"), ("--output-mb", "-5"), ("--timeout", "0"),
-                                         ("--memory-mb", "lots")])
+                                         ("--memory-mb", "lots"), ("--jobs", "0")])
 def test_grade_limits_are_refused_naming_flag_and_value(tmp_path, capsys, flag, value):
     err = refused_by_argparse(course_cli.main, ["grade", str(tmp_path), "--out", str(tmp_path / "g.csv"),
                                                 flag, value], capsys)
@@ -221,7 +221,7 @@ def test_grade_limits_are_refused_naming_flag_and_value(tmp_path, capsys, flag, 
 
 
 def test_grade_limits_given_in_python_are_refused_not_replaced_by_the_defaults(tmp_path):
-    for limit in ({"memory_mb": 0}, {"output_mb": -1}, {"timeout": 0}):
+    for limit in ({"memory_mb": 0}, {"output_mb": -1}, {"timeout": 0}, {"jobs": 0}):
         with pytest.raises(grading.GradingError, match=f"--{next(iter(limit)).replace('_', '-')}: expected a whole "
                                                        f"number of at least 1, got {next(iter(limit.values()))}"):
             grading.grade_submissions(tmp_path, tmp_path / "g.csv", **limit)

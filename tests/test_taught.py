@@ -7,6 +7,7 @@ That a submission using one loses exactly that exercise's points, by all three g
 """
 
 import ast
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -84,8 +85,12 @@ def test_no_module_of_the_students_package_imports_the_grader_or_nbgrader():
 
 
 def test_a_students_install_holds_the_helpers_package_and_no_grading_code(tmp_path):
+    source = tmp_path / "source"  # a copy: building writes build/ and *.egg-info beside the sources
+    source.mkdir()
+    shutil.copy(REPO_ROOT / "pyproject.toml", source)
+    shutil.copytree(REPO_ROOT / "helpers", source / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path),
-                    str(REPO_ROOT)], check=True, capture_output=True, cwd=tmp_path)
+                    str(source)], check=True, capture_output=True, cwd=tmp_path)
     wheel, = tmp_path.glob("gan_course_helpers-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()

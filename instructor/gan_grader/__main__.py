@@ -41,7 +41,7 @@ def _grade(args):
         rows = grading.grade_submissions(
             args.submissions, args.out, notebooks=args.notebook, timeout=args.timeout,
             feedback_dir=args.feedback, keep_workdir=args.keep_workdir, solutions=args.solutions,
-            memory_mb=args.memory_mb, output_mb=args.output_mb, shard=args.shard,
+            memory_mb=args.memory_mb, output_mb=args.output_mb, shard=args.shard, jobs=args.jobs,
         )
     except grading.GradingError as error:
         print(f"grade: {error}", file=sys.stderr)
@@ -138,6 +138,8 @@ def main(argv=None):
                        help=f"memory for each submission's processes, in MB (default {isolation.Limits.memory_mb})")
     grade.add_argument("--output-mb", type=flags.positive_int, default=None,
                        help=f"files each submission may write, in MB (default {isolation.Limits.output_mb})")
+    grade.add_argument("--jobs", type=flags.positive_int, default=1,
+                       help="submissions graded at once on this machine, each in a process of its own (default 1)")
     grade.add_argument("--shard", type=_shard, default=None, metavar="K/N",
                        help="grade only shard K of N, a stable slice of the students; "
                             "join the shards with `python -m gan_grader merge`")

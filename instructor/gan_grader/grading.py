@@ -70,7 +70,7 @@ class GradingError(RuntimeError):
 
 def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIMEOUT,
                       feedback_dir=None, keep_workdir=None, solutions=None, memory_mb=None, output_mb=None,
-                      shard=None):
+                      shard=None, jobs=1):
     """Grade ``submissions`` and write ``out_csv``; return the rows as dicts.
 
     ``notebooks``: names like ``"01_data"`` to grade (default: every notebook
@@ -82,10 +82,13 @@ def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIME
     ``isolation.Limits``). ``shard``: a ``shards.Shard``, to grade only its
     slice of the students (``merge`` joins the shards' results); the plan of
     the whole batch is written beside the CSV (``shards.write_plan``).
+    ``jobs``: submissions graded at once, each in a process of its own, their
+    kernels sharing the cores (``isolation.Limits.threads``).
     """
     submissions, out_csv = Path(submissions), Path(out_csv)
     solutions = Path(solutions) if solutions else SOLUTIONS_DIR
-    for flag, value in (("--timeout", timeout), ("--memory-mb", memory_mb), ("--output-mb", output_mb)):
+    for flag, value in (("--timeout", timeout), ("--memory-mb", memory_mb), ("--output-mb", output_mb),
+                        ("--jobs", jobs)):
         problem = value is not None and whole_problem(value)
         if problem:
             raise GradingError(f"{flag}: {problem}")
@@ -110,7 +113,8 @@ def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIME
     sources = {name: (solutions / f"{name}.ipynb").read_text() for name in names}
     instructor_files = isolation.InstructorFiles(isolation.instructor_paths(solutions, NOTEBOOKS_DIR))
     limits = isolation.Limits(timeout, **{key: value for key, value in
-                                          (("memory_mb", memory_mb), ("output_mb", output_mb)) if value is not None})
+                                          (("memory_mb", memory_mb), ("output_mb", output_mb)) if value is not None},
+                              threads=None if jobs == 1 else max(1, (os.cpu_count() or 1) // jobs))
     try:
         out_csv.parent.mkdir(parents=True, exist_ok=True)
         feedback_dir.mkdir(parents=True, exist_ok=True)
@@ -121,7 +125,7 @@ def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIME
     try:
         with isolation.environment(grading_environment()):
             rows = _grade_in(workdir, submissions, {s: ids[s] for s in students}, names, sources, limits,
-                             feedback_dir, instructor_files)
+                             feedback_dir, instructor_files, jobs)
             _export(workdir, out_csv.with_name(out_csv.stem + "-nbgrader.csv"))  # nbgrader's own table
     finally:
         if not keep_workdir:
@@ -287,7 +291,7 @@ def _find_notebook(folder, name):
     return None, f"no {name}.ipynb handed in"
 
 
-def _grade_in(workdir, submissions, ids, names, sources, limits, feedback_dir, instructor_files):
+def _grade_in(workdir, submissions, ids, names, sources, limits, feedback_dir, instructor_files, jobs=1):
     """Grade the students of ``ids`` ({folder name: internal id}) in every notebook of ``names``; the rows."""
     workdir.mkdir(parents=True, exist_ok=True)
     _write_config(workdir, limits.timeout)
@@ -305,7 +309,7 @@ def _grade_in(workdir, submissions, ids, names, sources, limits, feedback_dir, i
             else:
                 status[sid], notes[sid], texts[sid] = (state, ""), note, text
         batch = _Batch(workdir, name, sources[name], {v: k for k, v in ids.items()}, limits, instructor_files)
-        for row in batch.grade(status, texts, feedback_dir):
+        for row in batch.grade(status, texts, feedback_dir, jobs):
             note = notes.get(row.pop("id"), "")
             if note:
                 row["detail"] = f"{note}; {row['detail']}" if row["detail"] else note
@@ -358,26 +362,27 @@ class _Batch:
         path.write_text(source_text)
         self.scores = {}  # student id -> {test grade_id: points}
 
-    def grade(self, status, texts, feedback_dir):
-        """Grade every readable submission (``texts``: id -> notebook text); return the rows."""
+    def grade(self, status, texts, feedback_dir, jobs=1):
+        """Grade every readable submission (``texts``: id -> notebook text), ``jobs`` at once; return the rows."""
         _nbgrader(self.workdir, "generate_assignment", self.name)
         _register_students(self.workdir, self.names_of)
         instructor_cells = [(_text(c["source"]), _is_test(c)) for c in self.source["cells"]
                             if c["cell_type"] == "code" and not _meta(c).get("solution")]
         rows, runs, notices, judged = [], {}, {}, {}
-        for student, (state, detail) in sorted(status.items()):
-            if state == "graded":
-                seed = secrets.randbelow(2**31)  # new inputs for the judge's questions, for every submission
-                runs[student] = isolation.autograde_alone(self.workdir, self.name, student, texts[student],
-                                                          instructor_cells, self.limits,
-                                                          {"seed": seed, "cells": self.judged})
-                self.scores[student] = _test_scores(runs[student].autograded, self.source)
-                notices[student] = self._put_back(runs[student])
-                reasons = {}
-                judged[student] = judge.overrule(self.scores[student], runs[student].replies, seed,
-                                                 self.judged.values(), reasons)
-                runs[student].autograded = with_reasons(runs[student].autograded, reasons)
-                _record_scores(self.workdir, self.name, self.scores)
+        graded = [student for student, (state, _) in sorted(status.items()) if state == "graded"]
+        # new inputs for the judge's questions, for every submission
+        seeds = {student: secrets.randbelow(2**31) for student in graded}
+        asked = {student: (self.workdir, self.name, student, texts[student], instructor_cells, self.limits,
+                           {"seed": seeds[student], "cells": self.judged}) for student in graded}
+        for student, run, others in _autograde_all(asked, jobs):
+            runs[student] = run
+            self.scores[student] = _test_scores(run.autograded, self.source)
+            notices[student] = self._put_back(run, others)
+            reasons = {}
+            judged[student] = judge.overrule(self.scores[student], run.replies, seeds[student],
+                                             self.judged.values(), reasons)
+            run.autograded = with_reasons(run.autograded, reasons)
+            _record_scores(self.workdir, self.name, self.scores)
         self._write_autograded(runs)
         if any(run.autograded is not None for run in runs.values()):
             _nbgrader(self.workdir, "generate_feedback", self.name)
@@ -394,8 +399,12 @@ class _Batch:
                              max_score=round(max_score, 2), status=state, detail=detail, seconds=seconds))
         return rows
 
-    def _put_back(self, run):
-        """Undo what the run just finished changed outside its own folder; return what it did, in words."""
+    def _put_back(self, run, others=()):
+        """Undo what the run just finished changed outside its own folder; return what it did, in words.
+
+        ``others``: the students graded at the same time (``--jobs``), who could have made the same
+        change: a change of the instructor's files or of the gradebook then names them too.
+        """
         notices = []
         for event, words in (("restored", "the submission replaced {}; the hidden tests ran on the originals"),
                              ("rebound", "the submission rebound {}, which the hidden tests use; they used the "
@@ -404,12 +413,14 @@ class _Batch:
             names = sorted({n for e in run.events if e.get("event") == event for n in e.get("names", [])})
             if names:
                 notices.append(words.format(", ".join(names[:6]) + (" ..." if len(names) > 6 else "")))
+        who = "the submission" if not others else \
+            f"this submission, or one graded at the same time ({', '.join(self.names_of[o] for o in others)}),"
         restored = self.instructor_files.restore()
         if restored:
-            notices.append(f"the submission changed the instructor's files {', '.join(p.name for p in restored)}; "
+            notices.append(f"{who} changed the instructor's files {', '.join(p.name for p in restored)}; "
                            f"they were put back")
         if _record_scores(self.workdir, self.name, self.scores):
-            notices.append("the submission wrote into the gradebook; the scores were put back")
+            notices.append(f"{who} wrote into the gradebook; the scores were put back")
         return notices
 
     def _write_autograded(self, runs):
@@ -420,6 +431,28 @@ class _Batch:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(run.autograded)
         _record_scores(self.workdir, self.name, self.scores)
+
+
+def _autograde_all(asked, jobs):
+    """Autograde each student of ``asked`` ({student: ``isolation.autograde_alone``'s arguments}).
+
+    Yields ``(student, Run, others)`` as each finishes, ``others`` the students still being graded
+    at that moment. ``jobs`` > 1: that many at once, each in a process of its own (started afresh,
+    not forked from this one), so nothing one does in its process reaches another's.
+    """
+    if jobs == 1 or len(asked) < 2:
+        for student, arguments in asked.items():
+            yield student, isolation.autograde_alone(*arguments), ()
+        return
+    import concurrent.futures
+    import multiprocessing
+
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) \
+            as pool:
+        running = {pool.submit(isolation.autograde_alone, *arguments): student for student, arguments in asked.items()}
+        for future in concurrent.futures.as_completed(running):
+            student = running.pop(future)
+            yield student, future.result(), tuple(sorted(s for f, s in running.items() if f.running()))
 
 
 def with_reasons(autograded, reasons):

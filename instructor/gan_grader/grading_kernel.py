@@ -396,9 +396,11 @@ def write_kernelspec(folder):
     """Write this kernel's kernelspec under ``folder/kernels/``; return ``folder`` (for ``JUPYTER_PATH``)."""
     spec = os.path.join(folder, "kernels", KERNEL_NAME)
     os.makedirs(spec, exist_ok=True)
-    with open(os.path.join(spec, "kernel.json"), "w") as handle:
+    partial = os.path.join(spec, f".kernel.json.{os.getpid()}")  # written whole: --jobs grades in parallel
+    with open(partial, "w") as handle:
         json.dump({"argv": [sys.executable, "-m", "gan_grader.grading_kernel", "-f", "{connection_file}"],
                    "display_name": "GAN course (grading)", "language": "python"}, handle)
+    os.replace(partial, os.path.join(spec, "kernel.json"))
     return folder
 
 

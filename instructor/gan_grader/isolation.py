@@ -35,14 +35,17 @@ from .judge import read_replies
 COURSE_ID = "gan-course"
 MAX_SKIPS = 3  # cells a run may lose (kernel death, ignored interrupt, a limit) before it is given up
 TOKEN_VARIABLE = "GAN_GRADING_TOKEN"
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")  # read by torch when the kernel imports it
 
 
 @dataclass
 class Limits:
-    """Per-submission limits: seconds per cell, resident memory of all its processes, bytes it writes."""
+    """Per-submission limits: seconds per cell, resident memory of all its processes, bytes it writes,
+    and the threads its kernel's torch may use (None: as many as it likes; ``--jobs`` shares the cores)."""
     timeout: int = 120
     memory_mb: int = 6144
     output_mb: int = 512
+    threads: int = None
 
 
 @dataclass
@@ -119,6 +122,7 @@ def _one_try(course, folder, name, student, notebook_text, instructor_cells, lim
         "GAN_GRADER_REPORT": str(report),
         "GAN_GRADER_JUDGE": json.dumps({**judge, "folder": str(folder / "replies")}),
         TOKEN_VARIABLE: token,
+        **({} if limits.threads is None else {name: str(limits.threads) for name in THREAD_VARIABLES}),
     }
     watchdog = Watchdog(token, folder, limits)
     stderr = folder / "stderr.log"
