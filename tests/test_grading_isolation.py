@@ -8,8 +8,12 @@ against a copy of the sources (``--solutions``), so a vandal can do no harm here
   ``torch`` to a fake, and registers an IPython input transformer that blanks the test
   cells; it must lose exactly those four exercises' points;
 - ``vandal`` writes scores into the gradebook (manual scores for itself, zeros for everyone
-  before it), overwrites the instructor's source notebook and leaves a process running: the
-  scores stay right, the source comes back, the process is killed;
+  before it), overwrites the instructor's source notebook and leaves a process running (one
+  that left its process group); it also tries to read the solutions and the hidden tests, to
+  reach the network, to write a file outside its folder and to delete other students' replies
+  to the judge, and, where the kernel is sandboxed (``gan_grader.sandbox``), to kill the grade
+  command. In the sandbox every one of those fails; without it, the scores stay right, the
+  source comes back, and the process is killed;
 - ``kernel-rigger`` has one exercise wrong and rigs the grading kernel itself, which no
   snapshot undoes: it makes the kernel report every failed cell as passed. nbgrader then
   gives full marks; the judge outside the kernel must take that exercise's points away,
@@ -26,9 +30,12 @@ each of those is skipped on a second try, and the rest is graded.
 
 import os
 import shutil
+import socket
+import tempfile
 
 import pytest
 
+from gan_grader import sandbox
 from grading_cases import (MUTANTS, SOURCES, STUDENTS, completed_submission, exercise_test_ids, graded_points,
                            run_grade, without_trailing_ungraded_cells, write_submission)
 
@@ -79,9 +86,26 @@ with sqlite3.connect({path!r}) as _c:
 """
 VANDAL = "open({path!r}, 'w').write('not a notebook')\n"
 DAEMON = """import subprocess, sys
-_p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
-open({path!r}, "w").write(str(_p.pid))
+_p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)  # {marker}"], start_new_session=True)
 """
+SNOOP = """import glob, os, signal, socket
+def _try(what, act):
+    try:
+        act()
+        print("SNOOP", what, "done")
+    except Exception as error:
+        print("SNOOP", what, "refused", type(error).__name__)
+_try("read-solutions", lambda: open({solutions!r}).read())
+_try("read-hidden-tests", lambda: open({source!r}).read())
+_try("network", lambda: socket.create_connection(("127.0.0.1", {port}), timeout=5).close())
+_try("write-outside", lambda: open({intruder!r}, "w").write("was here"))
+_own = os.path.dirname(os.path.dirname(os.path.dirname(os.getcwd())))  # <try folder>/autograded/<id>/<notebook>
+_try("other-replies", lambda: [os.remove(p) for p in glob.glob({replies!r}) if not p.startswith(_own)] and None)
+if {sandboxed}:  # unsandboxed, this would end the whole batch (the README says so)
+    _try("kill-grader", lambda: os.kill(os.getppid(), signal.SIGKILL))
+"""
+MARKER = "gan-course-test-daemon"
+SANDBOXED = sandbox.available()[0]
 SWALLOWER = """import time
 def to_minus_one_one(images):
     return images.float() / 127.5 - 1.0
@@ -114,7 +138,7 @@ def hostile(tmp_path_factory):
     solutions = root / "solutions"
     solutions.mkdir()
     shutil.copy(SOURCES[NAME], solutions)
-    pid_file = root / "daemon.pid"
+    listener = socket.create_server(("127.0.0.1", 0))  # what the vandal tries to reach
     subs = root / "submissions"
     # one wrong exercise per way of rigging its test
     write_submission(subs, "cheater", NAME, submission(
@@ -123,7 +147,11 @@ def hostile(tmp_path_factory):
     write_submission(subs, "vandal", NAME, submission({"class_counts": mutant("class_counts")}, {
         TESTS["to_zero_one"]: VANDAL.format(path=str(solutions / f"{NAME}.ipynb")),
         TESTS["class_counts"]: GRADEBOOK.format(path=str(root / "course" / "gradebook.db")),
-        TESTS["mean_image"]: DAEMON.format(path=str(pid_file))}))
+        TESTS["mean_image"]: DAEMON.format(marker=MARKER),
+        TESTS["make_mnist_loader"]: SNOOP.format(
+            solutions=str(SOURCES[NAME]), source=str(root / "course" / "source" / NAME / f"{NAME}.ipynb"),
+            port=listener.getsockname()[1], intruder=str(root / "intruder.txt"),
+            replies=f"{tempfile.gettempdir()}/gan-grading-*/replies/*.pt", sandboxed=SANDBOXED)}))
     write_submission(subs, "kernel-rigger", NAME, submission({"class_counts": mutant("class_counts")},
                                                              {TESTS["to_minus_one_one"]: KERNEL_RIGGER}))
     copycat = submission()  # a solution cell pasted twice keeps its grade_id (nbgrader issue #1083)
@@ -132,7 +160,8 @@ def hostile(tmp_path_factory):
     write_submission(subs, "copycat", NAME, copycat)
     write_submission(subs, "zz-honest", NAME, submission())
     rows, process = run_grade(subs, root / "grades.csv", 300, root / "course", extra=["--solutions", str(solutions)])
-    return rows, process, solutions, pid_file
+    listener.close()
+    return rows, process, solutions, root
 
 
 @pytest.fixture(scope="module")
@@ -184,15 +213,39 @@ def test_rigging_the_kernel_itself_is_caught_by_the_judge_outside_it(hostile):
 
 
 def test_the_gradebook_the_instructors_files_and_leftover_processes_are_put_right(hostile):
-    rows, process, solutions, pid_file = hostile
+    rows, process, solutions, root = hostile
     r = row(rows, process, "vandal")
     assert score(r) == FULL - POINTS[TESTS["class_counts"]], r
-    assert r["status"] == "tampered" and "gradebook" in r["detail"] and f"{NAME}.ipynb" in r["detail"], r
+    if SANDBOXED:  # the gradebook and the sources are not even in the sandbox: nothing to put back
+        assert r["status"] == "graded", r
+    else:
+        assert r["status"] == "tampered" and "gradebook" in r["detail"] and f"{NAME}.ipynb" in r["detail"], r
     assert (solutions / f"{NAME}.ipynb").read_bytes() == SOURCES[NAME].read_bytes()
-    pid = int(pid_file.read_text())
-    assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read().lower()
+    assert not processes_with(MARKER), "the vandal's process outlived its notebook"
     cheater = row(rows, process, "cheater")  # graded before the vandal zeroed the gradebook
     assert score(cheater) == FULL - sum(POINTS[TESTS[exercise]] for exercise in RIGGED)
+
+
+@pytest.mark.skipif(not SANDBOXED, reason=f"no sandbox here: {sandbox.available()[1]}")
+def test_in_the_sandbox_a_submission_reads_no_instructors_file_reaches_no_network_and_writes_nowhere_else(hostile):
+    rows, process, _, root = hostile
+    feedback = (root / "grades-feedback" / "vandal" / f"{NAME}.html").read_text()
+    for act in ("read-solutions", "read-hidden-tests", "network", "write-outside", "kill-grader"):
+        assert f"SNOOP {act} refused" in feedback or (act == "kill-grader" and f"SNOOP {act} done" in feedback), act
+    assert not (root / "intruder.txt").exists()
+    assert process.returncode == 0 and "sandbox: bubblewrap" in process.stdout  # the grade command lived on
+
+
+def processes_with(marker):
+    """PIDs of this user's processes whose command line holds ``marker``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and marker in open(f"/proc/{entry}/cmdline").read().replace("\0", " "):
+                found.append(int(entry))
+        except OSError:
+            continue
+    return found
 
 
 def test_a_pasted_solution_cell_with_a_duplicate_grade_id_is_graded(hostile):

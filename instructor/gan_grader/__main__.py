@@ -42,6 +42,7 @@ def _grade(args):
             args.submissions, args.out, notebooks=args.notebook, timeout=args.timeout,
             feedback_dir=args.feedback, keep_workdir=args.keep_workdir, solutions=args.solutions,
             memory_mb=args.memory_mb, output_mb=args.output_mb, shard=args.shard, jobs=args.jobs,
+            sandbox=False if args.no_sandbox else None,
         )
     except grading.GradingError as error:
         print(f"grade: {error}", file=sys.stderr)
@@ -138,6 +139,8 @@ def main(argv=None):
                        help=f"memory for each submission's processes, in MB (default {isolation.Limits.memory_mb})")
     grade.add_argument("--output-mb", type=flags.positive_int, default=None,
                        help=f"files each submission may write, in MB (default {isolation.Limits.output_mb})")
+    grade.add_argument("--no-sandbox", action="store_true",
+                       help="run the kernels without the bubblewrap sandbox even where it works")
     grade.add_argument("--jobs", type=flags.positive_int, default=1,
                        help="submissions graded at once on this machine, each in a process of its own (default 1)")
     grade.add_argument("--shard", type=_shard, default=None, metavar="K/N",

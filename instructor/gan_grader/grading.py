@@ -56,6 +56,7 @@ import nbformat
 
 from helpers.guards import whole_problem
 from . import isolation, judge, shards
+from . import sandbox as sandboxes
 from .grading_kernel import code_hash
 from .release import NOTEBOOKS_DIR, SOLUTIONS_DIR, source_notebooks
 
@@ -70,7 +71,7 @@ class GradingError(RuntimeError):
 
 def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIMEOUT,
                       feedback_dir=None, keep_workdir=None, solutions=None, memory_mb=None, output_mb=None,
-                      shard=None, jobs=1):
+                      shard=None, jobs=1, sandbox=None):
     """Grade ``submissions`` and write ``out_csv``; return the rows as dicts.
 
     ``notebooks``: names like ``"01_data"`` to grade (default: every notebook
@@ -83,7 +84,9 @@ def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIME
     slice of the students (``merge`` joins the shards' results); the plan of
     the whole batch is written beside the CSV (``shards.write_plan``).
     ``jobs``: submissions graded at once, each in a process of its own, their
-    kernels sharing the cores (``isolation.Limits.threads``).
+    kernels sharing the cores (``isolation.Limits.threads``). ``sandbox``: run
+    each kernel in ``sandbox.py``'s sandbox: None where one can be made here
+    (one printed line says which), False never, True or refuse to grade.
     """
     submissions, out_csv = Path(submissions), Path(out_csv)
     solutions = Path(solutions) if solutions else SOLUTIONS_DIR
@@ -114,7 +117,8 @@ def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIME
     instructor_files = isolation.InstructorFiles(isolation.instructor_paths(solutions, NOTEBOOKS_DIR))
     limits = isolation.Limits(timeout, **{key: value for key, value in
                                           (("memory_mb", memory_mb), ("output_mb", output_mb)) if value is not None},
-                              threads=None if jobs == 1 else max(1, (os.cpu_count() or 1) // jobs))
+                              threads=None if jobs == 1 else max(1, (os.cpu_count() or 1) // jobs),
+                              sandbox=_use_sandbox(sandbox), hide=(str(submissions.resolve()),))
     try:
         out_csv.parent.mkdir(parents=True, exist_ok=True)
         feedback_dir.mkdir(parents=True, exist_ok=True)
@@ -134,6 +138,19 @@ def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIME
     if shard is not None:
         shards.write_plan(out_csv, shard, sorted(ids), names)
     return rows
+
+
+def _use_sandbox(asked):
+    """Whether to sandbox the kernels (``asked``: None = where possible); says so in one line."""
+    if asked is False:
+        print("sandbox: off (--no-sandbox): each kernel runs as your user, isolated by process only")
+        return False
+    works, how = sandboxes.available()
+    if not works and asked:
+        raise GradingError(f"no sandbox can be made here: {how}")
+    print(f"sandbox: {how}" if works else f"sandbox: none, {how}; each kernel runs as your user, isolated by "
+                                          f"process only")
+    return works
 
 
 def _survey(submissions, notebooks, solutions):

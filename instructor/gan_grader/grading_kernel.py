@@ -392,14 +392,23 @@ def read_report(path):
     return events
 
 
-def write_kernelspec(folder):
-    """Write this kernel's kernelspec under ``folder/kernels/``; return ``folder`` (for ``JUPYTER_PATH``)."""
+def kernel_argv():
+    """The command that starts this kernel (``{connection_file}`` is filled in by Jupyter)."""
+    return [sys.executable, "-m", "gan_grader.grading_kernel", "-f", "{connection_file}"]
+
+
+def write_kernelspec(folder, argv=None):
+    """Write this kernel's kernelspec under ``folder/kernels/``; return ``folder`` (for ``JUPYTER_PATH``).
+
+    ``argv``: the command that starts it (default ``kernel_argv()``; ``sandbox.kernel_command`` wraps it,
+    and then the timeout's interrupt goes as a message: a signal would stop at the sandbox's edge).
+    """
     spec = os.path.join(folder, "kernels", KERNEL_NAME)
     os.makedirs(spec, exist_ok=True)
     partial = os.path.join(spec, f".kernel.json.{os.getpid()}")  # written whole: --jobs grades in parallel
     with open(partial, "w") as handle:
-        json.dump({"argv": [sys.executable, "-m", "gan_grader.grading_kernel", "-f", "{connection_file}"],
-                   "display_name": "GAN course (grading)", "language": "python"}, handle)
+        json.dump({"argv": argv or kernel_argv(), "display_name": "GAN course (grading)", "language": "python",
+                   "interrupt_mode": "signal" if argv is None else "message"}, handle)
     os.replace(partial, os.path.join(spec, "kernel.json"))
     return folder
 

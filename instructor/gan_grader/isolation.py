@@ -1,8 +1,9 @@
 """Autograding one submission alone, so that nothing it does reaches another.
 
 Used by ``grading.py``; the README's "What grading isolates" says what this
-covers and what it cannot (there is no sandbox: student code runs as the
-instructor's user).
+covers and what it cannot. Where ``sandbox.available()``, each kernel also runs
+in ``sandbox.py``'s sandbox (``Limits.sandbox``); without one, student code runs
+as the instructor's user.
 
 - ``autograde_alone`` runs nbgrader's autograde for one student in a fresh
   course folder of its own (a throwaway copy of the submission, outside the
@@ -29,7 +30,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .grading_kernel import KERNEL_NAME, code_hash, instructor_imports, read_report, write_kernelspec
+from . import sandbox
+from .grading_kernel import KERNEL_NAME, code_hash, instructor_imports, kernel_argv, read_report, write_kernelspec
 from .judge import read_replies
 
 COURSE_ID = "gan-course"
@@ -41,11 +43,15 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")  # read by torch when 
 @dataclass
 class Limits:
     """Per-submission limits: seconds per cell, resident memory of all its processes, bytes it writes,
-    and the threads its kernel's torch may use (None: as many as it likes; ``--jobs`` shares the cores)."""
+    and the threads its kernel's torch may use (None: as many as it likes; ``--jobs`` shares the cores).
+    ``sandbox``: run the kernel in ``sandbox.kernel_command``'s sandbox, hiding ``hide`` (the submissions)
+    besides what it always hides."""
     timeout: int = 120
     memory_mb: int = 6144
     output_mb: int = 512
     threads: int = None
+    sandbox: bool = False
+    hide: tuple = ()
 
 
 @dataclass
@@ -108,12 +114,19 @@ def _one_try(course, folder, name, student, notebook_text, instructor_cells, lim
     source.parent.mkdir(parents=True)
     shutil.copyfile(Path(course) / "source" / name / f"{name}.ipynb", source)
 
-    api = nbgrader_api(folder, gradebook=Path(course) / "gradebook.db", timeout=limits.timeout)
-    report = folder / "kernel-events.jsonl"
-    (folder / "replies").mkdir()
+    api = nbgrader_api(folder, gradebook=Path(course) / "gradebook.db", timeout=limits.timeout,
+                       ipc=folder / "runtime" / "kernel" if limits.sandbox else None)
+    for part in ("replies", "events", "runtime", "autograded"):
+        (folder / part).mkdir()
+    report = folder / "events" / "kernel-events.jsonl"
     token = secrets.token_hex(12)
+    argv = kernel_argv()
+    if limits.sandbox:  # the kernel writes only its working folder, its replies, its events and its sockets
+        argv = sandbox.kernel_command(argv, course, limits.hide,
+                                      [folder / part for part in ("replies", "events", "runtime", "autograded")])
     settings = {
-        "JUPYTER_PATH": write_kernelspec(str(Path(course) / "kernelspec")),
+        "JUPYTER_PATH": write_kernelspec(str(folder / "kernelspec"), argv),
+        "JUPYTER_RUNTIME_DIR": str(folder / "runtime"),
         "GAN_GRADER_HIDDEN": ",".join(code_hash(code) for code, is_test in instructor_cells if is_test),
         "GAN_GRADER_IMPORTS": json.dumps(instructor_imports(code for code, _ in instructor_cells)),
         "GAN_GRADER_SKIP": json.dumps(skip),
@@ -149,10 +162,12 @@ def _stderr_to(path):
         os.close(saved)
 
 
-def nbgrader_api(root, gradebook=None, timeout=None):
+def nbgrader_api(root, gradebook=None, timeout=None, ipc=None):
     """nbgrader's Python API for the course folder ``root`` (gradebook: ``root/gradebook.db`` unless given).
 
-    ``timeout``: seconds per cell; notebooks then run in the grading kernel.
+    ``timeout``: seconds per cell; notebooks then run in the grading kernel. ``ipc``: talk to it over
+    ZMQ's ``ipc`` transport, through sockets named after this path (a kernel in a sandbox has no
+    network), instead of TCP.
     In-process, it saves a Python start and nbgrader's imports (about 3 s)
     per call against the ``nbgrader`` command.
     """
@@ -167,6 +182,10 @@ def nbgrader_api(root, gradebook=None, timeout=None):
         config.Execute.timeout = timeout
         config.Execute.interrupt_on_timeout = True
         config.Execute.kernel_name = KERNEL_NAME
+    if ipc is not None:  # the connection file and the sockets, where a sandboxed kernel sees them too
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = str(ipc)
+        config.KernelManager.connection_file = f"{ipc}.json"
     return NbGraderAPI(config=config)
 
 
