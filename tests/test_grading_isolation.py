@@ -98,11 +98,15 @@ def _try(what, act):
 _try("read-solutions", lambda: open({solutions!r}).read())
 _try("read-hidden-tests", lambda: open({source!r}).read())
 _try("network", lambda: socket.create_connection(("127.0.0.1", {port}), timeout=5).close())
-_try("write-outside", lambda: open({intruder!r}, "w").write("was here"))
 _own = os.path.dirname(os.path.dirname(os.path.dirname(os.getcwd())))  # <try folder>/autograded/<id>/<notebook>
 _try("other-replies", lambda: [os.remove(p) for p in glob.glob({replies!r}) if not p.startswith(_own)] and None)
-if {sandboxed}:  # unsandboxed, this would end the whole batch (the README says so)
+if {sandboxed}:  # unsandboxed, these would end the batch, outlive it and leave files (the README says so)
+    _try("write-outside", lambda: open({intruder!r}, "w").write("was here"))
+    _try("add-to-solutions", lambda: open({added!r}, "w").write("{{}}"))
     _try("kill-grader", lambda: os.kill(os.getppid(), signal.SIGKILL))
+    import subprocess, sys  # a process with a clean environment, which the token sweep cannot find
+    _try("clean-daemon", lambda: subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)  # {marker}-clean"],
+                                                  env={{}}, start_new_session=True))
 """
 MARKER = "gan-course-test-daemon"
 SANDBOXED = sandbox.available()[0]
@@ -151,6 +155,7 @@ def hostile(tmp_path_factory):
         TESTS["make_mnist_loader"]: SNOOP.format(
             solutions=str(SOURCES[NAME]), source=str(root / "course" / "source" / NAME / f"{NAME}.ipynb"),
             port=listener.getsockname()[1], intruder=str(root / "intruder.txt"),
+            added=str(SOURCES[NAME].parent / "zz-added-by-a-submission.ipynb"), marker=MARKER,
             replies=f"{tempfile.gettempdir()}/gan-grading-*/replies/*.pt", sandboxed=SANDBOXED)}))
     write_submission(subs, "kernel-rigger", NAME, submission({"class_counts": mutant("class_counts")},
                                                              {TESTS["to_minus_one_one"]: KERNEL_RIGGER}))
@@ -230,9 +235,13 @@ def test_the_gradebook_the_instructors_files_and_leftover_processes_are_put_righ
 def test_in_the_sandbox_a_submission_reads_no_instructors_file_reaches_no_network_and_writes_nowhere_else(hostile):
     rows, process, _, root = hostile
     feedback = (root / "grades-feedback" / "vandal" / f"{NAME}.html").read_text()
-    for act in ("read-solutions", "read-hidden-tests", "network", "write-outside", "kill-grader"):
-        assert f"SNOOP {act} refused" in feedback or (act == "kill-grader" and f"SNOOP {act} done" in feedback), act
+    for act in ("read-solutions", "read-hidden-tests", "network", "write-outside", "add-to-solutions"):
+        assert f"SNOOP {act} refused" in feedback, act
+    for act in ("kill-grader", "clean-daemon"):  # they ran, and harmed nobody
+        assert f"SNOOP {act} done" in feedback or f"SNOOP {act} refused" in feedback, act
     assert not (root / "intruder.txt").exists()
+    assert not (SOURCES[NAME].parent / "zz-added-by-a-submission.ipynb").exists()
+    assert not processes_with(f"{MARKER}-clean"), "a process with a clean environment outlived the sandbox"
     assert process.returncode == 0 and "sandbox: bubblewrap" in process.stdout  # the grade command lived on
 
 
