@@ -2,7 +2,7 @@
 as data only, never lets a bad reply through, and leaves the student's kernel as it found it.
 
 Whether it marks each mistake wrong and each correct variant right is tested with the grading
-cases, in ``test_grading_scores.py``; ``test_grading_isolation.py`` grades a submission that rigs
+cases, in ``test_exercise_agreement.py``; ``test_grading_isolation.py`` grades a submission that rigs
 the grading kernel itself.
 """
 
