@@ -94,11 +94,14 @@ def main(argv=None):
     parser.add_argument("--students", type=flags.positive_int, default=2,
                         help="copies of each solution in a batch (default 2)")
     parser.add_argument("--jobs", type=flags.positive_int, nargs="+", default=[1],
-                        help="grade each batch once with each of these --jobs (default 1)")
+                        help="grade each batch once with each of these --jobs, 1 among them (default 1)")
     parser.add_argument("--class-size", type=flags.positive_int, default=1800,
                         help="submissions in the class the projection is for (default 1800: 300 students x 6)")
     parser.add_argument("--json", default=None, help="also write the unrounded numbers to this JSON file")
     args = parser.parse_args(argv)
+    if 1 not in args.jobs:
+        parser.error(f"argument --jobs: expected the values to include 1 (the batch's fixed cost is measured "
+                     f"with one job), got {' '.join(map(str, args.jobs))}")
     names = args.notebook or sorted(p.stem for p in (REPO_ROOT / "solutions").glob("*.ipynb"))
 
     results = {}
@@ -106,7 +109,7 @@ def main(argv=None):
           f"  (seconds; goal {GOAL_SECONDS} s for one student)")
     for name in names:
         rows = [measure(name, args.students, jobs) for jobs in args.jobs]
-        fixed = next((row["fixed_s"] for row in rows if row["fixed_s"] is not None), 0.0)
+        fixed = next(row["fixed_s"] for row in rows if row["jobs"] == 1)
         for row in rows:
             ratio = f"  {row['per_minute'] / rows[0]['per_minute']:.2f}x jobs {rows[0]['jobs']}" if row is not rows[0] else ""
             one = f"{fixed + row['per_student_s']:>12.1f}" if row["jobs"] == 1 else f"{'':>12}"

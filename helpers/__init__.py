@@ -28,6 +28,8 @@ the ones above it in this list):
 - ``helpers.evaluate``        ``python -m helpers.evaluate``: measure a saved run
 - ``helpers.demo``            session 5's interactive demo (ipywidgets): choose the digit, move the noise
 - ``helpers.checks``          each session's friendly exercise checks: the fix first, then the evidence
+- ``helpers.taught``          which session teaches each course function that answers an exercise, and the
+                              lock that keeps it out of that exercise's checks
 
 A helper that solves an exercise says so in its docstring ("taught in session
 2, ..."); the session that teaches it never uses it.

@@ -22,13 +22,14 @@ from .loop import Hook
 
 
 class Progress(Hook):
-    """A tqdm bar per epoch (``label``, e.g. ``"r3 epoch"``), then ``epoch    3  d_loss 1.234 ...``."""
+    """A tqdm bar per epoch (``label``, e.g. ``"r3 epoch"``), then ``epoch    3  d_loss 1.234 ...``.
+    The bar reads ``epoch 3/30`` where the epochs end the run, ``epoch 3`` where steps or seconds may."""
 
-    def __init__(self, label="epoch", epochs=None):
-        self.label, self.epochs, self.bar = label, epochs, None
+    def __init__(self, label="epoch"):
+        self.label, self.bar = label, None
 
-    def start_epoch(self, epoch, steps):
-        of = "" if self.epochs is None else f"/{self.epochs}"
+    def start_epoch(self, epoch, steps, budget):
+        of = f"/{budget.epochs}" if budget.steps is None and budget.seconds is None else ""
         self.bar = tqdm(total=steps, desc=f"{self.label} {epoch}{of}", leave=False)
 
     def after_step(self):
@@ -45,7 +46,7 @@ class TrainMode(Hook):
     def __init__(self, *networks):
         self.networks = networks
 
-    def start_epoch(self, epoch, steps):
+    def start_epoch(self, epoch, steps, budget):
         for network in self.networks:
             network.train()
 
@@ -67,7 +68,7 @@ class Board(Hook):
     def __init__(self, board):
         self.board, self.steps = board, 0
 
-    def start_epoch(self, epoch, steps):
+    def start_epoch(self, epoch, steps, budget):
         self.steps = 0
 
     def after_step(self):

@@ -57,8 +57,8 @@ class Hook:
     """Something a run does besides training. ``fit`` calls each method at its moment; each does nothing
     unless a hook overrides it (``helpers.hooks`` has the course's)."""
 
-    def start_epoch(self, epoch, steps):
-        """Epoch ``epoch`` begins; it will run at most ``steps`` steps."""
+    def start_epoch(self, epoch, steps, budget):
+        """Epoch ``epoch`` of ``budget`` (the run's ``Budget``) begins; it will run at most ``steps`` steps."""
 
     def before_step(self, share):
         """A step is about to run; ``share`` of the run is done (0 to 1, see ``share_done``)."""
@@ -85,7 +85,7 @@ def fit(step, batches, budget, history=None, hooks=()):
     clock = _Clock(budget, len(batches))
     for epoch in range(budget.first_epoch, budget.epochs + 1):
         steps = clock.steps_this_epoch()
-        _call(hooks, "start_epoch", epoch, steps)
+        _call(hooks, "start_epoch", epoch, steps, budget)
         for done, batch in zip(range(steps), batches):
             _call(hooks, "before_step", clock.share_done(epoch, done))
             numbers = step(*batch) if isinstance(batch, (tuple, list)) else step(batch)  # (images, labels) or images

@@ -136,7 +136,7 @@ class RecipeRun:
             if recipe.lr_decay_to is not None:
                 run_hooks.insert(0, hooks.Schedule(lambda share: set_lr(gan, falling_lr(recipe, share))))
             if progress:
-                run_hooks.insert(0, hooks.Progress(f"{recipe.name} epoch", budget.epochs))
+                run_hooks.insert(0, hooks.Progress(f"{recipe.name} epoch"))
             return fit(self.step, parts.batches, budget, self.history, run_hooks)
 
     def finish(self, evaluate=True):

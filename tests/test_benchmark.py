@@ -187,3 +187,8 @@ def test_sample_size_prints_the_fd_bias_falling_with_n_and_the_memory_per_sample
     assert re.search(r"^memory per sample: -?[\d.]+ KB \(metrics.BYTES_PER_SAMPLE: 36.0 KB\)$", out, re.M), out
     assert "--memory needs SMALL below LARGE" in refused_by_argparse(benchmark("sample_size").main,
                                                                      ["--memory", "600", "200"], capsys)
+
+
+def test_grading_benchmark_refuses_jobs_without_the_one_job_run_that_measures_the_fixed_cost(capsys):
+    err = refused_by_argparse(benchmark("grading").main, ["--jobs", "2", "4"], capsys)
+    assert "argument --jobs: expected the values to include 1" in err and "got 2 4" in err

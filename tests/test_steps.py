@@ -257,7 +257,7 @@ class Recorder(loop.Hook):
     def __init__(self):
         self.seen = []
 
-    def start_epoch(self, epoch, steps):
+    def start_epoch(self, epoch, steps, budget):
         self.seen.append(("start", epoch, steps))
 
     def before_step(self, share):

@@ -42,7 +42,6 @@ each student's autograde is kept beside their feedback, as
 ``<feedback>/<student>/NN_name.log``.
 """
 
-import csv
 import json
 import os
 import secrets
@@ -54,6 +53,7 @@ from pathlib import Path
 
 import nbformat
 
+from helpers.checkpoints import write_atomically
 from helpers.guards import whole_problem
 from . import isolation, judge, shards
 from . import sandbox as sandboxes
@@ -627,13 +627,8 @@ def _copy_feedback(workdir, name, student, folder_name, feedback_dir):
 
 
 def _write_csv(path, rows):
-    """Write the rows atomically: a temporary file renamed over the old CSV."""
-    partial = path.with_name(f".{path.name}.part")
-    with open(partial, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(partial, path)
+    """Write the rows atomically (``checkpoints.write_atomically``), as ``shards.csv_text`` formats them."""
+    write_atomically(path, shards.csv_text(FIELDS, rows).encode())
 
 
 def format_table(rows):

@@ -397,18 +397,19 @@ def kernel_argv():
     return [sys.executable, "-m", "gan_grader.grading_kernel", "-f", "{connection_file}"]
 
 
-def write_kernelspec(folder, argv=None):
+def write_kernelspec(folder, argv=None, interrupt="signal"):
     """Write this kernel's kernelspec under ``folder/kernels/``; return ``folder`` (for ``JUPYTER_PATH``).
 
-    ``argv``: the command that starts it (default ``kernel_argv()``; ``sandbox.kernel_command`` wraps it,
-    and then the timeout's interrupt goes as a message: a signal would stop at the sandbox's edge).
+    ``argv``: the command that starts it (default ``kernel_argv()``; ``sandbox.kernel_command`` wraps it).
+    ``interrupt``: how the timeout's interrupt reaches it, ``"signal"`` or ``"message"`` (a kernel in a
+    sandbox: a signal stops at the sandbox's edge).
     """
     spec = os.path.join(folder, "kernels", KERNEL_NAME)
     os.makedirs(spec, exist_ok=True)
     partial = os.path.join(spec, f".kernel.json.{os.getpid()}")  # written whole: --jobs grades in parallel
     with open(partial, "w") as handle:
         json.dump({"argv": argv or kernel_argv(), "display_name": "GAN course (grading)", "language": "python",
-                   "interrupt_mode": "signal" if argv is None else "message"}, handle)
+                   "interrupt_mode": interrupt}, handle)
     os.replace(partial, os.path.join(spec, "kernel.json"))
     return folder
 

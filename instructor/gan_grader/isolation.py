@@ -37,6 +37,8 @@ from .judge import read_replies
 COURSE_ID = "gan-course"
 MAX_SKIPS = 3  # cells a run may lose (kernel death, ignored interrupt, a limit) before it is given up
 TOKEN_VARIABLE = "GAN_GRADING_TOKEN"
+# what a try's kernel writes: the judge's replies, its events, its connection file and sockets, its notebook's folder
+KERNEL_WRITES = ("replies", "events", "runtime", "autograded")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")  # read by torch when the kernel imports it
 
 
@@ -116,16 +118,17 @@ def _one_try(course, folder, name, student, notebook_text, instructor_cells, lim
 
     api = nbgrader_api(folder, gradebook=Path(course) / "gradebook.db", timeout=limits.timeout,
                        ipc=folder / "runtime" / "kernel" if limits.sandbox else None)
-    for part in ("replies", "events", "runtime", "autograded"):
+    for part in KERNEL_WRITES:
         (folder / part).mkdir()
     report = folder / "events" / "kernel-events.jsonl"
     token = secrets.token_hex(12)
     argv = kernel_argv()
     if limits.sandbox:  # the kernel writes only its working folder, its replies, its events and its sockets
         argv = sandbox.kernel_command(argv, course, limits.hide,
-                                      [folder / part for part in ("replies", "events", "runtime", "autograded")])
+                                      [folder / part for part in KERNEL_WRITES])
     settings = {
-        "JUPYTER_PATH": write_kernelspec(str(folder / "kernelspec"), argv),
+        "JUPYTER_PATH": write_kernelspec(str(folder / "kernelspec"), argv,
+                                         interrupt="message" if limits.sandbox else "signal"),
         "JUPYTER_RUNTIME_DIR": str(folder / "runtime"),
         "GAN_GRADER_HIDDEN": ",".join(code_hash(code) for code, is_test in instructor_cells if is_test),
         "GAN_GRADER_IMPORTS": json.dumps(instructor_imports(code for code, _ in instructor_cells)),

@@ -15,11 +15,12 @@ timings differ (the ``seconds`` column, nbgrader's timestamps).
 import csv
 import io
 import json
-import os
 import shutil
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+
+from helpers.checkpoints import write_atomically
 
 
 class ShardError(ValueError):
@@ -58,8 +59,8 @@ def outputs(out_csv):
 def write_plan(out_csv, shard, students, notebooks):
     """Write the plan of the whole batch beside a shard's CSV."""
     plan = outputs(out_csv)[3]
-    _write_text(plan, json.dumps({"shard": str(shard), "students": list(students), "notebooks": list(notebooks)},
-                                 indent=1))
+    write_atomically(plan, json.dumps({"shard": str(shard), "students": list(students),
+                                       "notebooks": list(notebooks)}, indent=1).encode())
 
 
 def merge(shard_csvs, out_csv):
@@ -82,7 +83,7 @@ def merge(shard_csvs, out_csv):
     out_csv, feedback, export, _ = outputs(out_csv)
     fields = _header(shard_csvs[0])
     out_csv.parent.mkdir(parents=True, exist_ok=True)
-    _write_text(out_csv, _csv_text(fields, sorted(rows, key=lambda r: (r["notebook"], r["student"]))))
+    write_atomically(out_csv, csv_text(fields, sorted(rows, key=lambda r: (r["notebook"], r["student"]))).encode())
     _merge_exports([outputs(p)[2] for p in shard_csvs], export)
     for path in shard_csvs:
         _copy_tree(outputs(path)[1], feedback)
@@ -125,9 +126,11 @@ def _read_csv(path):
         return list(csv.DictReader(handle))
 
 
-def _csv_text(fields, rows, lineterminator="\r\n"):
+def csv_text(fields, rows):
+    """The grade command's CSV (a header, then ``rows``, dicts with ``fields``) as text: what
+    ``grading`` writes for one run and ``merge`` for the shards joined, the same bytes for the same rows."""
     buffer = io.StringIO(newline="")
-    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator=lineterminator)
+    writer = csv.DictWriter(buffer, fieldnames=fields)
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
@@ -142,7 +145,7 @@ def _merge_exports(paths, target):
     rows = [row for path in present for row in _read_csv(path)]
     rows.sort(key=lambda r: (r["assignment"], r["last_name"], r["first_name"]))
     text = ",".join(fields) + "\n" + "".join(",".join(row[f] for f in fields) + "\n" for row in rows)
-    _write_text(target, text)  # nbgrader writes its rows unquoted, one per line
+    write_atomically(target, text.encode())  # nbgrader writes its rows unquoted, one per line
 
 
 def _copy_tree(source, target):
@@ -156,12 +159,3 @@ def _copy_tree(source, target):
                 raise ShardError(f"two shards wrote {destination.relative_to(target)} (the second: {path})")
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, destination)
-
-
-def _write_text(path, text):
-    """Write ``text`` to ``path`` atomically: a temporary file renamed into place."""
-    path = Path(path)
-    partial = path.with_name(f".{path.name}.part")
-    with open(partial, "w", newline="") as handle:
-        handle.write(text)
-    os.replace(partial, path)
