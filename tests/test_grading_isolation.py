@@ -98,9 +98,9 @@ def _try(what, act):
 _try("read-solutions", lambda: open({solutions!r}).read())
 _try("read-hidden-tests", lambda: open({source!r}).read())
 _try("network", lambda: socket.create_connection(("127.0.0.1", {port}), timeout=5).close())
-_own = os.path.dirname(os.path.dirname(os.path.dirname(os.getcwd())))  # <try folder>/autograded/<id>/<notebook>
-_try("other-replies", lambda: [os.remove(p) for p in glob.glob({replies!r}) if not p.startswith(_own)] and None)
-if {sandboxed}:  # unsandboxed, these would end the batch, outlive it and leave files (the README says so)
+if {sandboxed}:  # unsandboxed, these would end the batch, outlive it, leave files or reach other tests' grading
+    _own = os.path.dirname(os.path.dirname(os.path.dirname(os.getcwd())))  # <try>/autograded/<id>/<notebook>
+    _try("other-replies", lambda: [os.remove(p) for p in glob.glob({replies!r}) if not p.startswith(_own)] and None)
     _try("write-outside", lambda: open({intruder!r}, "w").write("was here"))
     _try("add-to-solutions", lambda: open({added!r}, "w").write("{{}}"))
     _try("kill-grader", lambda: os.kill(os.getppid(), signal.SIGKILL))
