@@ -16,6 +16,7 @@ the ones above it in this list):
 - ``helpers.styles``          styles of each digit (k-means), the finer labels the conditional recipe trains on
 - ``helpers.steps``           noise, the two losses, and one GAN training step
 - ``helpers.loop``            the training loop, ``fit``: every epoch of every GAN runs through it
+- ``helpers.budgets``         how long each session computes: the smoke, laptop and full budgets
 - ``helpers.checkpoints``     saving and resuming a run, atomically
 - ``helpers.metrics``         the course-trained digit classifier; FD, class coverage, precision and recall,
                               conditional accuracy

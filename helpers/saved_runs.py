@@ -4,6 +4,7 @@ and reuse it (session 4's scoreboard, ``python -m helpers.evaluate``, session 5'
 from pathlib import Path
 
 from . import models
+from .budgets import Length
 from .checkpoints import CheckpointError, checkpoint_generator, read_checkpoint
 from .recipes import RECIPES, get_recipe
 from .runs import run_recipe
@@ -54,8 +55,11 @@ def saved_generator(path, recipe, state, average=True):
     return StyleSampler(generator, sizes).eval() if sizes else generator
 
 
-def trained_generator(recipe, out_dir, steps, device=None, limit=None, root=None):
-    """G of a run of ``recipe`` trained for ``steps`` steps in ``out_dir``: loaded if it is there, else trained.
+def trained_generator(recipe, out_dir, length, device=None, limit=None, root=None):
+    """G of a run of ``recipe`` trained for ``length`` in ``out_dir``: loaded if it is there, else trained.
+
+    ``length``: a number of steps, or a ``budgets.Length`` (steps, seconds or
+    epochs, whichever ends first).
 
     For scoreboards, which compare short runs and reuse them when run again.
     A run in ``out_dir`` that cannot be used as this recipe (another recipe's,
@@ -72,7 +76,8 @@ def trained_generator(recipe, out_dir, steps, device=None, limit=None, root=None
         except CheckpointError as error:
             print(f"{recipe.name}: the run in {out_dir} cannot be used ({error}); it is kept as "
                   f"{set_aside(out_dir)}, and a new one is trained")
-    run_recipe(recipe, out_dir, max_steps=steps, device=device, limit=limit, root=root, progress=False,
+    length = length if isinstance(length, Length) else Length(steps=length)
+    run_recipe(recipe, out_dir, **length.for_recipe(), device=device, limit=limit, root=root, progress=False,
                evaluate=False)
     return load_generator(checkpoint, device, recipe.name)[1]
 

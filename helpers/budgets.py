@@ -1,0 +1,171 @@
+"""How long each session computes: three budgets, chosen in each notebook's budget cell.
+
+Used by every session: its budget cell, right after the setup cell, picks one.
+
+- ``smoke``: seconds. Every network trains a handful of steps, so the
+  pictures are noise and the numbers only show that the code runs. CI and
+  grading use it: ``GAN_COURSE_FAST=1`` forces it, whatever the cell says.
+- ``laptop``: the default on a CPU. Each session runs top to bottom in at
+  most about 10 minutes of a 2-core CPU, because its long cells train for a
+  fixed time rather than a fixed number of steps. A faster machine trains
+  more steps in that time, and draws better digits.
+- ``full``: the default on a GPU: the recipes' own lengths, in steps.
+
+``plan(session, budget)`` gives a session's numbers for a budget. A long
+cell's ``Length`` says how long it trains, and ``announce`` prints that
+before the cell starts.
+"""
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Optional
+
+import torch
+
+from .guards import require_number, require_whole
+from .loop import Budget
+from .runtime import fast_mode
+
+BUDGETS = ("smoke", "laptop", "full")
+
+
+@dataclass(frozen=True)
+class Length:
+    """How long one cell trains: at most ``epochs`` epochs, ``steps`` steps and ``seconds`` seconds of
+    training, whichever ends first (``None``: no limit of that kind). ``note``: what it costs where no
+    clock bounds it (measured), e.g. "about 90 s on one H200 GPU"."""
+    epochs: Optional[int] = None
+    steps: Optional[int] = None
+    seconds: Optional[float] = None
+    note: str = ""
+
+    def __post_init__(self):
+        for name in ("epochs", "steps"):
+            if getattr(self, name) is not None:
+                require_whole(getattr(self, name), name)
+        if self.seconds is not None:
+            require_number(self.seconds, "seconds", above=0)
+        if self.epochs is None and self.steps is None and self.seconds is None:
+            raise ValueError("a Length needs at least one of epochs, steps and seconds")
+
+    def for_fit(self):
+        """The ``loop.Budget`` that ``loop.fit`` trains this long with (its epochs are required)."""
+        if self.epochs is None:
+            raise ValueError(f"loop.fit needs a number of epochs; this length has none: {self}")
+        return Budget(self.epochs, self.steps, self.seconds)
+
+    def for_recipe(self):
+        """Keyword arguments for ``runs.run_recipe``: ``epochs``, ``max_steps`` and ``max_seconds``."""
+        return {"epochs": self.epochs, "max_steps": self.steps, "max_seconds": self.seconds}
+
+    def describe(self):
+        """In words, e.g. "at most 30 epochs, 1 min 30 s of training"."""
+        parts = []
+        if self.epochs is not None:
+            parts.append(f"{self.epochs:,} epoch{'s' * (self.epochs != 1)}")
+        if self.steps is not None:
+            parts.append(f"{self.steps:,} step{'s' * (self.steps != 1)}")
+        if self.seconds is not None:
+            parts.append(f"{minutes(self.seconds)} of training")
+        return ("at most " if len(parts) > 1 else "") + ", ".join(parts)
+
+
+def minutes(seconds):
+    """A duration in words: 45 -> "45 s", 90 -> "1 min 30 s", 300 -> "5 min"."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    whole, rest = divmod(seconds, 60)
+    return f"{whole} min" + (f" {rest} s" if rest else "")
+
+
+def default_budget():
+    """"full" where a CUDA GPU is there, else "laptop"."""
+    return "full" if torch.cuda.is_available() else "laptop"
+
+
+def announce(length, what):
+    """Print, before a long cell starts, what it trains and for how long, e.g.
+    "training your G and D: at most 30 epochs, 6 min of training"."""
+    clock = "" if length.seconds is not None or not length.note else f" ({length.note})"
+    print(f"{what}: {length.describe()}{clock}")
+
+
+def plan(session, budget):
+    """The numbers of ``session`` (a notebook's name, e.g. "02_mlp_gan") for ``budget``.
+
+    Returns a namespace: ``budget`` (the one in force) and the session's
+    knobs, e.g. ``plan.train`` (a ``Length``) and ``plan.n_train``. Prints one
+    line saying which budget is in force; ``GAN_COURSE_FAST=1`` makes it
+    "smoke" whatever was asked.
+    """
+    if session not in PLANS:
+        raise ValueError(f"no budgets for a session called {session!r}; the sessions are {', '.join(PLANS)}")
+    if budget not in BUDGETS:
+        raise ValueError(f"the budget must be one of {', '.join(map(repr, BUDGETS))}, got {budget!r}")
+    chosen = "smoke" if fast_mode() else budget
+    forced = f" (GAN_COURSE_FAST=1 overrides {budget!r})" if chosen != budget else ""
+    print(f"budget: {chosen}{forced}. {SESSION_TIME[session][chosen]}")
+    return SimpleNamespace(budget=chosen, **PLANS[session][chosen])
+
+
+_H200 = "on one H200 GPU"
+
+# Each session's knobs per budget. The laptop lengths were chosen so that the
+# whole session fits about 10 minutes of a 2-core CPU; benchmarks/README.md
+# ("A student's afternoon") has what each one measured.
+PLANS = {
+    "01_data": {
+        "smoke": dict(train_limit=2000, timing_batches=20),
+        "laptop": dict(train_limit=None, timing_batches=200),
+        "full": dict(train_limit=None, timing_batches=200),
+    },
+    "02_mlp_gan": {
+        "smoke": dict(batch_size=64, n_train=1024, train=Length(epochs=2)),
+        "laptop": dict(batch_size=128, n_train=None, train=Length(epochs=30, seconds=360)),
+        "full": dict(batch_size=128, n_train=None, train=Length(epochs=30, note=f"about 80 s {_H200}")),
+    },
+    "03_dcgan": {
+        "smoke": dict(batch_size=64, n_train=256, limit=64, train=Length(epochs=2), r5=Length(steps=2),
+                      compare=Length(steps=4), styles=Length(steps=8), styles_limit=512),
+        "laptop": dict(batch_size=128, n_train=None, limit=None, train=Length(epochs=15, seconds=90),
+                       r5=Length(steps=20), compare=Length(seconds=45), styles=Length(seconds=240),
+                       styles_limit=None),
+        "full": dict(batch_size=128, n_train=None, limit=None, train=Length(epochs=15, note=f"about 1 min {_H200}"),
+                     r5=Length(steps=600, note=f"about 30 s {_H200}"), compare=Length(steps=3000),
+                     styles=Length(seconds=300), styles_limit=None),
+    },
+    "04_evaluate": {
+        "smoke": dict(n_samples=500, limit=64, toy=Length(steps=100), chunks=2, run=Length(steps=8),
+                      score=Length(steps=5)),
+        "laptop": dict(n_samples=10000, limit=None, toy=Length(steps=3000), chunks=4, run=Length(seconds=30),
+                       score=Length(seconds=20)),
+        "full": dict(n_samples=10000, limit=None, toy=Length(steps=6000), chunks=4, run=Length(steps=1500),
+                     score=Length(steps=3000)),
+    },
+    "05_conditional": {
+        "smoke": dict(n_train=512, train=Length(epochs=10, steps=8), n_per_class=100),
+        "laptop": dict(n_train=None, train=Length(epochs=10, steps=6500, seconds=300), n_per_class=1000),
+        "full": dict(n_train=None, train=Length(epochs=10, steps=6500, note=f"about 1 min {_H200}"),
+                     n_per_class=1000),
+    },
+}
+
+# What a whole session costs per budget, printed by ``plan``: measured, with the command in
+# benchmarks/README.md ("A student's afternoon").
+SESSION_TIME = {
+    "01_data": {"smoke": "The whole notebook: seconds.", "laptop": "The whole notebook: under a minute.",
+                "full": "The whole notebook: under a minute."},
+    "02_mlp_gan": {"smoke": "The whole notebook: seconds; the pictures stay noise.",
+                   "laptop": "The whole notebook: about 8 min on a 2-core CPU.",
+                   "full": f"The whole notebook: about 90 s {_H200}, about 20 min on a 2-core CPU."},
+    "03_dcgan": {"smoke": "The whole notebook: seconds; the pictures stay noise.",
+                 "laptop": "The whole notebook: about 9 min on a 2-core CPU.",
+                 "full": f"The whole notebook: about 4.5 min {_H200}, hours on a 2-core CPU."},
+    "04_evaluate": {"smoke": "The whole notebook: about a minute; the pictures stay noise.",
+                    "laptop": "The whole notebook: about 9 min on a 2-core CPU.",
+                    "full": f"The whole notebook: about 4.5 min {_H200}, over an hour on a 2-core CPU."},
+    "05_conditional": {"smoke": "The whole notebook: seconds; the pictures stay noise.",
+                       "laptop": "The whole notebook: about 7 min on a 2-core CPU.",
+                       "full": f"The whole notebook: about 1 min {_H200}, about 7 min on a 2-core CPU."},
+}
