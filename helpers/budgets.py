@@ -16,6 +16,7 @@ cell's ``Length`` says how long it trains, and ``announce`` prints that
 before the cell starts.
 """
 
+import os
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Optional
@@ -80,8 +81,12 @@ def minutes(seconds):
 
 
 def default_budget():
-    """"full" where a CUDA GPU is there, else "laptop"."""
-    return "full" if torch.cuda.is_available() else "laptop"
+    """The environment variable ``GAN_COURSE_BUDGET`` if set (how a script runs every notebook in one
+    budget), else "full" where a CUDA GPU is there, else "laptop"."""
+    chosen = os.environ.get("GAN_COURSE_BUDGET", "").strip()
+    if chosen and chosen not in BUDGETS:
+        raise ValueError(f"GAN_COURSE_BUDGET must be one of {', '.join(BUDGETS)}, got {chosen!r}")
+    return chosen or ("full" if torch.cuda.is_available() else "laptop")
 
 
 def announce(length, what):
@@ -105,7 +110,7 @@ def plan(session, budget):
         raise ValueError(f"the budget must be one of {', '.join(map(repr, BUDGETS))}, got {budget!r}")
     chosen = "smoke" if fast_mode() else budget
     forced = f" (GAN_COURSE_FAST=1 overrides {budget!r})" if chosen != budget else ""
-    print(f"budget: {chosen}{forced}. {SESSION_TIME[session][chosen]}")
+    print(f"budget: {chosen}{forced}. The whole notebook: {SESSION_TIME[session][chosen]}.")
     return SimpleNamespace(budget=chosen, **PLANS[session][chosen])
 
 
@@ -122,50 +127,48 @@ PLANS = {
     },
     "02_mlp_gan": {
         "smoke": dict(batch_size=64, n_train=1024, train=Length(epochs=2)),
-        "laptop": dict(batch_size=128, n_train=None, train=Length(epochs=30, seconds=360)),
+        # batches of 64: in 6 minutes, twice the updates of 128 (measured: all 10 digits, against 9 with 128)
+        "laptop": dict(batch_size=64, n_train=None, train=Length(epochs=30, seconds=360)),
         "full": dict(batch_size=128, n_train=None, train=Length(epochs=30, note=f"about 80 s {_H200}")),
     },
     "03_dcgan": {
-        "smoke": dict(batch_size=64, n_train=256, limit=64, train=Length(epochs=2), r5=Length(steps=2),
+        "smoke": dict(batch_size=64, n_train=256, limit=64, train=Length(epochs=2), r5=Length(steps=2), r5_limit=8,
                       compare=Length(steps=4), styles=Length(steps=8), styles_limit=512),
+        # R5's 64x64 networks take about 25 s a step on a 2-core CPU: the laptop budget only shows it run
         "laptop": dict(batch_size=128, n_train=None, limit=None, train=Length(epochs=15, seconds=90),
-                       r5=Length(steps=20), compare=Length(seconds=45), styles=Length(seconds=240),
+                       r5=Length(steps=2), r5_limit=256, compare=Length(seconds=45), styles=Length(seconds=240),
                        styles_limit=None),
         "full": dict(batch_size=128, n_train=None, limit=None, train=Length(epochs=15, note=f"about 1 min {_H200}"),
-                     r5=Length(steps=600, note=f"about 30 s {_H200}"), compare=Length(steps=3000),
+                     r5=Length(steps=600, note=f"about 30 s {_H200}"), r5_limit=None, compare=Length(steps=3000),
                      styles=Length(seconds=300), styles_limit=None),
     },
     "04_evaluate": {
         "smoke": dict(n_samples=500, limit=64, toy=Length(steps=100), chunks=2, run=Length(steps=8),
                       score=Length(steps=5)),
-        "laptop": dict(n_samples=10000, limit=None, toy=Length(steps=3000), chunks=4, run=Length(seconds=30),
+        "laptop": dict(n_samples=10000, limit=None, toy=Length(steps=3000), chunks=4, run=Length(seconds=40),
                        score=Length(seconds=20)),
         "full": dict(n_samples=10000, limit=None, toy=Length(steps=6000), chunks=4, run=Length(steps=1500),
                      score=Length(steps=3000)),
     },
     "05_conditional": {
         "smoke": dict(n_train=512, train=Length(epochs=10, steps=8), n_per_class=100),
-        "laptop": dict(n_train=None, train=Length(epochs=10, steps=6500, seconds=300), n_per_class=1000),
-        "full": dict(n_train=None, train=Length(epochs=10, steps=6500, note=f"about 1 min {_H200}"),
+        "laptop": dict(n_train=None, train=Length(epochs=20, steps=13000, seconds=300), n_per_class=1000),
+        "full": dict(n_train=None, train=Length(epochs=20, steps=13000, note=f"about 2 min {_H200}"),
                      n_per_class=1000),
     },
 }
 
-# What a whole session costs per budget, printed by ``plan``: measured, with the command in
-# benchmarks/README.md ("A student's afternoon").
+# What a whole session costs per budget, printed by ``plan`` and quoted at the top of each notebook:
+# measured with ``python benchmarks/afternoon.py --budget laptop`` (benchmarks/README.md, "A student's
+# afternoon") and, for the GPU, the notebooks at full length on one H200.
 SESSION_TIME = {
-    "01_data": {"smoke": "The whole notebook: seconds.", "laptop": "The whole notebook: under a minute.",
-                "full": "The whole notebook: under a minute."},
-    "02_mlp_gan": {"smoke": "The whole notebook: seconds; the pictures stay noise.",
-                   "laptop": "The whole notebook: about 8 min on a 2-core CPU.",
-                   "full": f"The whole notebook: about 90 s {_H200}, about 20 min on a 2-core CPU."},
-    "03_dcgan": {"smoke": "The whole notebook: seconds; the pictures stay noise.",
-                 "laptop": "The whole notebook: about 9 min on a 2-core CPU.",
-                 "full": f"The whole notebook: about 4.5 min {_H200}, hours on a 2-core CPU."},
-    "04_evaluate": {"smoke": "The whole notebook: about a minute; the pictures stay noise.",
-                    "laptop": "The whole notebook: about 9 min on a 2-core CPU.",
-                    "full": f"The whole notebook: about 4.5 min {_H200}, over an hour on a 2-core CPU."},
-    "05_conditional": {"smoke": "The whole notebook: seconds; the pictures stay noise.",
-                       "laptop": "The whole notebook: about 7 min on a 2-core CPU.",
-                       "full": f"The whole notebook: about 1 min {_H200}, about 7 min on a 2-core CPU."},
+    "01_data": {"smoke": "seconds", "laptop": "under a minute", "full": "under a minute"},
+    "02_mlp_gan": {"smoke": "seconds (its pictures stay noise)", "laptop": "about 8 min on a 2-core CPU",
+                   "full": f"about 90 s {_H200}, about 20 min on a 2-core CPU"},
+    "03_dcgan": {"smoke": "seconds (its pictures stay noise)", "laptop": "about 9 min on a 2-core CPU",
+                 "full": f"about 4.5 min {_H200}, hours on a 2-core CPU"},
+    "04_evaluate": {"smoke": "about a minute (its pictures stay noise)", "laptop": "about 9 min on a 2-core CPU",
+                    "full": f"about 4.5 min {_H200}, over an hour on a 2-core CPU"},
+    "05_conditional": {"smoke": "seconds (its pictures stay noise)", "laptop": "about 7 min on a 2-core CPU",
+                       "full": f"about 2 min {_H200} (6,500 steps took 1 min), about 7 min on a 2-core CPU"},
 }

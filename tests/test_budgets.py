@@ -81,3 +81,12 @@ def test_a_length_in_words_and_as_arguments(capsys):
     assert [budgets.minutes(s) for s in (45, 90, 300)] == ["45 s", "1 min 30 s", "5 min"]
     budgets.announce(budgets.Length(steps=600, note="about 30 s on one H200 GPU"), "training R5")
     assert capsys.readouterr().out == "training R5: 600 steps (about 30 s on one H200 GPU)\n"
+
+
+def test_each_session_opens_with_its_reading_and_computing_time():
+    for folder in ("solutions", "notebooks"):
+        for notebook in sorted((ROOT / folder).glob("0*.ipynb")):
+            opening = "".join(json.loads(notebook.read_text())["cells"][0]["source"])
+            assert re.search(r"\*\*Time\.\*\* About \d+ minutes of reading", opening), notebook
+            for budget, words in budgets.SESSION_TIME[notebook.stem].items():
+                assert f"`{budget}` {words}" in opening, (notebook, budget)

@@ -1,0 +1,279 @@
+"""What a student should see: each session's key pictures, made in the laptop budget.
+
+``python -m helpers.gallery`` trains each session's key steps the way its
+notebook does, with the course's own networks and the notebook's budget
+(``helpers.budgets``, ``laptop`` unless ``--budget`` says otherwise), and
+writes the figures into ``fig/``:
+
+- ``02_samples.png``, ``02_curves.png``  session 2's MLP GAN: its final grid; its losses, D(x) and D(G(z));
+- ``03_dcgan_samples.png``               session 3's DCGAN (R4), after section 5's training;
+- ``03_styles_samples.png``              session 3's section 9, ``course-styles``;
+- ``04_ring.png``                        session 4's ring: the data, a plain GAN, and packing (PacGAN2);
+- ``04_latent_walk.png``                 session 4's walk through the noise of ``course-mlp``;
+- ``05_rows.png``                        session 5's conditional GAN: one row per digit.
+
+``fig/gallery.json`` says, for each figure, what it shows, the budget, the
+machine, what the course's metrics measured on it, and the command and commit
+that made it. Each notebook shows its figure beside the student's own, so a
+student can tell a bug from a run that was simply short.
+``--budget smoke --out DIR`` checks that it all runs, in seconds.
+"""
+
+import argparse
+import io
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import matplotlib
+import matplotlib.pyplot as plt
+import torch
+
+from . import budgets, collapse, data, hooks, loop, metrics, models, plotting, recipes
+from .averaging import WeightAverage
+from .checkpoints import write_atomically
+from .flags import device as device_flag
+from .runs import run_recipe
+from .runtime import REPO_ROOT, resolve_device, seed_everything
+from .saved_runs import load_generator
+from .steps import GAN, train_step
+
+FIG_DIR = REPO_ROOT / "fig"
+COMMAND = "python -m helpers.gallery"
+
+
+def adam(network, lr, betas):
+    """Adam over ``network``'s weights, as the notebooks build it."""
+    return torch.optim.Adam(network.parameters(), lr=lr, betas=betas)
+
+
+def train_like_a_notebook(gan, images, labels, batch_size, length):
+    """Train ``gan`` on ``images`` (and ``labels``, or None) with ``train_step``, as a notebook's
+    training cell does; return the ``loop.History``."""
+    tensors = (images,) if labels is None else (images, labels)
+    batches = data.ShuffledBatches(*tensors, batch_size=batch_size, generator=torch.Generator().manual_seed(0))
+    step = (lambda real: train_step(gan, real)) if labels is None else (lambda real, y: train_step(gan, real, y))
+    return loop.fit(step, batches, length.for_fit(), hooks=[hooks.TrainMode(gan.generator, gan.discriminator)])
+
+
+@torch.no_grad()
+def sample_grid(generator, latent_dim, n=64, nrow=8, labels=None, seed=0):
+    """A grid ``[3, H, W]`` of ``generator``'s samples for fixed noise, drawn in eval mode."""
+    generator.eval()
+    device = next(generator.parameters()).device
+    z = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
+    images = generator(z) if labels is None else generator(z, labels.to(device))
+    return plotting.image_grid(images.float().reshape(n, 1, 28, 28), nrow=nrow, value_range="tanh")
+
+
+def write_figure(figure, path):
+    """Save a matplotlib ``figure`` as a PNG at ``path``, atomically, and close it."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(figure)
+    write_atomically(path, buffer.getvalue())
+
+
+def write_grid(grid, path):
+    """Save an ``image_grid`` picture as a PNG at ``path``, atomically (each pixel drawn 2 x 2)."""
+    write_atomically(path, plotting.png_bytes(grid, scale=2))
+
+
+def scores_of(generator, latent_dim, measure, conditional=False):
+    """The course's metrics of ``generator`` as a dict, or None when ``measure`` is False (smoke)."""
+    if not measure:
+        return None
+    if conditional:
+        return metrics.evaluate_conditional(generator, (latent_dim,), n_per_class=1000).as_dict()
+    return metrics.evaluate_generator(generator, (latent_dim,)).as_dict()
+
+
+def session_2(budget, device, out, measure):
+    """Session 2's MLP GAN (1,024 units, probabilities, Adam 2e-4 (0.5, 0.999)): grid and curves."""
+    plan = budgets.plan("02_mlp_gan", budget)
+    images, _ = data.load_to_device("mnist", "train", device=device, limit=plan.n_train)
+    seed_everything(0)
+    G, D = models.r2_generator(hidden=1024).to(device), models.r2_discriminator(hidden=1024).to(device)
+    gan = GAN(G, D, adam(G, 2e-4, (0.5, 0.999)), adam(D, 2e-4, (0.5, 0.999)), latent_shape=(64,))
+    history = train_like_a_notebook(gan, images, None, plan.batch_size, plan.train)
+    write_grid(sample_grid(G, 64), out / "02_samples.png")
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 3.8))
+    plotting.plot_history(dict(history.steps), keys=["d_loss", "g_loss"], ax=left, xlabel="step", title="losses")
+    plotting.plot_history(dict(history.epochs), keys=["d_real", "d_fake"], ax=right, title="mean D scores")
+    right.axhline(0.5, color="grey", ls="--", lw=1)
+    write_figure(figure, out / "02_curves.png")
+    trained = f"{budget} budget, {plan.train.describe()}; it trained {len(history.steps['d_loss']):,} steps"
+    return {"02_samples.png": ("session 2's MLP GAN, final samples", trained, scores_of(G, 64, measure)),
+            "02_curves.png": ("session 2's MLP GAN, losses and mean D scores", trained, None)}
+
+
+def session_3(budget, device, out, measure, work):
+    """Session 3: R4 trained as section 5 trains it; ``course-styles`` as section 9 runs it."""
+    plan = budgets.plan("03_dcgan", budget)
+    images, _ = data.load_to_device("mnist", "train", device=device, limit=plan.n_train)
+    seed_everything(0)
+    G, D = models.r4_generator().to(device), models.r4_discriminator().to(device)
+    G.apply(models.dcgan_init)
+    D.apply(models.dcgan_init)
+    gan = GAN(G, D, adam(G, 2e-4, (0.5, 0.999)), adam(D, 2e-4, (0.5, 0.999)), latent_shape=(100,), logits=True,
+              real_target=0.9, fake_target=0.0)
+    history = train_like_a_notebook(gan, images, None, plan.batch_size, plan.train)
+    write_grid(sample_grid(G, 100), out / "03_dcgan_samples.png")
+    styles = recipes.get_recipe("course-styles")
+    styles_history = run_recipe(styles, work / "course_styles", **plan.styles.for_recipe(), limit=plan.styles_limit,
+                                device=device, progress=False, evaluate=False)
+    _, G_styles = load_generator(work / "course_styles" / "checkpoint.pt", device, styles.name)
+    write_grid(sample_grid(G_styles, 64), out / "03_styles_samples.png")
+    return {"03_dcgan_samples.png": ("session 3's DCGAN (R4), final samples",
+                                     f"{budget} budget, {plan.train.describe()}; it trained {len(history.steps['d_loss']):,} steps",
+                                     scores_of(G, 100, measure)),
+            "03_styles_samples.png": ("session 3's course-styles, final samples",
+                                      f"{budget} budget, {plan.styles.describe()}; it trained "
+                                      f"{len(styles_history.steps['d_loss']):,} steps", scores_of(G_styles, 64, measure))}
+
+
+def session_4(budget, device, out, measure, work):
+    """Session 4: the ring without and with packing; a walk through ``course-mlp``'s noise."""
+    plan = budgets.plan("04_evaluate", budget)
+    ring = collapse.ring()
+    figure, axes = plt.subplots(1, 3, figsize=(12, 4))
+    axes[0].scatter(*ring.sample(2500, torch.Generator().manual_seed(0)).T, s=2)
+    axes[0].set_title("real: 8 narrow modes")
+    found = {}
+    for ax, m in zip(axes[1:], (1, 2)):
+        G_toy, _ = collapse.train_toy_gan(ring, m=m, steps=plan.toy.steps, lr=2e-3, batch_size=256)
+        report = collapse.mode_report(collapse.generate_points(G_toy), ring)
+        found[f"m={m}"] = {"modes": report["modes"], "high_quality": round(report["high_quality"], 3)}
+        ax.scatter(*collapse.generate_points(G_toy).T, s=2, color="tab:orange")
+        ax.scatter(*ring.centres.T, marker="x", color="black")
+        ax.set_title(f"{'plain GAN' if m == 1 else f'packing m={m}'}: {report['modes']}/8 modes, "
+                     f"{report['high_quality']:.0%} high quality")
+    for ax in axes:
+        ax.set(xlim=(-1.6, 1.6), ylim=(-1.6, 1.6), aspect="equal")
+    write_figure(figure, out / "04_ring.png")
+
+    course_mlp = recipes.get_recipe("course-mlp")
+    run_dir = work / "course_mlp"
+    for chunk in range(plan.chunks):
+        run_recipe(course_mlp, run_dir, **plan.run.for_recipe(), resume=chunk > 0, device=device, limit=plan.limit,
+                   progress=False, evaluate=False)
+    _, G_run = load_generator(run_dir / "checkpoint.pt", device, course_mlp.name)
+    g = torch.Generator().manual_seed(4)
+    z0, z1 = torch.randn(64, generator=g), torch.randn(64, generator=g)
+    walk = torch.stack([(1 - t) * z0 + t * z1 for t in torch.linspace(0, 1, 10).tolist()])
+    with torch.no_grad():
+        write_grid(plotting.image_grid(G_run(walk.to(device)).float(), nrow=10, value_range="tanh"),
+                   out / "04_latent_walk.png")
+    return {"04_ring.png": ("session 4's ring: the data, a plain GAN, packing m=2",
+                            f"{budget} budget, {plan.toy.describe()} each", found),
+            "04_latent_walk.png": ("session 4's latent walk, course-mlp, along the straight line",
+                                   f"{budget} budget, {plan.chunks} x {plan.run.describe()}",
+                                   scores_of(G_run, 64, measure))}
+
+
+def session_5(budget, device, out, measure):
+    """Session 5's conditional GAN (lr 2e-3, Adam (0.0, 0.99), an average of G's weights): one row per digit."""
+    plan = budgets.plan("05_conditional", budget)
+    images, labels = data.load_to_device("mnist", "train", device=device, limit=plan.n_train)
+    torch.manual_seed(0)
+    G, D = models.ConditionalGenerator().to(device), models.ConditionalDiscriminator().to(device)
+    gan = GAN(G, D, adam(G, 2e-3, (0.0, 0.99)), adam(D, 2e-3, (0.0, 0.99)), latent_shape=(64,), logits=True,
+              n_classes=10, average=WeightAverage(G))
+    history = train_like_a_notebook(gan, images, labels, 64, plan.train)
+    rows = torch.arange(10).repeat_interleave(10)
+    noise_per_column = torch.randn(10, 64, generator=torch.Generator().manual_seed(1)).repeat(10, 1).to(device)
+    with torch.no_grad():
+        gan.sampler.eval()
+        grid = plotting.image_grid(gan.sampler(noise_per_column, rows.to(device)).float(), nrow=10, value_range="tanh")
+    write_grid(grid, out / "05_rows.png")
+    return {"05_rows.png": ("session 5's conditional GAN (the average of G's weights), one row per digit",
+                            f"{budget} budget, {plan.train.describe()}; it trained {len(history.steps['d_loss']):,} steps",
+                            scores_of(gan.sampler, 64, measure, conditional=True))}
+
+
+def machine():
+    """This machine in words, e.g. "2 CPUs (AMD EPYC 7B13), no GPU, torch 2.14.0"."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                 if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{os.cpu_count()} CPUs ({cpu}), {gpu}, torch {torch.__version__}"
+
+
+def commit():
+    """The repository's commit (with "+changes" if the tree differs from it), or "unknown"."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.strip()
+
+    try:
+        return git("rev-parse", "--short", "HEAD") + ("+changes" if git("status", "--porcelain", "--", "helpers") else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def caption(record, name):
+    """The caption a notebook shows under figure ``name`` of a ``gallery.json`` ``record``: what it shows,
+    how long it trained, what it measured, on which machine, by which command at which commit."""
+    figure = record["figures"][name]
+    return (f"*The course's own code: {figure['shows']}. {figure['trained'][0].upper()}{figure['trained'][1:]}"
+            f"{measured_in_words(figure['measured'])}. {record['machine']}; made by `{record['command']}` "
+            f"at commit {record['commit']}.*")
+
+
+def measured_in_words(measured):
+    """"; FD 20.1 (2.8x the floor), 10/10 classes, ..." for scores, the modes for the ring, "" for nothing."""
+    if not measured:
+        return ""
+    if "fd" not in measured:  # the ring: modes per packing degree
+        return "; " + ", ".join(f"{m}: {r['modes']}/8 modes" for m, r in measured.items())
+    words = (f"; FD {measured['fd']:.1f} ({measured['fd'] / measured['floor']:.1f}x the floor), "
+             f"{measured['covered']}/10 classes, precision {measured['precision']:.2f}, recall {measured['recall']:.2f}")
+    return words + (f", conditional accuracy {measured['accuracy']:.1%}" if "accuracy" in measured else "")
+
+
+def make_gallery(budget, out, device=None):
+    """Train each session's key steps in ``budget`` and write the figures and ``gallery.json`` into ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(device)
+    measure = budget != "smoke"
+    figures, seconds = {}, {}
+    with tempfile.TemporaryDirectory(prefix="gallery-") as work:
+        for name, make in (("02", lambda: session_2(budget, device, out, measure)),
+                           ("03", lambda: session_3(budget, device, out, measure, Path(work))),
+                           ("04", lambda: session_4(budget, device, out, measure, Path(work))),
+                           ("05", lambda: session_5(budget, device, out, measure))):
+            start = time.perf_counter()
+            figures.update(make())
+            seconds[name] = round(time.perf_counter() - start)
+            print(f"session {name}: {seconds[name]} s")
+    record = {"command": f"{COMMAND} --budget {budget}", "commit": commit(), "machine": machine(),
+              "budget": budget, "seconds_per_session": seconds,
+              "figures": {file: {"shows": shows, "trained": trained, "measured": measured}
+                          for file, (shows, trained, measured) in figures.items()}}
+    write_atomically(out / "gallery.json", (json.dumps(record, indent=1) + "\n").encode())
+    return record
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--budget", choices=budgets.BUDGETS, default="laptop",
+                        help="the notebooks' budget to train in (default: laptop)")
+    parser.add_argument("--out", type=Path, default=FIG_DIR, help="where the figures go (default: fig/)")
+    parser.add_argument("--device", type=device_flag, default=None, help="cpu, cuda or mps (default: the best)")
+    args = parser.parse_args(argv)
+    matplotlib.use("Agg")
+    record = make_gallery(args.budget, args.out, args.device)
+    print(f"wrote {len(record['figures'])} figures and gallery.json into {args.out}")
+
+
+if __name__ == "__main__":
+    main()
