@@ -14,7 +14,8 @@ writes the figures into ``fig/``:
 
 ``fig/gallery.json`` says, for each figure, what it shows, the budget, the
 machine, what the course's metrics measured on it, and the command and commit
-that made it. Each notebook shows its figure beside the student's own, so a
+that made it. ``--sessions 04`` makes one session's figures again and keeps
+the others'. Each notebook shows its figure beside the student's own, so a
 student can tell a bug from a run that was simply short.
 ``--budget smoke --out DIR`` checks that it all runs, in seconds.
 """
@@ -224,8 +225,8 @@ def caption(record, name):
     how long it trained, what it measured, on which machine, by which command at which commit."""
     figure = record["figures"][name]
     return (f"*The course's own code: {figure['shows']}. {figure['trained'][0].upper()}{figure['trained'][1:]}"
-            f"{measured_in_words(figure['measured'])}. {record['machine']}; made by `{record['command']}` "
-            f"at commit {record['commit']}.*")
+            f"{measured_in_words(figure['measured'])}. {figure['machine']}; made by `{figure['command']}` "
+            f"at commit {figure['commit']}.*")
 
 
 def measured_in_words(measured):
@@ -239,27 +240,38 @@ def measured_in_words(measured):
     return words + (f", conditional accuracy {measured['accuracy']:.1%}" if "accuracy" in measured else "")
 
 
-def make_gallery(budget, out, device=None):
-    """Train each session's key steps in ``budget`` and write the figures and ``gallery.json`` into ``out``."""
+SESSIONS = ("02", "03", "04", "05")
+
+
+def make_gallery(budget, out, device=None, sessions=SESSIONS):
+    """Train ``sessions``' key steps in ``budget`` and write their figures into ``out``; return the record.
+
+    ``out/gallery.json`` keeps, for every figure, what it shows, what it
+    measured, and the budget, command, commit and machine that made it. A run
+    of some sessions only replaces their figures' entries and keeps the rest.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(device)
     measure = budget != "smoke"
-    figures, seconds = {}, {}
+    record_path = out / "gallery.json"
+    record = json.loads(record_path.read_text()) if record_path.exists() else {"figures": {}}
+    command = f"{COMMAND} --budget {budget}" + ("" if tuple(sessions) == SESSIONS else f" --sessions {' '.join(sessions)}")
+    made_by = {"budget": budget, "command": command, "commit": commit(), "machine": machine()}
     with tempfile.TemporaryDirectory(prefix="gallery-") as work:
-        for name, make in (("02", lambda: session_2(budget, device, out, measure)),
-                           ("03", lambda: session_3(budget, device, out, measure, Path(work))),
-                           ("04", lambda: session_4(budget, device, out, measure, Path(work))),
-                           ("05", lambda: session_5(budget, device, out, measure))):
+        makers = {"02": lambda: session_2(budget, device, out, measure),
+                  "03": lambda: session_3(budget, device, out, measure, Path(work)),
+                  "04": lambda: session_4(budget, device, out, measure, Path(work)),
+                  "05": lambda: session_5(budget, device, out, measure)}
+        for name in sessions:
             start = time.perf_counter()
-            figures.update(make())
-            seconds[name] = round(time.perf_counter() - start)
-            print(f"session {name}: {seconds[name]} s")
-    record = {"command": f"{COMMAND} --budget {budget}", "commit": commit(), "machine": machine(),
-              "budget": budget, "seconds_per_session": seconds,
-              "figures": {file: {"shows": shows, "trained": trained, "measured": measured}
-                          for file, (shows, trained, measured) in figures.items()}}
-    write_atomically(out / "gallery.json", (json.dumps(record, indent=1) + "\n").encode())
+            figures = makers[name]()
+            seconds = round(time.perf_counter() - start)
+            print(f"session {name}: {seconds} s")
+            for file, (shows, trained, measured) in figures.items():
+                record["figures"][file] = {"shows": shows, "trained": trained, "measured": measured,
+                                           "session_seconds": seconds, **made_by}
+    write_atomically(record_path, (json.dumps(record, indent=1) + "\n").encode())
     return record
 
 
@@ -269,10 +281,13 @@ def main(argv=None):
                         help="the notebooks' budget to train in (default: laptop)")
     parser.add_argument("--out", type=Path, default=FIG_DIR, help="where the figures go (default: fig/)")
     parser.add_argument("--device", type=device_flag, default=None, help="cpu, cuda or mps (default: the best)")
+    parser.add_argument("--sessions", nargs="+", choices=SESSIONS, default=list(SESSIONS),
+                        help="make only these sessions' figures, keeping the others' (default: all)")
     args = parser.parse_args(argv)
     matplotlib.use("Agg")
-    record = make_gallery(args.budget, args.out, args.device)
-    print(f"wrote {len(record['figures'])} figures and gallery.json into {args.out}")
+    record = make_gallery(args.budget, args.out, args.device, tuple(args.sessions))
+    print(f"wrote the figures of sessions {' '.join(args.sessions)} into {args.out}; "
+          f"{args.out / 'gallery.json'} describes all {len(record['figures'])}")
 
 
 if __name__ == "__main__":
