@@ -151,7 +151,7 @@ def session_4(budget, device, out, measure, work):
         found[f"m={m}"] = {"modes": report["modes"], "high_quality": round(report["high_quality"], 3)}
         ax.scatter(*collapse.generate_points(G_toy).T, s=2, color="tab:orange")
         ax.scatter(*ring.centres.T, marker="x", color="black")
-        ax.set_title(f"{'plain GAN' if m == 1 else f'packing m={m}'}: {report['modes']}/8 modes, "
+        ax.set_title(f"{'plain GAN' if m == 1 else f'packing m={m}'}\n{report['modes']}/8 modes, "
                      f"{report['high_quality']:.0%} high quality")
     for ax in axes:
         ax.set(xlim=(-1.6, 1.6), ylim=(-1.6, 1.6), aspect="equal")
