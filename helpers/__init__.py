@@ -8,7 +8,7 @@ the ones above it in this list):
 - ``helpers.flags``           the command lines' flag types: a bad value is refused by argparse, in words
 - ``helpers.data``            MNIST / Fashion-MNIST files, the pixel-range converter, batch iterators
 - ``helpers.plotting``        image grids and training curves, drawn in a notebook
-- ``helpers.static_figures``  ``python -m helpers.static_figures``: regenerates the files in ``fig/``
+- ``helpers.static_figures``  ``python -m helpers.static_figures``: regenerates the diagram and the MNIST grid in ``fig/``
 - ``helpers.snapshots``       fixed-noise grids across training, as PNGs and an animation
 - ``helpers.models``          the reference recipes' networks, layer by layer, and the conditional pair
 - ``helpers.recipes``         the reference recipes as named presets
@@ -27,6 +27,7 @@ the ones above it in this list):
 - ``helpers.saved_runs``      generators from saved runs: load one, or train a short run once and reuse it
 - ``helpers.train``           ``python -m helpers.train``: the command line over ``runs``
 - ``helpers.evaluate``        ``python -m helpers.evaluate``: measure a saved run
+- ``helpers.gallery``         ``python -m helpers.gallery``: each session's key figures in the laptop budget, into ``fig/``
 - ``helpers.demo``            session 5's interactive demo (ipywidgets): choose the digit, move the noise
 - ``helpers.checks``          each session's friendly exercise checks: the fix first, then the evidence
 - ``helpers.taught``          which session teaches each course function that answers an exercise, and the

@@ -1,6 +1,7 @@
 """The course's static figures, drawn by code so anyone can regenerate them.
 
-``python -m helpers.static_figures`` rewrites every file in ``fig/``:
+``python -m helpers.static_figures`` rewrites these two files in ``fig/`` (the others are the
+gallery's, made by training: ``python -m helpers.gallery``):
 
 - ``fig/gan_diagram.png``  noise -> G -> fake; real/fake -> D -> probability; the two losses;
 - ``fig/mnist_grid.png``   the first 64 real digits of the MNIST test split.
