@@ -221,12 +221,11 @@ def commit():
 
 
 def caption(record, name):
-    """The caption a notebook shows under figure ``name`` of a ``gallery.json`` ``record``: what it shows,
-    how long it trained, what it measured, on which machine, by which command at which commit."""
+    """The caption a notebook shows under figure ``name`` of a ``gallery.json`` ``record``: how long it
+    trained, what it measured, on which machine, by which command at which commit."""
     figure = record["figures"][name]
-    return (f"*The course's own code: {figure['shows']}. {figure['trained'][0].upper()}{figure['trained'][1:]}"
-            f"{measured_in_words(figure['measured'])}. {figure['machine']}; made by `{figure['command']}` "
-            f"at commit {figure['commit']}.*")
+    return (f"*{figure['trained'][0].upper()}{figure['trained'][1:]}{measured_in_words(figure['measured'])}. "
+            f"{figure['machine']}; `{figure['command']}`, commit {figure['commit']}.*")
 
 
 def measured_in_words(measured):

@@ -96,6 +96,6 @@ def test_each_session_opens_with_its_reading_and_computing_time():
     for folder in ("solutions", "notebooks"):
         for notebook in sorted((ROOT / folder).glob("0*.ipynb")):
             opening = "".join(json.loads(notebook.read_text())["cells"][0]["source"])
-            assert re.search(r"\*\*Time\.\*\* About \d+ minutes of reading", opening), notebook
+            assert re.search(r"\*\*Time\.\*\* Reading: about \d+ min\. Running", opening), notebook
             for budget, words in budgets.SESSION_TIME[notebook.stem].items():
                 assert f"`{budget}` {words}" in opening, (notebook, budget)
