@@ -164,11 +164,11 @@ PLANS = {
 SESSION_TIME = {
     "01_data": {"smoke": "seconds", "laptop": "seconds", "full": "seconds"},
     "02_mlp_gan": {"smoke": "seconds (its pictures stay noise)", "laptop": "about 6 min on a 2-core CPU",
-                   "full": f"about 90 s {_H200}, about 12 min on a 2-core CPU"},
+                   "full": f"about 90 s {_H200}, about 10 min on a 2-core CPU"},
     "03_dcgan": {"smoke": "seconds (its pictures stay noise)", "laptop": "about 7 min on a 2-core CPU",
                  "full": f"about 4.5 min {_H200}, hours on a 2-core CPU"},
     "04_evaluate": {"smoke": "about a minute (its pictures stay noise)", "laptop": "about 7 min on a 2-core CPU",
                     "full": f"about 4.5 min {_H200}, over an hour on a 2-core CPU"},
     "05_conditional": {"smoke": "seconds (its pictures stay noise)", "laptop": "about 5 min on a 2-core CPU",
-                       "full": f"about 2 min {_H200} (6,500 steps took 1 min), 5 to 10 min on a 2-core CPU"},
+                       "full": f"about 2 min {_H200} (6,500 steps took 1 min), about 5 min on a 2-core CPU"},
 }
