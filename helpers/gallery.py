@@ -41,6 +41,7 @@ from .flags import device as device_flag
 from .runs import run_recipe
 from .runtime import REPO_ROOT, resolve_device, seed_everything
 from .saved_runs import load_generator
+from .snapshots import Snapshots
 from .steps import GAN, train_step
 
 FIG_DIR = REPO_ROOT / "fig"
@@ -61,14 +62,15 @@ def train_like_a_notebook(gan, images, labels, batch_size, length):
     return loop.fit(step, batches, length.for_fit(), hooks=[hooks.TrainMode(gan.generator, gan.discriminator)])
 
 
-@torch.no_grad()
-def sample_grid(generator, latent_dim, n=64, nrow=8, labels=None, seed=0):
-    """A grid ``[3, H, W]`` of ``generator``'s samples for fixed noise, drawn in eval mode."""
-    generator.eval()
-    device = next(generator.parameters()).device
-    z = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
-    images = generator(z) if labels is None else generator(z, labels.to(device))
-    return plotting.image_grid(images.float().reshape(n, 1, 28, 28), nrow=nrow, value_range="tanh")
+def sample_grid(generator, noise, nrow=8, labels=None):
+    """The grid ``[3, H, W]`` of ``generator(noise)`` (or ``generator(noise, labels)``), drawn in eval mode:
+    ``Snapshots.take``, the same drawing as the notebooks' fixed-noise grids."""
+    return Snapshots(noise, nrow=nrow, labels=labels).take(generator, 0)
+
+
+def noise(n, latent_dim, seed=0):
+    """``n`` fixed standard normal vectors ``[n, latent_dim]``, the same on every run."""
+    return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
 
 
 def write_figure(figure, path):
@@ -101,7 +103,7 @@ def session_2(budget, device, out, measure):
     G, D = models.r2_generator(hidden=1024).to(device), models.r2_discriminator(hidden=1024).to(device)
     gan = GAN(G, D, adam(G, 2e-4, (0.5, 0.999)), adam(D, 2e-4, (0.5, 0.999)), latent_shape=(64,))
     history = train_like_a_notebook(gan, images, None, plan.batch_size, plan.train)
-    write_grid(sample_grid(G, 64), out / "02_samples.png")
+    write_grid(sample_grid(G, noise(64, 64)), out / "02_samples.png")
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, 3.8))
     plotting.plot_history(dict(history.steps), keys=["d_loss", "g_loss"], ax=left, xlabel="step", title="losses")
     plotting.plot_history(dict(history.epochs), keys=["d_real", "d_fake"], ax=right, title="mean D scores")
@@ -123,12 +125,12 @@ def session_3(budget, device, out, measure, work):
     gan = GAN(G, D, adam(G, 2e-4, (0.5, 0.999)), adam(D, 2e-4, (0.5, 0.999)), latent_shape=(100,), logits=True,
               real_target=0.9, fake_target=0.0)
     history = train_like_a_notebook(gan, images, None, plan.batch_size, plan.train)
-    write_grid(sample_grid(G, 100), out / "03_dcgan_samples.png")
+    write_grid(sample_grid(G, noise(64, 100)), out / "03_dcgan_samples.png")
     styles = recipes.get_recipe("course-styles")
     styles_history = run_recipe(styles, work / "course_styles", **plan.styles.for_recipe(), limit=plan.styles_limit,
                                 device=device, progress=False, evaluate=False)
     _, G_styles = load_generator(work / "course_styles" / "checkpoint.pt", device, styles.name)
-    write_grid(sample_grid(G_styles, 64), out / "03_styles_samples.png")
+    write_grid(sample_grid(G_styles, noise(64, 64)), out / "03_styles_samples.png")
     return {"03_dcgan_samples.png": ("session 3's DCGAN (R4), final samples",
                                      f"{budget} budget, {plan.train.describe()}; it trained {len(history.steps['d_loss']):,} steps",
                                      scores_of(G, 100, measure)),
@@ -166,9 +168,7 @@ def session_4(budget, device, out, measure, work):
     g = torch.Generator().manual_seed(4)
     z0, z1 = torch.randn(64, generator=g), torch.randn(64, generator=g)
     walk = torch.stack([(1 - t) * z0 + t * z1 for t in torch.linspace(0, 1, 10).tolist()])
-    with torch.no_grad():
-        write_grid(plotting.image_grid(G_run(walk.to(device)).float(), nrow=10, value_range="tanh"),
-                   out / "04_latent_walk.png")
+    write_grid(sample_grid(G_run, walk, nrow=10), out / "04_latent_walk.png")
     return {"04_ring.png": ("session 4's ring: the data, a plain GAN, packing m=2",
                             f"{budget} budget, {plan.toy.describe()} each", found),
             "04_latent_walk.png": ("session 4's latent walk, course-mlp, along the straight line",
@@ -185,11 +185,8 @@ def session_5(budget, device, out, measure):
     gan = GAN(G, D, adam(G, 2e-3, (0.0, 0.99)), adam(D, 2e-3, (0.0, 0.99)), latent_shape=(64,), logits=True,
               n_classes=10, average=WeightAverage(G))
     history = train_like_a_notebook(gan, images, labels, 64, plan.train)
-    rows = torch.arange(10).repeat_interleave(10)
-    noise_per_column = torch.randn(10, 64, generator=torch.Generator().manual_seed(1)).repeat(10, 1).to(device)
-    with torch.no_grad():
-        gan.sampler.eval()
-        grid = plotting.image_grid(gan.sampler(noise_per_column, rows.to(device)).float(), nrow=10, value_range="tanh")
+    rows = torch.arange(10).repeat_interleave(10)  # one row per digit, one noise vector per column
+    grid = sample_grid(gan.sampler, noise(10, 64, seed=1).repeat(10, 1), nrow=10, labels=rows)
     write_grid(grid, out / "05_rows.png")
     return {"05_rows.png": ("session 5's conditional GAN (the average of G's weights), one row per digit",
                             f"{budget} budget, {plan.train.describe()}; it trained {len(history.steps['d_loss']):,} steps",
