@@ -10,6 +10,12 @@ the mean and standard error of PacGAN's three numbers (modes captured, the
 share of high-quality samples, the reverse KL of the mode histogram) beside
 the rows of PacGAN's Table 1, with the CPU wall time of a trial.
 
+``--losses`` trains every row with each of session 6's losses
+(``helpers.losses.LOSSES``: ``bce``, the course's non-saturating BCE;
+``lsgan``; ``hinge``; ``wgan-gp``, whose critic takes 5 steps per G step, so
+``--steps`` counts G's steps; ``bce-sn``, BCE with a spectrally normalised D),
+and ``--packing`` chooses the rows' packing degrees.
+
 A second part shows the other classic failure: G's original, saturating loss
 log(1 - D(G(z))) against the non-saturating -log D(G(z)). It trains the same
 plain GAN on the ring with each and prints mean D(G(z)) and the norm of G's
@@ -24,6 +30,8 @@ Usage::
     python benchmarks/mode_collapse.py --steps 6000 --average 0 --d-hidden 128   # session 4's toy GAN, shorter
     python benchmarks/mode_collapse.py --seeds 10 --steps 10000
     python benchmarks/mode_collapse.py --steps 15000 --d-hidden 512 --mixtures grid   # a stronger D, the grid only
+    python benchmarks/mode_collapse.py --steps 4000 --d-hidden 512 --mixtures grid --packing GAN PacGAN2 \
+        --losses bce lsgan hinge wgan-gp bce-sn                            # session 6's losses, side by side
     python benchmarks/mode_collapse.py --seeds 1 --steps 50 --loss-steps 20   # a smoke run
 """
 
@@ -36,21 +44,21 @@ from concurrent.futures import ProcessPoolExecutor
 
 import torch
 
-from helpers import collapse, flags
+from helpers import collapse, flags, losses
 
 MIXTURES = {"ring": collapse.ring, "grid": collapse.grid}
 PACKING = {"GAN": 1, "PacGAN2": 2, "PacGAN4": 4}
 
 
 def trial(args):
-    """One training run: ``(mixture name, model name, seed, steps, lr, average decay, D's hidden units)``
+    """One training run: ``(mixture name, loss, model name, seed, steps, lr, average decay, D's hidden units)``
     -> (report dict, seconds)."""
-    mixture_name, model, seed, steps, lr, average, d_hidden = args
+    mixture_name, loss, model, seed, steps, lr, average, d_hidden = args
     torch.set_num_threads(1)
     mixture = MIXTURES[mixture_name]()
     start = time.perf_counter()
     G, _ = collapse.train_toy_gan(mixture, m=PACKING[model], steps=steps, seed=seed, lr=lr, batch_size=256,
-                                  average_decay=average or None, d_hidden=d_hidden)
+                                  average_decay=average or None, d_hidden=d_hidden, loss=loss)
     seconds = time.perf_counter() - start
     return collapse.mode_report(collapse.generate_points(G, 2500, seed=seed + 1000), mixture), seconds
 
@@ -62,36 +70,40 @@ def mean_and_error(values):
     return mean, error
 
 
-def collapse_table(seeds, steps, lr, workers, average=0.999, d_hidden=256, mixtures=tuple(MIXTURES)):
-    """Train every (mixture, model, seed); print our table beside the published one. Returns the rows."""
-    jobs = [(mixture, model, seed, steps, lr, average, d_hidden)
-            for mixture in mixtures for model in PACKING for seed in range(seeds)]
+def collapse_table(seeds, steps, lr, workers, average=0.999, d_hidden=256, mixtures=tuple(MIXTURES),
+                   loss_names=("bce",), packing=tuple(PACKING)):
+    """Train every (mixture, loss, model, seed); print our table beside the published one (BCE's rows).
+    Returns ``{(mixture, loss, model): numbers}``."""
+    jobs = [(mixture, loss, model, seed, steps, lr, average, d_hidden)
+            for mixture in mixtures for loss in loss_names for model in packing for seed in range(seeds)]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(trial, jobs))
     rows = {}
-    for (mixture, model, *_), (report, seconds) in zip(jobs, results):
-        rows.setdefault((mixture, model), []).append((report, seconds))
+    for (mixture, loss, model, *_), (report, seconds) in zip(jobs, results):
+        rows.setdefault((mixture, loss, model), []).append((report, seconds))
     drawn = f"an average of G's weights (decay {average})" if average else "G's last weights"
     print(f"{seeds} seed(s) per row, {steps:,} steps per trial, D of {d_hidden} units judging 256 samples or "
           f"packs a step, "
           f"2,500 samples each from {drawn}; "
           f"mean +- standard error; the paper: 10 trials")
-    header = f"{'':9} {'model':8} {'modes':>12} {'high quality':>13} {'reverse KL':>16} {'s/trial':>8}"
+    header = f"{'':9} {'loss':8} {'model':8} {'modes':>12} {'high quality':>13} {'reverse KL':>16} {'s/trial':>8}"
     print(header)
     print("-" * len(header))
     table = {}
-    for (mixture, model), runs in rows.items():
+    for (mixture, loss, model), runs in rows.items():
         modes = mean_and_error([r["modes"] for r, _ in runs])
         quality = mean_and_error([r["high_quality"] for r, _ in runs])
         kl = mean_and_error([r["reverse_kl"] for r, _ in runs if not math.isnan(r["reverse_kl"])] or [math.nan])
         seconds = statistics.fmean(s for _, s in runs)
         size = len(MIXTURES[mixture]().centres)
-        table[(mixture, model)] = {"modes": modes, "high_quality": quality, "reverse_kl": kl, "seconds": seconds}
-        paper = collapse.PUBLISHED[mixture][model]
-        print(f"{mixture:9} {model:8} {modes[0]:5.1f}+-{modes[1]:3.1f}/{size:<2} {quality[0]:8.1%}+-{quality[1]:4.1%} "
-              f"{kl[0]:9.2f}+-{kl[1]:4.2f} {seconds:8.1f}")
-        print(f"{'  paper':9} {model:8} {paper[0]:5.1f}+-{paper[1]:3.1f}/{size:<2} {paper[2]:8.1%}{'':6} "
-              f"{paper[3]:9.2f}")
+        table[(mixture, loss, model)] = {"modes": modes, "high_quality": quality, "reverse_kl": kl,
+                                         "seconds": seconds}
+        print(f"{mixture:9} {loss:8} {model:8} {modes[0]:5.1f}+-{modes[1]:3.1f}/{size:<2} "
+              f"{quality[0]:8.1%}+-{quality[1]:4.1%} {kl[0]:9.2f}+-{kl[1]:4.2f} {seconds:8.1f}")
+        if loss == "bce":
+            paper = collapse.PUBLISHED[mixture][model]
+            print(f"{'  paper':9} {'bce':8} {model:8} {paper[0]:5.1f}+-{paper[1]:3.1f}/{size:<2} {paper[2]:8.1%}{'':6} "
+                  f"{paper[3]:9.2f}")
     return table
 
 
@@ -130,13 +142,19 @@ def main(argv=None):
                         help="units in each hidden layer of D (default 256; session 4's toy GAN has 128)")
     parser.add_argument("--mixtures", nargs="+", choices=list(MIXTURES), default=list(MIXTURES),
                         help="which of PacGAN's mixtures to train on (default: both)")
+    parser.add_argument("--losses", nargs="+", choices=list(losses.LOSSES), default=["bce"],
+                        help="train every row with each of these losses (default: bce, the course's)")
+    parser.add_argument("--packing", nargs="+", choices=list(PACKING), default=list(PACKING),
+                        help="which packing degrees to train (default: all three)")
     parser.add_argument("--loss-steps", type=flags.positive_int, default=400,
                         help="steps of the G-loss comparison (default 400)")
     parser.add_argument("--workers", type=flags.positive_int, default=os.cpu_count() or 1,
                         help="parallel trials (default: cores)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    collapse_table(args.seeds, args.steps, args.lr, args.workers, args.average, args.d_hidden, args.mixtures)
+    print("losses: " + "; ".join(f"{name}: {losses.LOSSES[name].words}" for name in args.losses))
+    collapse_table(args.seeds, args.steps, args.lr, args.workers, args.average, args.d_hidden, args.mixtures,
+                   args.losses, args.packing)
     loss_comparison(args.loss_steps, args.lr)
     print(f"\ntotal wall time {time.perf_counter() - start:.0f} s with {args.workers} worker(s)")
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import data
+from . import data, losses
 from .averaging import WeightAverage
 from .metrics import balanced_labels
 from .runtime import fast_bfloat16, resolve_device
@@ -131,6 +131,10 @@ def build_gan(recipe, device):
     if recipe.init is not None:
         generator.apply(recipe.init)
         discriminator.apply(recipe.init)
+    loss = losses.get_loss(recipe.loss)
+    if loss.name != "bce" and not recipe.logits:
+        raise ValueError(f"recipe {recipe.name}: the {loss.name} loss needs a D that returns raw scores "
+                         f"(logits=True); this one ends in a Sigmoid")
     return GAN(
         generator=generator,
         discriminator=discriminator,
@@ -145,6 +149,7 @@ def build_gan(recipe, device):
         pixel_range=recipe.pixel_range,
         n_classes=recipe.n_labels,
         average=None if recipe.average_decay is None else WeightAverage(generator, recipe.average_decay),
+        **losses.gan_settings(loss.name),
     )
 
 

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import losses
 from .averaging import WeightAverage
 from .guards import describe, require_number, require_tensor, require_whole
 from .hooks import TrainMode
@@ -155,8 +156,18 @@ def saturating_generator_loss(d_fake_logits):
     return -F.softplus(d_fake_logits).mean()
 
 
+def packed_penalty(weight):
+    """WGAN-GP's penalty, ``weight`` times it, for a ``PackedDiscriminator``: taken on packs, the inputs its
+    critic judges (a pack's score reaches each of its members ``m`` times, so a penalty per sample would
+    not be the critic's)."""
+    def penalty(D, real, fake):
+        real, fake = pack(real, D.m), pack(fake, D.m)
+        return weight * losses.gradient_penalty(D.discriminator, real, fake, losses.random_mix(real))
+    return penalty
+
+
 def train_toy_gan(mixture, m=1, steps=3000, batch_size=128, lr=1e-3, seed=0, g_loss_fn=None, on_step=None,
-                  average_decay=None, d_hidden=128):
+                  average_decay=None, d_hidden=128, loss="bce"):
     """Train a small GAN (packing degree ``m``) on ``mixture`` for ``steps`` steps; return ``(G, history)``.
 
     ``batch_size``: how many inputs D judges per step, as in PacGAN: packs of
@@ -169,17 +180,27 @@ def train_toy_gan(mixture, m=1, steps=3000, batch_size=128, lr=1e-3, seed=0, g_l
     ``average_decay``: keep an average of G's weights (``averaging.WeightAverage``)
     and return it, in eval mode, instead of G's last weights (None: return G).
     ``d_hidden``: units in each of D's hidden layers.
+    ``loss``: a name of ``losses.LOSSES`` (session 6). ``steps`` counts G's
+    steps: a loss with ``n_critic`` critic steps per G step (WGAN-GP: 5) trains
+    D ``n_critic * steps`` times, each on a fresh batch.
     """
     for name, value in (("m (packing)", m), ("steps", steps), ("batch_size", batch_size), ("d_hidden", d_hidden)):
         require_whole(value, name)
     require_number(lr, "lr", above=0)
+    chosen = losses.get_loss(loss)
+    if g_loss_fn is not None and loss != "bce":
+        raise ValueError(f"g_loss_fn replaces BCE's G loss; it cannot be combined with loss={loss!r}")
     torch.manual_seed(seed)
     G, D = toy_generator(), toy_discriminator(m, d_hidden)
+    if chosen.spectral_norm:
+        losses.with_spectral_norm(D)
     gan = GAN(G, D, torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999)),
               torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999)), latent_shape=(2,), logits=True,
-              g_loss_fn=g_loss_fn, pixel_range=None,
+              d_loss_fn=chosen.d_loss, g_loss_fn=g_loss_fn or chosen.g_loss, pixel_range=None,
+              penalty=packed_penalty(chosen.penalty_weight) if chosen.penalty_weight else None,
+              n_critic=chosen.n_critic,
               average=None if average_decay is None else WeightAverage(G, average_decay))
-    points = Points(mixture, batch_size * m, steps, torch.Generator().manual_seed(seed))
+    points = Points(mixture, batch_size * m, steps * chosen.n_critic, torch.Generator().manual_seed(seed))
 
     def step(real):
         numbers = train_step(gan, real)

@@ -13,7 +13,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from . import models
+from . import losses, models
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class Recipe:
     fake_target: float = 0.0
     g_target: float = 1.0
     reuse_fake: bool = False  # G step reuses the D step's fake batch
+    loss: str = "bce"  # a name of helpers.losses.LOSSES: "bce", "lsgan", "hinge", "wgan-gp" or "bce-sn"
     conditional: bool = False  # G(z, labels) and D(images, labels): the label chooses the digit
     styles_per_digit: int = 1  # train on this many styles of each digit (of all images, if not conditional)
     init: Optional[Callable] = None  # weight initialisation applied to G and D
@@ -65,7 +66,10 @@ class Recipe:
         ``conditional`` and ``styles_per_digit``.
         """
         labelled = {} if self.n_labels is None else {"n_classes": self.n_labels}
-        return self.build_generator(**labelled), self.build_discriminator(**labelled)
+        generator, discriminator = self.build_generator(**labelled), self.build_discriminator(**labelled)
+        if losses.get_loss(self.loss).spectral_norm:
+            losses.with_spectral_norm(discriminator)
+        return generator, discriminator
 
     @property
     def measurable(self):
@@ -150,6 +154,24 @@ RECIPES = {
               "faster D (TTUR), and Adam without momentum (betas 0.0, 0.99) beat betas (0.5, 0.999); "
               "benchmarks/README.md has each run, and benchmarks/quality.py --lr/--betas repeats the lr and "
               "betas ones. Samples are drawn with an average of G's weights.",
+    ),
+    "wgan-gp": Recipe(
+        name="wgan-gp", title="The course's small DCGAN trained as a WGAN-GP (session 6)",
+        build_generator=models.course_dcgan_generator, build_discriminator=models.course_dcgan_discriminator,
+        latent_shape=(64,), batch_size=64, epochs=10, lr=1e-3, betas=(0.0, 0.99), logits=True, loss="wgan-gp",
+        average_decay=0.999, sample_every=1, n_samples=64, nrow=8,
+        notes="course-dcgan's networks and optimiser; D is a critic with a gradient penalty of weight 10 and "
+              "takes 5 steps per G step (losses.LOSSES['wgan-gp']). Its D has no BatchNorm, which the penalty "
+              "needs: it is taken per sample. benchmarks/quality.py --losses compares it with the others.",
+    ),
+    "sn-dcgan": Recipe(
+        name="sn-dcgan", title="The course's small DCGAN with a spectrally normalised D (session 6)",
+        build_generator=models.course_dcgan_generator, build_discriminator=models.course_dcgan_discriminator,
+        latent_shape=(64,), batch_size=64, epochs=10, lr=1e-3, betas=(0.0, 0.99), logits=True, loss="bce-sn",
+        average_decay=0.999, sample_every=1, n_samples=64, nrow=8,
+        notes="course-dcgan with every layer of D divided by its largest singular value "
+              "(losses.with_spectral_norm); the loss is still BCE. benchmarks/quality.py --losses compares it "
+              "with the others.",
     ),
     "course-styles": Recipe(
         name="course-styles", title="The course's small DCGAN on 70 styles of digits, found with no labels",

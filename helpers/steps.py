@@ -23,7 +23,7 @@ answers to session 2's Exercises 3-5; session 2 never imports them.
 
 import contextlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import torch
@@ -111,7 +111,11 @@ class GAN:
     ``G(z, labels)`` and ``D(images, labels)``, the number of labels (None:
     not conditional). ``average``: a ``WeightAverage`` of G's weights, updated
     after every G step (None: no average); samples are best drawn with
-    ``average.network`` (see ``sampler``).
+    ``average.network`` (see ``sampler``). ``penalty(D, real, fake, *labels)``: a
+    term added to D's loss, e.g. WGAN-GP's gradient penalty (None: none).
+    ``n_critic``: D steps per G step (WGAN-GP takes 5): ``train_step`` then
+    steps G on every ``n_critic``-th batch only. ``helpers.losses.gan_settings``
+    gives these four fields for each of session 6's losses.
     """
 
     generator: nn.Module
@@ -130,9 +134,14 @@ class GAN:
     amp_dtype: Optional[torch.dtype] = None  # e.g. torch.bfloat16: forward passes in mixed precision
     n_classes: Optional[int] = None  # conditional GANs: labels are 0 .. n_classes - 1
     average: Optional[WeightAverage] = None  # an average of G's weights, to draw samples with
+    penalty: Optional[Callable] = None  # penalty(D, real, fake, *labels): a term added to D's loss (WGAN-GP's)
+    n_critic: int = 1  # D steps per G step: G steps after every n_critic-th call of train_step
+    d_steps: int = field(default=0, init=False)  # D steps taken so far
+    last_g_loss: Optional[torch.Tensor] = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
         """Refuse a conditional GAN whose networks' label tables are too small for ``n_classes`` labels."""
+        require_whole(self.n_critic, "GAN.n_critic (D steps per G step)")
         if self.n_classes is None:
             return
         require_whole(self.n_classes, "GAN.n_classes (labels; None: not conditional)")
@@ -167,7 +176,10 @@ def train_step(gan, real, labels=None):
     ``labels``: for a conditional GAN, the batch's labels ``[B]`` (int64).
     G's fakes get the same labels, and D judges every image with its label.
     Returns a dict of 0-dim tensors, still on the device (no sync):
-    ``d_loss``, ``g_loss``, ``d_real`` (mean D(x)) and ``d_fake`` (mean D(G(z))).
+    ``d_loss``, ``g_loss``, ``d_real`` (mean D(x)) and ``d_fake`` (mean D(G(z))),
+    the last two as probabilities (the sigmoid of a score, for a D that returns
+    scores). With ``gan.n_critic`` above 1, G steps only on every
+    ``n_critic``-th call; the other calls report G's last loss (0 before its first).
     The batch is checked first (``check_real_batch``, ``check_labels``):
     nothing is trained on a batch that is not images in the GAN's pixel range.
     """
@@ -190,9 +202,18 @@ def train_step(gan, real, labels=None):
             d_real, d_fake = discriminate(D, real, fake, *given)
     d_real, d_fake = d_real.float(), d_fake.float()
     d_loss = gan.d_loss(d_real, d_fake)
+    if gan.penalty is not None:
+        with _precision(gan, real.device):
+            d_loss = d_loss + gan.penalty(D, real, fake.detach(), *given).float()
     gan.opt_d.zero_grad(set_to_none=True)
     d_loss.backward()
     gan.opt_d.step()
+    gan.d_steps += 1
+    numbers = {"d_loss": d_loss.detach(), "d_real": probabilities(d_real.detach(), gan.logits).mean(),
+               "d_fake": probabilities(d_fake.detach(), gan.logits).mean()}
+    if gan.d_steps % gan.n_critic:  # a critic step only: G waits for its n_critic-th batch
+        numbers["g_loss"] = gan.last_g_loss if gan.last_g_loss is not None else torch.zeros((), device=real.device)
+        return numbers
 
     # G step: only G's optimiser steps, so D's weights stay as they are. D is
     # frozen meanwhile: gradients flow through it to G, but none are computed
@@ -212,12 +233,8 @@ def train_step(gan, real, labels=None):
     finally:
         D.requires_grad_(True)  # even if G's step failed: D must be trainable again
 
-    return {
-        "d_loss": d_loss.detach(),
-        "g_loss": g_loss.detach(),
-        "d_real": probabilities(d_real.detach(), gan.logits).mean(),
-        "d_fake": probabilities(d_fake.detach(), gan.logits).mean(),
-    }
+    gan.last_g_loss = numbers["g_loss"] = g_loss.detach()
+    return numbers
 
 
 def check_real_batch(gan, real):

@@ -125,18 +125,24 @@ def test_mode_collapse_benchmark_prints_our_rows_beside_the_papers():
     assert "D of 32 units" in result.stdout
     for mixture, size in (("ring", 8), ("grid", 25)):
         for model in ("GAN", "PacGAN2", "PacGAN4"):
-            ours = re.search(rf"^{mixture} +{model} +([\d.]+)\+-[\d.]+/{size} +([\d.]+)%", result.stdout, re.M)
+            ours = re.search(rf"^{mixture} +bce +{model} +([\d.]+)\+-[\d.]+/{size} +([\d.]+)%", result.stdout, re.M)
             assert ours and 0 <= float(ours.group(1)) <= size and 0 <= float(ours.group(2)) <= 100, result.stdout
-            assert re.search(rf"^  paper +{model} +[\d.]+\+-[\d.]+/{size}", result.stdout, re.M)
+            assert re.search(rf"^  paper +bce +{model} +[\d.]+\+-[\d.]+/{size}", result.stdout, re.M)
     assert "saturating log(1 - D(G(z)))" in result.stdout and "total wall time" in result.stdout
 
 
-def test_mode_collapse_benchmark_trains_only_the_mixtures_asked_for(capsys):
-    result = subprocess.run([sys.executable, str(COLLAPSE), "--seeds", "1", "--steps", "5", "--loss-steps", "3",
-                             "--workers", "1", "--d-hidden", "8", "--mixtures", "grid"],
+def test_mode_collapse_benchmark_trains_only_the_mixtures_losses_and_packings_asked_for(capsys):
+    result = subprocess.run([sys.executable, str(COLLAPSE), "--seeds", "2", "--steps", "5", "--loss-steps", "3",
+                             "--workers", "1", "--d-hidden", "8", "--mixtures", "grid", "--packing", "GAN", "PacGAN4",
+                             "--losses", "hinge", "wgan-gp", "bce-sn"],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
-    assert re.search(r"^grid +PacGAN4 ", result.stdout, re.M) and not re.search(r"^ring ", result.stdout, re.M)
+    rows = re.findall(r"^grid +(\S+) +(\S+) +([\d.]+)\+-([\d.]+)/25 ", result.stdout, re.M)
+    assert [(loss, model) for loss, model, *_ in rows] == [(loss, model) for loss in ("hinge", "wgan-gp", "bce-sn")
+                                                           for model in ("GAN", "PacGAN4")], result.stdout
+    assert all(0 <= float(modes) <= 25 and float(error) >= 0 for *_, modes, error in rows)
+    assert not re.search(r"^  paper", result.stdout, re.M) and not re.search(r"^ring ", result.stdout, re.M)  # the paper has BCE only
+    assert "wgan-gp: Wasserstein, gradient penalty 10, 5 critic steps per G step" in result.stdout
     assert "invalid choice: 'cube'" in refused_by_argparse(benchmark("mode_collapse").main, ["--mixtures", "cube"],
                                                            capsys)
 

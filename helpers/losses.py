@@ -1,0 +1,238 @@
+"""Session 6: the game behind a GAN, and the losses that make it easier to play.
+
+The first GAN loss (session 2) is binary cross-entropy: D is a classifier of
+real against fake. Session 6 shows what that game computes and adds the three
+families of losses that later GANs train with:
+
+- **the game on a grid** (section 1): ``optimal_discriminator`` and
+  ``js_divergence`` for two densities given as probabilities on the same
+  points; against the best D, BCE's game measures the Jensen-Shannon
+  divergence of the data and G's distribution;
+- **least squares** (LSGAN, Mao et al. 2017, section 2): D regresses real
+  to 1 and fake to 0, G pulls its fakes' scores to 1;
+- **hinge** (section 3): D only cares about scores on the wrong side of
+  +-1; G raises its fakes' scores (``-mean D(G(z))``, also WGAN's G loss);
+- **Wasserstein with a gradient penalty** (WGAN-GP, Gulrajani et al. 2017,
+  section 4): a *critic* scores real above fake, with a norm-1 gradient
+  between them (``gradient_penalty`` at ``random_mix`` points), and takes ``n_critic`` steps per G step;
+- **spectral normalisation** (Miyato et al. 2018, section 5): every layer of D
+  divided by its largest singular value, found by power iteration
+  (``spectral_norm_step``); ``with_spectral_norm`` applies PyTorch's version.
+
+Every loss takes D's raw scores (logits) ``[B, 1]`` and returns a 0-dim tensor.
+``LOSSES`` names each choice; ``steps.GAN`` trains with any of them
+(``gan_settings``), and so do the recipes (``Recipe.loss``), the toy GANs of
+``helpers.collapse`` and both benchmarks.
+"""
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .guards import describe, require_number, require_tensor, require_whole
+from .taught import answers
+
+
+# ---------------------------------------------------------------------------
+# Section 1: the game, on a grid of points
+# ---------------------------------------------------------------------------
+
+def _densities(p_data, p_g):
+    """Refuse two densities that cannot be compared: tensors of one shape, no NaN, no negative value."""
+    for name, p in (("p_data", p_data), ("p_g", p_g)):
+        require_tensor(p, name)
+        if not bool(torch.isfinite(p).all()) or bool((p < 0).any()):
+            raise ValueError(f"{name} must hold probabilities (finite, >= 0), got {describe(p)}")
+    if p_data.shape != p_g.shape:
+        raise ValueError(f"p_data and p_g must be given on the same points, got {describe(p_data)} and {describe(p_g)}")
+
+
+@answers("06_stable", "optimal_discriminator")
+def optimal_discriminator(p_data, p_g):
+    """The best D for a fixed G: ``p_data / (p_data + p_g)`` at each point; 0.5 where both are 0.
+
+    ``p_data``, ``p_g``: densities (or probabilities) at the same points ``[N]``.
+    Returns ``[N]`` in [0, 1]. Taught in session 6, section 1 (Exercise 1).
+    """
+    _densities(p_data, p_g)
+    total = p_data + p_g
+    return torch.where(total > 0, p_data / total.clamp_min(torch.finfo(total.dtype).tiny), torch.full_like(total, 0.5))
+
+
+def _kl(p, q):
+    """KL(p || q) for probability vectors, with 0 log 0 = 0."""
+    inside = p > 0
+    return (p[inside] * (p[inside] / q[inside]).log()).sum()
+
+
+@answers("06_stable", "js_divergence")
+def js_divergence(p, q):
+    """The Jensen-Shannon divergence of two probability vectors ``[N]`` (each summing to 1), in nats: a 0-dim tensor.
+
+    JSD(p, q) = KL(p || m) / 2 + KL(q || m) / 2, with m = (p + q) / 2. It is 0 for
+    equal vectors and log 2 for vectors with no point in common. Taught in
+    session 6, section 1 (Exercise 2).
+    """
+    _densities(p, q)
+    m = (p + q) / 2
+    return (_kl(p, m) + _kl(q, m)) / 2
+
+
+def game_value(d, p_data, p_g):
+    """BCE's game for a D given as probabilities ``d [N]`` on the points: E_data[log D] + E_G[log(1 - D)].
+
+    ``p_data``, ``p_g``: probability vectors ``[N]``. Points where a density is 0 add nothing.
+    Against ``optimal_discriminator`` it equals ``-log 4 + 2 * js_divergence(p_data, p_g)``.
+    """
+    _densities(p_data, p_g)
+    real = torch.where(p_data > 0, p_data * d.clamp_min(1e-300).log(), torch.zeros_like(d))
+    fake = torch.where(p_g > 0, p_g * (1 - d).clamp_min(1e-300).log(), torch.zeros_like(d))
+    return real.sum() + fake.sum()
+
+
+# ---------------------------------------------------------------------------
+# Sections 2-4: the losses, on D's raw scores [B, 1]
+# ---------------------------------------------------------------------------
+
+@answers("06_stable", "lsgan_discriminator_loss")
+def lsgan_discriminator_loss(d_real, d_fake):
+    """LSGAN's D loss: ``mean((D(x) - 1)^2) / 2 + mean(D(G(z))^2) / 2`` (targets 1 and 0, no sigmoid).
+
+    Taught in session 6, section 2 (Exercise 3).
+    """
+    return 0.5 * ((d_real - 1) ** 2).mean() + 0.5 * (d_fake ** 2).mean()
+
+
+@answers("06_stable", "lsgan_generator_loss")
+def lsgan_generator_loss(d_fake):
+    """LSGAN's G loss: ``mean((D(G(z)) - 1)^2) / 2``. Taught in session 6, section 2 (Exercise 4)."""
+    return 0.5 * ((d_fake - 1) ** 2).mean()
+
+
+@answers("06_stable", "hinge_discriminator_loss")
+def hinge_discriminator_loss(d_real, d_fake):
+    """The hinge D loss: ``mean(relu(1 - D(x))) + mean(relu(1 + D(G(z))))``.
+
+    A real image scored above 1, or a fake below -1, costs nothing. Taught in
+    session 6, section 3 (Exercise 5).
+    """
+    return F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+
+
+def raise_fake_scores(d_fake):
+    """G's loss for the hinge and Wasserstein games: ``-mean D(G(z))``, lower when D scores fakes higher."""
+    return -d_fake.mean()
+
+
+def wasserstein_critic_loss(d_real, d_fake):
+    """The critic's loss without its penalty: ``mean D(G(z)) - mean D(x)`` (real should score higher)."""
+    return d_fake.mean() - d_real.mean()
+
+
+@answers("06_stable", "gradient_penalty")
+def gradient_penalty(critic, real, fake, eps, *labels):
+    """WGAN-GP's penalty at given mixing weights: ``mean over i of (||grad_x D(x_i)|| - 1)^2``.
+
+    ``real``, ``fake``: batches of one shape ``[B, ...]``; ``eps``: weights ``[B, 1, ...]``
+    (one per sample, broadcast over the rest), each in [0, 1]; ``labels``: a
+    conditional critic's labels ``[B]``. ``x_i = eps_i * real_i + (1 - eps_i) * fake_i``,
+    and the gradient is kept in the graph (``create_graph=True``) so that the
+    penalty itself trains the critic. Returns a 0-dim tensor. Taught in
+    session 6, section 4 (Exercise 6).
+    """
+    mixed = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
+    scores = critic(mixed, *labels)
+    grad, = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
+    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+def random_mix(real):
+    """Fresh mixing weights for ``gradient_penalty``: one per sample, uniform in [0, 1], ``[B, 1, ...]``."""
+    return torch.rand(real.shape[0], *[1] * (real.dim() - 1), device=real.device, dtype=real.dtype)
+
+
+# ---------------------------------------------------------------------------
+# Section 5: spectral normalisation
+# ---------------------------------------------------------------------------
+
+@answers("06_stable", "spectral_norm_step")
+def spectral_norm_step(weight, u):
+    """One power-iteration step for the largest singular value of ``weight``: ``(sigma, new u)``.
+
+    ``weight``: ``[out, ...]`` (a convolution's kernel is read as ``[out, in * k * k]``);
+    ``u``: ``[out]``, the last estimate of the top left singular vector. Then
+    ``v = normalise(W^T u)``, ``u' = normalise(W v)`` and ``sigma = u' . W v``,
+    a 0-dim tensor that never exceeds the true norm. Taught in session 6,
+    section 5 (Exercise 8).
+    """
+    matrix = weight.flatten(1)
+    v = F.normalize(matrix.t() @ u, dim=0, eps=1e-12)
+    wv = matrix @ v
+    u = F.normalize(wv, dim=0, eps=1e-12)
+    return u @ wv, u
+
+
+SPECTRAL_LAYERS = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
+
+
+def with_spectral_norm(network):
+    """``network`` with PyTorch's spectral normalisation on each Linear and convolution layer, in place.
+
+    ``torch.nn.utils.parametrizations.spectral_norm`` divides each weight by its
+    power-iteration estimate of the top singular value, one step per forward
+    pass in training mode. Embeddings are left alone. Returns ``network``.
+    """
+    for module in list(network.modules()):
+        if isinstance(module, SPECTRAL_LAYERS):
+            nn.utils.parametrizations.spectral_norm(module)
+    return network
+
+
+# ---------------------------------------------------------------------------
+# The choices, by name
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Loss:
+    """A GAN loss by name: D's and G's loss functions (None: BCE from the GAN's own targets), the gradient
+    penalty's weight (0: none), critic steps per G step, and whether D is spectrally normalised."""
+    name: str
+    d_loss: Optional[Callable] = None
+    g_loss: Optional[Callable] = None
+    penalty_weight: float = 0.0
+    n_critic: int = 1
+    spectral_norm: bool = False
+    words: str = ""
+
+
+LOSSES = {
+    "bce": Loss("bce", words="binary cross-entropy, G non-saturating (sessions 2-5)"),
+    "lsgan": Loss("lsgan", lsgan_discriminator_loss, lsgan_generator_loss, words="least squares (LSGAN)"),
+    "hinge": Loss("hinge", hinge_discriminator_loss, raise_fake_scores, words="hinge"),
+    "wgan-gp": Loss("wgan-gp", wasserstein_critic_loss, raise_fake_scores, penalty_weight=10.0, n_critic=5,
+                    words="Wasserstein, gradient penalty 10, 5 critic steps per G step"),
+    "bce-sn": Loss("bce-sn", spectral_norm=True, words="binary cross-entropy, D spectrally normalised"),
+}
+
+
+def get_loss(name):
+    """The ``Loss`` called ``name``; ``ValueError`` naming the choices otherwise."""
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
+    return LOSSES[name]
+
+
+def gan_settings(name, n_critic=None):
+    """The ``steps.GAN`` fields that train with loss ``name``: a dict of ``d_loss_fn``, ``g_loss_fn``,
+    ``penalty`` and ``n_critic`` (``n_critic``: instead of the loss's own). D must return raw scores."""
+    loss = get_loss(name)
+    critic_steps = loss.n_critic if n_critic is None else n_critic
+    require_whole(critic_steps, "n_critic")
+    weight = loss.penalty_weight
+    require_number(weight, "penalty weight", at_least=0)
+    return {"d_loss_fn": loss.d_loss, "g_loss_fn": loss.g_loss, "n_critic": critic_steps,
+            "penalty": (lambda D, real, fake, *labels: weight * gradient_penalty(D, real, fake, random_mix(real), *labels))
+            if weight else None}
