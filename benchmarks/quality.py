@@ -30,6 +30,11 @@ on a CPU without bfloat16 instructions.
 conditional GAN with one label per digit, as it was before styles), or
 ``course-styles`` on ``K`` styles in all (``K`` at least 2).
 
+``--losses`` trains every setting with each of session 6's losses
+(``helpers.losses.LOSSES``: ``bce``, the presets' own; ``lsgan``; ``hinge``;
+``wgan-gp``, whose critic takes 5 steps per G step; ``bce-sn``, with a
+spectrally normalised D), one row each, for settings whose D returns scores.
+
 ``--yardstick`` first prints what small, known changes to real digits cost
 in FD (real training digits with a little noise, moved by one pixel, blurred,
 with thicker strokes), so the FDs below can be read on a human scale.
@@ -55,6 +60,7 @@ Usage::
     python benchmarks/quality.py --budgets 300 --settings cgan --lr-decay-to 1     # no fall of the learning rate
     python benchmarks/quality.py --budgets 300 --settings cgan --float32           # as on a CPU without bfloat16
     python benchmarks/quality.py --budgets 300 --settings cgan --styles 1   # one label per digit, no styles
+    python benchmarks/quality.py --settings course-dcgan --losses bce lsgan hinge wgan-gp bce-sn   # session 6
 """
 
 import argparse
@@ -66,7 +72,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from helpers import flags, metrics, models, recipes
+from helpers import flags, losses, metrics, models, recipes
 from helpers.checkpoints import read_checkpoint
 from helpers.data import convert_pixels, load_mnist, load_to_device
 from helpers.metrics import evaluate_recipe
@@ -84,7 +90,7 @@ def train_and_measure(name, seconds, classifier, samples, workdir, device, chang
     ``"own_scores"`` G's own last weights, for a run that keeps an average (else None).
     """
     recipe = dataclasses.replace(recipes.get_recipe(name), **(changes or {}))
-    out = Path(workdir) / f"{name}-{seconds}"
+    out = Path(workdir) / f"{name}-{recipe.loss}-{seconds}"
     start = time.perf_counter()
     history = run_recipe(recipe, out, max_seconds=seconds, epochs=10 ** 6, device=device, progress=False,
                          evaluate=False)
@@ -96,7 +102,7 @@ def train_and_measure(name, seconds, classifier, samples, workdir, device, chang
         generator = saved_generator(out / "checkpoint.pt", recipe, saved, average=average)
         return evaluate_recipe(generator.to(device), recipe, n=samples, classifier=classifier)
 
-    return {"setting": name, "budget": seconds, "steps": steps, "images": steps * recipe.batch_size,
+    return {"setting": name, "loss": recipe.loss, "budget": seconds, "steps": steps, "images": steps * recipe.batch_size,
             "seconds": wall, "scores": scores(True),
             "own_scores": None if recipe.average_decay is None else scores(False)}
 
@@ -185,13 +191,13 @@ def print_yardstick(rows):
 
 def print_table(rows):
     """One line per setting and budget; the floor once per budget."""
-    header = (f"{'setting':14} {'budget':>6} {'steps':>7} {'images':>10} {'wall s':>7} {'FD':>9} {'x floor':>8} "
+    header = (f"{'setting':14} {'loss':8} {'budget':>6} {'steps':>7} {'images':>10} {'wall s':>7} {'FD':>9} {'x floor':>8} "
               f"{'classes':>7} {'precision':>9} {'recall':>6} {'cond acc':>8}")
     print(header)
     print("-" * len(header))
     for row in rows:
         s = row["scores"]
-        print(f"{row['setting']:14} {row['budget']:6d} {row['steps']:7,d} {row['images']:10,d} {row['seconds']:7.0f} "
+        print(f"{row['setting']:14} {row['loss']:8} {row['budget']:6d} {row['steps']:7,d} {row['images']:10,d} {row['seconds']:7.0f} "
               f"{s.fd:9.1f} {s.fd / s.floor:8.1f} {s.covered:5d}/10 {s.precision:9.2f} {s.recall:6.2f} "
               f"{format(s.accuracy, '8.1%') if hasattr(s, 'accuracy') else '-':>8}")
     if rows:
@@ -200,7 +206,7 @@ def print_table(rows):
               f"{s.samples:,} samples each; {s.classifier} classifier")
     for row in rows:
         if row["own_scores"] is not None:
-            print(f"{row['setting']}, {row['budget']} s: FD {row['own_scores'].fd:.1f} for G's own last weights, "
+            print(f"{row['setting']} ({row['loss']}), {row['budget']} s: FD {row['own_scores'].fd:.1f} for G's own last weights, "
                   f"{row['scores'].fd:.1f} for their average (the table's)")
 
 
@@ -229,6 +235,8 @@ def main(argv=None):
                         help="train every setting in float32, as on a CPU without bfloat16 instructions")
     parser.add_argument("--channels-last", action="store_true",
                         help="train every setting with the NHWC memory layout")
+    parser.add_argument("--losses", nargs="+", choices=list(losses.LOSSES),
+                        help="train every setting with each of these losses, a row each (default: the presets' own)")
     parser.add_argument("--floors", action="store_true",
                         help="first print the FD of real digits against real digits, picked in file order and at random")
     parser.add_argument("--yardstick", action="store_true",
@@ -244,6 +252,9 @@ def main(argv=None):
         parser.error(f"{unmeasurable}: the digit classifier judges 28x28 MNIST only")
     if args.plain_generator and args.settings != ["cgan"]:
         parser.error(f"--plain-generator is a G for the conditional recipe: pass --settings cgan, got {args.settings}")
+    if args.losses and any(not recipes.get_recipe(name).logits for name in args.settings):
+        parser.error(f"--losses needs settings whose D returns scores (logits); "
+                     f"{[n for n in args.settings if not recipes.get_recipe(n).logits]} end in a Sigmoid")
     if args.float32 and args.amp:
         parser.error("--float32 and --amp contradict each other: pass one")
     if args.styles is not None and not (args.settings == ["cgan"] and args.styles >= 1
@@ -273,8 +284,11 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="gan-quality-") as workdir:
         for seconds in args.budgets:
             for name in args.settings:
-                rows.append(train_and_measure(name, seconds, classifier, args.samples, workdir, args.device, changes))
-                print(f"  {name}, {seconds} s: FD {rows[-1]['scores'].fd:.1f}", flush=True)
+                for loss in args.losses or [None]:
+                    changed = changes if loss is None else {**changes, "loss": loss}
+                    rows.append(train_and_measure(name, seconds, classifier, args.samples, workdir, args.device,
+                                                  changed))
+                    print(f"  {name} ({rows[-1]['loss']}), {seconds} s: FD {rows[-1]['scores'].fd:.1f}", flush=True)
     print()
     print_table(rows)
 

@@ -11,6 +11,8 @@ the ones above it in this list):
 - ``helpers.static_figures``  ``python -m helpers.static_figures``: regenerates the diagram and the MNIST grid in ``fig/``
 - ``helpers.snapshots``       fixed-noise grids across training, as PNGs and an animation
 - ``helpers.models``          the reference recipes' networks, layer by layer, and the conditional pair
+- ``helpers.losses``          session 6: the game on a grid (optimal D, JSD), LSGAN, hinge, WGAN-GP's penalty,
+                              spectral norm, and each loss by name
 - ``helpers.recipes``         the reference recipes as named presets
 - ``helpers.averaging``       an average of G's weights over training (EMA), to draw samples with
 - ``helpers.styles``          styles of each digit (k-means), the finer labels the conditional recipe trains on

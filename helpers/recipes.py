@@ -9,6 +9,7 @@ settings, chosen by measuring them against the recipes
 results can be compared side by side.
 """
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -155,24 +156,6 @@ RECIPES = {
               "benchmarks/README.md has each run, and benchmarks/quality.py --lr/--betas repeats the lr and "
               "betas ones. Samples are drawn with an average of G's weights.",
     ),
-    "wgan-gp": Recipe(
-        name="wgan-gp", title="The course's small DCGAN trained as a WGAN-GP (session 6)",
-        build_generator=models.course_dcgan_generator, build_discriminator=models.course_dcgan_discriminator,
-        latent_shape=(64,), batch_size=64, epochs=10, lr=1e-3, betas=(0.0, 0.99), logits=True, loss="wgan-gp",
-        average_decay=0.999, sample_every=1, n_samples=64, nrow=8,
-        notes="course-dcgan's networks and optimiser; D is a critic with a gradient penalty of weight 10 and "
-              "takes 5 steps per G step (losses.LOSSES['wgan-gp']). Its D has no BatchNorm, which the penalty "
-              "needs: it is taken per sample. benchmarks/quality.py --losses compares it with the others.",
-    ),
-    "sn-dcgan": Recipe(
-        name="sn-dcgan", title="The course's small DCGAN with a spectrally normalised D (session 6)",
-        build_generator=models.course_dcgan_generator, build_discriminator=models.course_dcgan_discriminator,
-        latent_shape=(64,), batch_size=64, epochs=10, lr=1e-3, betas=(0.0, 0.99), logits=True, loss="bce-sn",
-        average_decay=0.999, sample_every=1, n_samples=64, nrow=8,
-        notes="course-dcgan with every layer of D divided by its largest singular value "
-              "(losses.with_spectral_norm); the loss is still BCE. benchmarks/quality.py --losses compares it "
-              "with the others.",
-    ),
     "course-styles": Recipe(
         name="course-styles", title="The course's small DCGAN on 70 styles of digits, found with no labels",
         build_generator=functools.partial(models.ConditionalGenerator, refine=True),
@@ -192,6 +175,27 @@ RECIPES = {
               "Samples are drawn with an average of G's weights.",
     ),
 }
+
+
+def _course_dcgan_with(loss, name, title):
+    """course-dcgan's networks, optimiser and averaging, trained with session 6's loss ``loss``."""
+    return dataclasses.replace(
+        RECIPES["course-dcgan"], name=name, title=title, loss=loss,
+        notes=f"course-dcgan trained with session 6's {loss!r} loss ({losses.LOSSES[loss].words}; helpers.losses). The "
+              f"networks (a D without BatchNorm, as WGAN-GP's per-sample penalty needs), optimiser and average "
+              f"are course-dcgan's. benchmarks/quality.py --settings course-dcgan --losses compares them.")
+
+
+RECIPES.update({recipe.name: recipe for recipe in (
+    _course_dcgan_with("lsgan", "lsgan-dcgan", "The course's small DCGAN with least-squares losses (session 6)"),
+    _course_dcgan_with("hinge", "hinge-dcgan", "The course's small DCGAN with hinge losses (session 6)"),
+    _course_dcgan_with("wgan-gp", "wgan-gp", "The course's small DCGAN as a WGAN-GP: 5 critic steps per G step "
+                                             "(session 6)"),
+    _course_dcgan_with("bce-sn", "sn-dcgan", "The course's small DCGAN with a spectrally normalised D (session 6)"),
+)})
+# The recipe that trains the course's small DCGAN with each of session 6's losses
+LOSS_RECIPES = {"bce": "course-dcgan", "lsgan": "lsgan-dcgan", "hinge": "hinge-dcgan", "wgan-gp": "wgan-gp",
+                "bce-sn": "sn-dcgan"}
 
 
 def get_recipe(name):

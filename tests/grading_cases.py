@@ -532,13 +532,172 @@ VARIANTS = {
 }
 
 
+ITERATION_HEAD = ("def wgan_gp_iteration(G, D, opt_g, opt_d, real_batches, latent_dim, gp_weight=10.0):\n")
+CRITIC_STEP = ("        z = torch.randn(len(real), latent_dim, device=real.device)\n"
+               "        with torch.no_grad():\n            fake = G(z)\n"
+               "        eps = torch.rand(len(real), 1, 1, 1, device=real.device)\n")
+G_STEP = ("    g_loss = -D(G(torch.randn(len(real), latent_dim, device=real.device))).mean()\n"
+          "    opt_g.zero_grad()\n    g_loss.backward()\n    opt_g.step()\n")
+POWER_HEAD = "def spectral_norm_step(weight, u):\n"
+
+MUTANTS["06_stable"] = {
+    "optimal_discriminator": [
+        ("puts p_g on top: the chance a point is fake",
+         "def optimal_discriminator(p_data, p_g):\n    total = p_data + p_g\n"
+         "    return torch.where(total > 0, p_g / total, torch.full_like(total, 0.5))\n", "Put p_data on top"),
+        ("divides 0 by 0 where neither density has mass",
+         "def optimal_discriminator(p_data, p_g):\n    return p_data / (p_data + p_g)\n", "0.5"),
+        ("calls the course's own optimal D",
+         "def optimal_discriminator(p_data, p_g):\n    return losses.optimal_discriminator(p_data, p_g)\n",
+         "Write optimal_discriminator yourself"),
+    ],
+    "js_divergence": [
+        ("keeps 0 * log 0, which torch computes as NaN",
+         "def js_divergence(p, q):\n    m = (p + q) / 2\n"
+         "    return ((p * torch.log(p / m)).sum() + (q * torch.log(q / m)).sum()) / 2\n", "Leave out the points"),
+        ("returns KL(p || m) alone",
+         "def js_divergence(p, q):\n    m = (p + q) / 2\n    inside = p > 0\n"
+         "    return (p[inside] * torch.log(p[inside] / m[inside])).sum()\n", "Average the two halves"),
+        ("measures in bits (log2)",
+         "def js_divergence(p, q):\n    m = (p + q) / 2\n\n    def kl(a, b):\n        inside = a > 0\n"
+         "        return (a[inside] * torch.log2(a[inside] / b[inside])).sum()\n\n"
+         "    return (kl(p, m) + kl(q, m)) / 2\n", "natural logarithm"),
+    ],
+    "lsgan_discriminator_loss": [
+        ("squashes the scores through a sigmoid first",
+         "def lsgan_discriminator_loss(d_real, d_fake):\n"
+         "    real, fake = torch.sigmoid(d_real), torch.sigmoid(d_fake)\n"
+         "    return 0.5 * ((real - 1) ** 2).mean() + 0.5 * (fake ** 2).mean()\n", "no sigmoid"),
+        ("forgets the halves",
+         "def lsgan_discriminator_loss(d_real, d_fake):\n"
+         "    return ((d_real - 1) ** 2).mean() + (d_fake ** 2).mean()\n", "Halve each mean squared error"),
+    ],
+    "lsgan_generator_loss": [
+        ("pulls the fakes' scores to 0, D's target",
+         "def lsgan_generator_loss(d_fake):\n    return 0.5 * (d_fake ** 2).mean()\n", "Pull the fakes' scores to 1"),
+        ("returns a Python float",
+         "def lsgan_generator_loss(d_fake):\n    return 0.5 * ((d_fake - 1) ** 2).mean().item()\n",
+         "Keep lsgan_generator_loss(...) a tensor"),
+    ],
+    "hinge_discriminator_loss": [
+        ("forgets the relu: the Wasserstein loss plus 2",
+         "def hinge_discriminator_loss(d_real, d_fake):\n    return (1 - d_real).mean() + (1 + d_fake).mean()\n",
+         "Clip each term at 0 with torch.relu"),
+        ("swaps the margins of real and fake",
+         "def hinge_discriminator_loss(d_real, d_fake):\n"
+         "    return torch.relu(1 + d_real).mean() + torch.relu(1 - d_fake).mean()\n", "the signs are swapped"),
+    ],
+    "gradient_penalty": [
+        ("forgets create_graph=True, so the penalty trains nothing",
+         "def gradient_penalty(critic, real, fake, eps):\n"
+         "    x_hat = (eps * real + (1 - eps) * fake).detach().requires_grad_(True)\n"
+         "    grad = torch.autograd.grad(critic(x_hat).sum(), x_hat)[0]\n"
+         "    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()\n", "create_graph=True"),
+        ("takes one norm of the whole batch's gradient",
+         "def gradient_penalty(critic, real, fake, eps):\n"
+         "    x_hat = (eps * real + (1 - eps) * fake).detach().requires_grad_(True)\n"
+         "    grad = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)[0]\n"
+         "    return (grad.norm() - 1) ** 2\n", "one gradient norm per sample"),
+        ("mixes the other way round, eps * fake + (1 - eps) * real",
+         "def gradient_penalty(critic, real, fake, eps):\n"
+         "    x_hat = (eps * fake + (1 - eps) * real).detach().requires_grad_(True)\n"
+         "    grad = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)[0]\n"
+         "    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()\n", "Weight the real batch by eps"),
+        ("calls the course's own penalty",
+         "def gradient_penalty(critic, real, fake, eps):\n"
+         "    return losses.gradient_penalty(critic, real, fake, eps)\n", "Write gradient_penalty yourself"),
+    ],
+    "wgan_gp_iteration": [
+        ("takes one critic step, on the first batch only",
+         ITERATION_HEAD + "    real = real_batches[0]\n" + "    if True:\n" + CRITIC_STEP +
+         "        critic_loss = D(fake).mean() - D(real).mean() + gp_weight * gradient_penalty(D, real, fake, eps)\n"
+         "        opt_d.zero_grad()\n        critic_loss.backward()\n        opt_d.step()\n" + G_STEP +
+         "    return critic_loss.detach(), g_loss.detach()\n", "one critic step per real batch"),
+        ("forgets the gradient penalty",
+         ITERATION_HEAD + "    for real in real_batches:\n" + CRITIC_STEP +
+         "        critic_loss = D(fake).mean() - D(real).mean()\n"
+         "        opt_d.zero_grad()\n        critic_loss.backward()\n        opt_d.step()\n" + G_STEP +
+         "    return critic_loss.detach(), g_loss.detach()\n", "Add gp_weight * gradient_penalty"),
+        ("steps G after every critic step",
+         ITERATION_HEAD + "    for real in real_batches:\n" + CRITIC_STEP +
+         "        critic_loss = D(fake).mean() - D(real).mean() + gp_weight * gradient_penalty(D, real, fake, eps)\n"
+         "        opt_d.zero_grad()\n        critic_loss.backward()\n        opt_d.step()\n"
+         "        g_loss = -D(G(torch.randn(len(real), latent_dim, device=real.device))).mean()\n"
+         "        opt_g.zero_grad()\n        g_loss.backward()\n        opt_g.step()\n"
+         "    return critic_loss.detach(), g_loss.detach()\n", "Take one G step, after all the critic's steps"),
+        ("flips the critic's loss: real scored below fake",
+         ITERATION_HEAD + "    for real in real_batches:\n" + CRITIC_STEP +
+         "        critic_loss = D(real).mean() - D(fake).mean() + gp_weight * gradient_penalty(D, real, fake, eps)\n"
+         "        opt_d.zero_grad()\n        critic_loss.backward()\n        opt_d.step()\n" + G_STEP +
+         "    return critic_loss.detach(), g_loss.detach()\n", "minimise mean D(fake) - mean D(real)"),
+    ],
+    "spectral_norm_step": [
+        ("returns the exact norm instead of this step's estimate",
+         POWER_HEAD + "    W = weight.flatten(1)\n    v = F.normalize(W.t() @ u, dim=0)\n"
+         "    return torch.linalg.matrix_norm(W, ord=2), F.normalize(W @ v, dim=0)\n", "Estimate sigma from this one step"),
+        ("forgets to read a kernel as a matrix",
+         POWER_HEAD + "    v = F.normalize(weight.t() @ u, dim=0)\n    Wv = weight @ v\n    u = F.normalize(Wv, dim=0)\n"
+         "    return u @ Wv, u\n", "weight.flatten(1)"),
+        ("forgets to normalise the new u",
+         POWER_HEAD + "    W = weight.flatten(1)\n    v = F.normalize(W.t() @ u, dim=0)\n    u = W @ v\n"
+         "    return u.norm(), u\n", "Normalise u'"),
+    ],
+}
+
+VARIANTS["06_stable"] = {
+    "optimal_discriminator": [
+        ("divides, then turns 0 / 0 into 0.5 with torch.nan_to_num",
+         "def optimal_discriminator(p_data, p_g):\n    return torch.nan_to_num(p_data / (p_data + p_g), nan=0.5)\n"),
+    ],
+    "js_divergence": [
+        ("torch.xlogy, for which 0 log 0 is 0",
+         "def js_divergence(p, q):\n    m = (p + q) / 2\n"
+         "    kl_p = (torch.xlogy(p, p) - torch.xlogy(p, m)).sum()\n"
+         "    kl_q = (torch.xlogy(q, q) - torch.xlogy(q, m)).sum()\n    return (kl_p + kl_q) / 2\n"),
+    ],
+    "lsgan_discriminator_loss": [
+        ("F.mse_loss against targets 1 and 0",
+         "def lsgan_discriminator_loss(d_real, d_fake):\n"
+         "    return (F.mse_loss(d_real, torch.ones_like(d_real)) + F.mse_loss(d_fake, torch.zeros_like(d_fake))) / 2\n"),
+    ],
+    "hinge_discriminator_loss": [
+        ("clamps at 0 instead of relu",
+         "def hinge_discriminator_loss(d_real, d_fake):\n"
+         "    return (1 - d_real).clamp(min=0).mean() + (1 + d_fake).clamp(min=0).mean()\n"),
+    ],
+    "gradient_penalty": [
+        ("grad_outputs of ones instead of the scores' sum",
+         "def gradient_penalty(critic, real, fake, eps):\n"
+         "    x_hat = eps * real.detach() + (1 - eps) * fake.detach()\n    x_hat.requires_grad_(True)\n"
+         "    scores = critic(x_hat)\n"
+         "    grad, = torch.autograd.grad(scores, x_hat, grad_outputs=torch.ones_like(scores), create_graph=True)\n"
+         "    return ((grad.reshape(len(grad), -1).norm(2, dim=1) - 1) ** 2).mean()\n"),
+    ],
+    "wgan_gp_iteration": [
+        ("leaves D trainable during G's step, and detaches the fakes instead of torch.no_grad()",
+         ITERATION_HEAD + "    for real in real_batches:\n"
+         "        fake = G(torch.randn(len(real), latent_dim, device=real.device)).detach()\n"
+         "        eps = torch.rand(len(real), 1, 1, 1, device=real.device)\n"
+         "        critic_loss = D(fake).mean() - D(real).mean() + gp_weight * gradient_penalty(D, real, fake, eps)\n"
+         "        opt_d.zero_grad()\n        critic_loss.backward()\n        opt_d.step()\n" + G_STEP +
+         "    return critic_loss.detach(), g_loss.detach()\n"),
+    ],
+    "spectral_norm_step": [
+        ("sigma as the length of W v, which equals u' . W v",
+         POWER_HEAD + "    W = weight.reshape(weight.shape[0], -1)\n    v = W.t() @ u\n    v = v / v.norm()\n"
+         "    Wv = W @ v\n    return Wv.norm(), Wv / Wv.norm()\n"),
+    ],
+}
+
+
 # The variants that also go through nbgrader itself (test_grading_mutants.py), as (notebook, grade_id, k): those
 # whose point only nbgrader sees (a warning or a log line on stderr, printed output) and one of sessions 3 and 5.
 # Every variant is scored in this process by its visible check, its hidden tests and the judge
 # (test_exercise_agreement.py).
 VARIANTS_THROUGH_NBGRADER = [("01_data", "make_mnist_loader", 0), ("02_mlp_gan", "discriminator_step", 0),
                              ("02_mlp_gan", "discriminator_step", 1), ("03_dcgan", "make_dcgan_generator", 0),
-                             ("05_conditional", "conditional_discriminator_step", 1)]
+                             ("05_conditional", "conditional_discriminator_step", 1),
+                             ("06_stable", "wgan_gp_iteration", 0)]
 
 
 def solution_code(cell_source):
@@ -579,9 +738,10 @@ def completed_submission(student_path, solution_path, overrides=None):
 
 
 def graded_points(solution_path):
-    """``{test grade_id: points}`` of the autograded cells of a source notebook."""
+    """``{test grade_id: points}`` of the autograded cells of a source notebook (not the answers marked by hand)."""
     return {grade_id(c): c["metadata"]["nbgrader"]["points"]
-            for c in load(solution_path)["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
+            for c in load(solution_path)["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("grade")
+            and not is_solution(c)}
 
 
 def exercise_test_ids(solution_path):
@@ -598,13 +758,15 @@ def exercise_test_ids(solution_path):
 
 
 def without_trailing_ungraded_cells(nb):
-    """Drop the cells after the last graded one (training demos, plots).
+    """Drop the code cells after the last autograded test (training demos, plots); keep every markdown cell,
+    the answers that are marked by hand among them.
 
     Used for mutant submissions only, to keep the test suite fast: those cells
-    carry no points, and the solution and blank submissions still run whole.
+    carry no automatic points, and the solution and blank submissions still run whole.
     """
-    graded = [i for i, c in enumerate(nb["cells"]) if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
-    nb["cells"] = nb["cells"][: graded[-1] + 1]
+    meta = [c.get("metadata", {}).get("nbgrader", {}) for c in nb["cells"]]
+    last = max(i for i, m in enumerate(meta) if m.get("grade") and not m.get("solution"))
+    nb["cells"] = [c for i, c in enumerate(nb["cells"]) if i <= last or c["cell_type"] == "markdown"]
     return nb
 
 

@@ -74,7 +74,7 @@ def test_quality_benchmark_prints_a_consistent_row_per_setting():
     changes = re.findall(r"^(none|noise, std 0\.05|noise, std 0\.1|moved one pixel|strokes 1 px thicker|3x3 blur) +"
                          r"([\d.]+) +([\d.]+) +([\d.]+) +([\d.]+)$", result.stdout, re.M)
     assert len(changes) == 6, result.stdout
-    rows = re.findall(r"^(r3|cgan) +1 +([\d,]+) +([\d,]+) +\d+ +([\d.]+) +([\d.]+) +(\d+)/10 +([\d.]+) +([\d.]+) +"
+    rows = re.findall(r"^(r3|cgan) +bce +1 +([\d,]+) +([\d,]+) +\d+ +([\d.]+) +([\d.]+) +(\d+)/10 +([\d.]+) +([\d.]+) +"
                       r"([\d.]+%|-)$", result.stdout, re.M)
     assert [r[0] for r in rows] == ["r3", "cgan"], result.stdout
     floor = float(re.search(r"floor \(real train vs real test\) FD ([\d.]+)", result.stdout).group(1))
@@ -89,10 +89,22 @@ def test_quality_benchmark_prints_a_consistent_row_per_setting():
         assert (accuracy == "-") == (name == "r3")  # only the conditional recipe has a requested digit
         assert accuracy == "-" or 0 <= float(accuracy[:-1]) <= 100
     # cgan draws with an average of G's weights: G's own last weights are measured beside it
-    own = re.search(r"^cgan, 1 s: FD ([\d.]+) for G's own last weights, ([\d.]+) for their average", result.stdout,
+    own = re.search(r"^cgan \(bce\), 1 s: FD ([\d.]+) for G's own last weights, ([\d.]+) for their average", result.stdout,
                     re.M)
     assert own and float(own.group(2)) == pytest.approx(float(rows[1][3]), abs=0.051), result.stdout
-    assert not re.search(r"^r3, 1 s: FD", result.stdout, re.M), "r3 keeps no average"
+    assert not re.search(r"^r3 \(bce\), 1 s: FD", result.stdout, re.M), "r3 keeps no average"
+
+
+def test_quality_benchmark_trains_a_row_per_loss_and_refuses_a_sigmoid_d(capsys):
+    done = subprocess.run([sys.executable, str(QUALITY), "--budgets", "1", "--samples", "300", "--settings",
+                           "course-dcgan", "--losses", "lsgan", "wgan-gp", "bce-sn"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    rows = re.findall(r"^course-dcgan +(\S+) +1 +([\d,]+) +[\d,]+ +\d+ +([\d.]+) ", done.stdout, re.M)
+    assert [loss for loss, *_ in rows] == ["lsgan", "wgan-gp", "bce-sn"], done.stdout
+    assert all(float(fd) > 0 for *_, fd in rows)
+    bad = refused_by_argparse(benchmark("quality").main, ["--settings", "r3", "--losses", "hinge"], capsys)
+    assert "--losses needs settings whose D returns scores (logits); ['r3'] end in a Sigmoid" in bad
 
 
 def test_quality_benchmark_prints_the_floors_spread():

@@ -180,3 +180,66 @@ def test_cells_after_the_last_graded_one_are_not_run_while_grading(graded):
     assert trailing and all("skip-execution" in c["metadata"].get("tags", []) and not c["outputs"]
                             for c in trailing)
 
+
+
+HAND = "06_stable"  # the session with answers marked by hand
+
+
+def test_answers_marked_by_hand_never_count_as_automatic_points(graded):
+    """Session 6's two written answers: listed as needing manual grading, apart from the automatic score."""
+    from gan_grader.manual import manual_cells
+    from nbgrader.api import Gradebook
+
+    cells = manual_cells(SOURCES[HAND])
+    assert cells == {"answer_consent": 2.0, "answer_detection": 2.0}
+    for student, score in (("solution", sum(graded_points(SOURCES[HAND]).values())), ("blank", 0.0)):
+        r = row(graded, student, HAND)
+        # the model answers in the solution and the empty ones in the blank notebook change nothing
+        assert float(r["score"]) == score and float(r["max_score"]) == 11.0, r
+        assert float(r["manual_max"]) == 4.0
+        assert r["manual"] == "needs manual grading: answer_consent (2), answer_detection (2)"
+    assert row(graded, "solution", FIRST)["manual"] == "" and float(row(graded, "solution", FIRST)["manual_max"]) == 0
+    assert row(graded, "absent", FIRST)["manual"] == ""
+    _, process, workdir = graded
+    assert "python -m gan_grader marks GRADES.csv MARKS.csv --out FINAL.csv" in process.stdout
+    with Gradebook(f"sqlite:///{workdir / 'gradebook.db'}", course_id="gan-course") as gradebook:
+        student = next(s.id for s in gradebook.students if s.last_name == "solution")
+        grades = {g.name: g for g in gradebook.find_submission_notebook(HAND, HAND, student).grades}
+        for gid in cells:
+            assert grades[gid].auto_score is None and grades[gid].manual_score is None
+            assert grades[gid].needs_manual_grade
+
+
+def marks_command(grades, marks, out):
+    return subprocess.run([sys.executable, "-m", "gan_grader", "marks", str(grades), str(marks), "--out", str(out)],
+                          cwd=REPO_ROOT, capture_output=True, text=True)
+
+
+def test_the_instructors_marks_are_checked_then_entered(graded, tmp_path):
+    import csv
+
+    _, _, workdir = graded
+    grades = workdir.parent / "grades.csv"
+    before = grades.read_bytes()
+    marks = tmp_path / "marks.csv"
+    for bad, words in ((f"solution,{HAND},answer_consent,3\n", "answer_consent is worth 0 to 2 points, got 3"),
+                       (f"solution,{HAND},answer_consent,nan\n", "points must be a finite number, got 'nan'"),
+                       (f"solution,{HAND},answer_other,1\n", "has no answer 'answer_other' to mark by hand"),
+                       (f"nobody,{HAND},answer_consent,1\n", "no graded submission of '06_stable' by 'nobody'"),
+                       (f"solution,{HAND},answer_consent,1\nsolution,{HAND},answer_consent,2\n", "marked twice")):
+        marks.write_text("student,notebook,grade_id,points\n" + bad)
+        done = marks_command(grades, marks, tmp_path / "final.csv")
+        assert done.returncode == 2 and words in done.stderr and "Traceback" not in done.stderr, done.stderr
+        assert not (tmp_path / "final.csv").exists()  # nothing written until every mark is right
+    marks.write_text(f"student,notebook,grade_id,points\nsolution,{HAND},answer_consent,1.5\n"
+                     f"solution,{HAND},answer_detection,2\nblank,{HAND},answer_consent,0\n")
+    done = marks_command(grades, marks, tmp_path / "final.csv")
+    assert done.returncode == 0, done.stderr
+    assert f"blank {HAND}: needs manual grading: answer_detection (2)" in done.stdout
+    with open(tmp_path / "final.csv") as handle:
+        final = {(r["student"], r["notebook"]): r for r in csv.DictReader(handle)}
+    solved = final[("solution", HAND)]
+    assert (solved["manual_score"], solved["total"], solved["manual"]) == ("3.5", "14.5", "marked by hand")
+    assert final[("solution", FIRST)]["total"] == final[("solution", FIRST)]["score"]
+    assert grades.read_bytes() == before  # the grade CSV itself is never changed
+    assert "one of the inputs" in marks_command(grades, marks, grades).stderr

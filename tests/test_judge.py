@@ -130,7 +130,7 @@ def test_every_exercise_has_one_visible_check_and_one_command_finds_all_its_chec
     from gan_grader.__main__ import main
     from helpers.checks import CHECKS
 
-    for session in ("data", "mlp_gan", "dcgan", "evaluate", "conditional"):
+    for session in ("data", "mlp_gan", "dcgan", "evaluate", "conditional", "stable"):
         importlib.import_module(f"helpers.checks.{session}")
     assert sorted(CHECKS) == sorted((exercise.session, exercise.name) for exercise in EXERCISES.values())
     assert main(["exercise", "pack"]) == 0

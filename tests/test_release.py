@@ -29,10 +29,14 @@ def test_student_version_hides_solutions_and_hidden_tests(source):
     assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text
     nb = json.loads(text)
     solution_cells = [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("solution")]
-    assert solution_cells and all("raise NotImplementedError()" in "".join(c["source"]) for c in solution_cells)
+    code = [c for c in solution_cells if c["cell_type"] == "code"]
+    assert code and all("raise NotImplementedError()" in "".join(c["source"]) for c in code)
+    # written answers marked by hand (session 6): the model answer is gone, the cell stays editable
+    assert all("".join(c["source"]) == "YOUR ANSWER HERE" and not c["metadata"]["nbgrader"]["locked"]
+               for c in solution_cells if c["cell_type"] == "markdown")
     assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
-    graded = [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade")]
-    assert graded and all(c["metadata"]["nbgrader"]["locked"] for c in graded)
+    tests = [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade") and c not in solution_cells]
+    assert tests and all(c["metadata"]["nbgrader"]["locked"] for c in tests)
 
 
 def test_release_is_deterministic_and_check_finds_stale_and_missing(tmp_path):

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from helpers import flags
-from . import grading, isolation, shards
+from . import grading, isolation, manual, shards
 from . import release as releasing
 
 
@@ -70,6 +70,19 @@ def _merge(args):
     return 0
 
 
+def _marks(args):
+    try:
+        rows = manual.enter_marks(args.grades, args.marks, args.out, args.solutions)
+    except (manual.MarksError, OSError) as error:
+        print(f"marks: {error}", file=sys.stderr)
+        return 2
+    left = [r for r in rows if r["manual"].startswith("needs manual grading")]
+    print(f"marks entered for {len(rows) - len(left)} of {len(rows)} rows; written to {args.out}")
+    for row in left:
+        print(f"  {row['student']} {row['notebook']}: {row['manual']}")
+    return 0
+
+
 def _exercise(args):
     """Where everything about one exercise is: its specification, its visible check, the course's answer."""
     import importlib
@@ -80,7 +93,7 @@ def _exercise(args):
 
     from .exercises import EXERCISES
 
-    for session in ("data", "mlp_gan", "dcgan", "evaluate", "conditional"):
+    for session in ("data", "mlp_gan", "dcgan", "evaluate", "conditional", "stable"):
         importlib.import_module(f"helpers.checks.{session}")
     found = {gid: ex for gid, ex in EXERCISES.items() if args.name in (gid, ex.name, gid.removeprefix("test_"))}
     if not found:
@@ -152,6 +165,14 @@ def main(argv=None):
     merge.add_argument("shards", type=Path, nargs="+", help="the shards' CSV files (their --out)")
     merge.add_argument("--out", type=Path, required=True, help="CSV file to write, as one unsharded run would")
     merge.set_defaults(run=_merge)
+
+    marks = commands.add_parser("marks", help="enter the marks of the answers marked by hand into a grade CSV")
+    marks.add_argument("grades", type=Path, help="the grade CSV (grade's --out, or merge's)")
+    marks.add_argument("marks", type=Path, help="a CSV of student,notebook,grade_id,points, one line per answer")
+    marks.add_argument("--out", type=Path, required=True, help="CSV file to write: the grades with manual_score and total")
+    marks.add_argument("--solutions", type=Path, default=None,
+                       help="the instructor's source notebooks, which say what each answer is worth (default solutions/)")
+    marks.set_defaults(run=_marks)
 
     exercise = commands.add_parser("exercise", help="where an exercise's checks live (e.g. pack)")
     exercise.add_argument("name", help="the exercise's name (pack) or its test cell's grade id (test_pack)")

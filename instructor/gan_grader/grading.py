@@ -24,7 +24,7 @@ sources come from ``solutions/`` (or ``--solutions``). The steps:
    processes it left are killed.
 4. ``generate_feedback`` and ``export`` (nbgrader's own table lands beside
    the CSV as ``<stem>-nbgrader.csv``); one CSV row per student and
-   notebook: ``student,notebook,score,max_score,status,detail,seconds``
+   notebook: ``student,notebook,score,max_score,manual_max,manual,status,detail,seconds``
    (``seconds``: how long that student's autograde took, retries included).
 
 ``status`` is one of ``graded``; ``timeout`` (a cell ran past the time limit:
@@ -55,14 +55,14 @@ import nbformat
 
 from helpers.checkpoints import write_atomically
 from helpers.guards import whole_problem
-from . import isolation, judge, shards
+from . import isolation, judge, manual, shards
 from . import sandbox as sandboxes
 from .grading_kernel import code_hash
 from .release import NOTEBOOKS_DIR, SOLUTIONS_DIR, source_notebooks
 
 DEFAULT_TIMEOUT = 120  # seconds per cell; fast-mode cells take a few seconds
 COURSE_ID = isolation.COURSE_ID
-FIELDS = ("student", "notebook", "score", "max_score", "status", "detail", "seconds")
+FIELDS = ("student", "notebook", "score", "max_score", "manual_max", "manual", "status", "detail", "seconds")
 
 
 class GradingError(RuntimeError):
@@ -404,7 +404,9 @@ class _Batch:
         if any(run.autograded is not None for run in runs.values()):
             _nbgrader(self.workdir, "generate_feedback", self.name)
         max_score = sum(_points(c) for c in self.source["cells"] if _is_test(c))
+        by_hand = manual.manual_cells(self.source)  # never part of the score: see manual.py
         for student, (state, detail) in sorted(status.items()):
+            to_mark = manual.needs_marking(by_hand) if state == "graded" else ""
             if state == "graded":
                 state, detail = _outcome(runs[student], notices[student])
                 detail = "; ".join(filter(None, [detail, *judged[student]]))
@@ -413,7 +415,8 @@ class _Batch:
             score = sum(self.scores.get(student, {}).values())
             seconds = round(runs[student].seconds, 1) if student in runs else ""
             rows.append(dict(id=student, student=self.names_of[student], notebook=self.name, score=round(score, 2),
-                             max_score=round(max_score, 2), status=state, detail=detail, seconds=seconds))
+                             max_score=round(max_score, 2), manual_max=round(sum(by_hand.values()), 2),
+                             manual=to_mark, status=state, detail=detail, seconds=seconds))
         return rows
 
     def _put_back(self, run, others=()):
@@ -551,10 +554,13 @@ def _record_scores(workdir, name, scores):
                 gradebook.add_submission(name, student)
                 notebook = gradebook.find_submission_notebook(name, name, student)
             for grade in notebook.grades:
-                wanted = (by_cell.get(grade.name, 0.0), None, None)
+                # a hand-marked answer has no automatic score, and the grade command never marks it
+                wanted = (by_cell[grade.name], None, None) if grade.name in by_cell else (None, None, None)
                 found = (grade.auto_score, grade.manual_score, grade.extra_credit)
                 if found != wanted:
-                    changed |= found != (None, None, None)
+                    # nbgrader's autograde itself gives an answer left as released a manual 0
+                    by_nbgrader = grade.name not in by_cell and found == (None, 0.0, None)
+                    changed |= found != (None, None, None) and not by_nbgrader
                     grade.auto_score, grade.manual_score, grade.extra_credit = wanted
         gradebook.db.commit()
     return changed
@@ -639,4 +645,10 @@ def format_table(rows):
         score = f"{row['score']:g} / {row['max_score']:g}"
         note = f"  ({row['detail']})" if row["detail"] else ""
         lines.append(f"{row['student']:<20} {row['notebook']:<16} {score:>11}  {row['status']}{note}")
+    waiting = [row for row in rows if row.get("manual")]
+    if waiting:
+        lines.append(f"\n{len(waiting)} submission(s) hold answers to mark by hand, kept out of the scores above "
+                     f"(the CSV's manual_max and manual columns). Read them in the feedback, write "
+                     f"student,notebook,grade_id,points in a CSV, and enter them with: "
+                     f"python -m gan_grader marks GRADES.csv MARKS.csv --out FINAL.csv")
     return "\n".join(lines)

@@ -38,12 +38,12 @@ import torch
 
 from helpers import taught
 
-from . import conditional, data, dcgan, evaluate, mlp_gan
+from . import conditional, data, dcgan, evaluate, mlp_gan, stable
 from .marking import Exercise, Unjudged, Wrong
 
 __all__ = ["EXERCISES", "RIGHT_ANSWERS", "Exercise", "Unjudged", "Wrong", "ask", "judgment", "plain", "verify"]
 
-SESSIONS = (data, mlp_gan, dcgan, evaluate, conditional)
+SESSIONS = (data, mlp_gan, dcgan, evaluate, conditional, stable)
 EXERCISES = {grade_id: dataclasses.replace(exercise, session=module.SESSION)
              for module in SESSIONS for grade_id, exercise in module.EXERCISES.items()}
 # What an answer is given for the earlier exercises it calls: the course's own, without their lock.
