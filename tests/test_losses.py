@@ -1,0 +1,126 @@
+"""Session 6's losses (helpers.losses): the game's identity, each loss's value, the gradient penalty, power
+iteration, and a GAN that trains with a penalty and several critic steps per G step."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from helpers import build, collapse, losses, recipes
+from helpers.steps import GAN, train_step
+
+
+def grid_densities():
+    x = torch.linspace(-4, 8, 400, dtype=torch.float64)
+    p = torch.exp(-0.5 * x ** 2) + torch.exp(-0.5 * (x - 2) ** 2)
+    q = torch.exp(-0.5 * ((x - 1) / 1.5) ** 2)
+    return p / p.sum(), q / q.sum()
+
+
+def test_against_the_optimal_d_the_game_is_minus_log_4_plus_twice_the_jsd():
+    p, q = grid_densities()
+    value = losses.game_value(losses.optimal_discriminator(p, q), p, q)
+    assert value.item() == pytest.approx(-math.log(4) + 2 * losses.js_divergence(p, q).item(), abs=1e-10)
+    # any other D scores lower: D* is the maximum
+    assert losses.game_value(torch.full_like(p, 0.5), p, q) < value
+    assert losses.js_divergence(p, p).item() == pytest.approx(0, abs=1e-12)
+    apart = torch.zeros_like(p)
+    apart[-10:] = 0.1
+    left = p * (torch.arange(len(p)) < 300)
+    assert losses.js_divergence(left / left.sum(), apart).item() == pytest.approx(math.log(2))
+
+
+def test_the_game_refuses_densities_it_cannot_compare():
+    p, q = grid_densities()
+    with pytest.raises(ValueError, match="p_g must hold probabilities"):
+        losses.optimal_discriminator(p, torch.full_like(q, float("nan")))
+    with pytest.raises(ValueError, match="on the same points"):
+        losses.js_divergence(p, q[:10])
+    with pytest.raises(ValueError, match="p_data must hold probabilities"):
+        losses.optimal_discriminator(-p, q)
+
+
+def test_each_loss_on_hand_computed_scores():
+    real, fake = torch.tensor([[2.0], [0.5]]), torch.tensor([[-3.0], [0.0]])
+    assert losses.lsgan_discriminator_loss(real, fake).item() == pytest.approx(0.5 * 1.25 / 2 + 0.5 * 9 / 2)
+    assert losses.lsgan_generator_loss(fake).item() == pytest.approx(0.5 * (16 + 1) / 2)
+    assert losses.hinge_discriminator_loss(real, fake).item() == pytest.approx(0.5 / 2 + 1 / 2)
+    assert losses.raise_fake_scores(fake).item() == pytest.approx(1.5)
+    assert losses.wasserstein_critic_loss(real, fake).item() == pytest.approx(-1.5 - 1.25)
+
+
+def test_the_penalty_of_a_linear_critic_is_its_weights_distance_from_norm_1_and_it_trains_the_critic():
+    critic = nn.Sequential(nn.Flatten(), nn.Linear(4, 1))
+    with torch.no_grad():
+        critic[1].weight.copy_(torch.tensor([[3.0, 0.0, 4.0, 0.0]]))
+    real, fake = torch.randn(5, 1, 2, 2), torch.randn(5, 1, 2, 2)
+    penalty = losses.gradient_penalty(critic, real, fake, losses.random_mix(real))
+    assert penalty.item() == pytest.approx((5 - 1) ** 2)
+    grad, = torch.autograd.grad(penalty, [critic[1].weight])  # d/dw (||w|| - 1)^2 = 2 (||w|| - 1) w / ||w||
+    assert torch.allclose(grad, 2 * 4 * critic[1].weight / 5)
+    assert losses.random_mix(real).shape == (5, 1, 1, 1)
+
+
+def test_power_iteration_approaches_the_largest_singular_value_from_below():
+    torch.manual_seed(0)
+    weight, u = torch.randn(16, 8, 3, 3), torch.randn(16)
+    exact = torch.linalg.matrix_norm(weight.flatten(1), ord=2).item()
+    estimates = []
+    for _ in range(200):
+        sigma, u = losses.spectral_norm_step(weight, u)
+        estimates.append(sigma.item())
+    assert all(e <= exact + 1e-4 for e in estimates) and estimates[-1] == pytest.approx(exact, rel=1e-3)
+    normalised = losses.with_spectral_norm(nn.Sequential(nn.Linear(8, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1)))
+    for _ in range(30):
+        normalised(torch.randn(4, 8))
+    for layer in (normalised[0], normalised[2]):
+        assert torch.linalg.matrix_norm(layer.weight.detach(), ord=2).item() == pytest.approx(1, abs=0.02)
+
+
+def test_a_gan_with_n_critic_steps_g_every_n_th_batch_and_adds_its_penalty():
+    torch.manual_seed(0)
+    G = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))
+    D = nn.Sequential(nn.Linear(2, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1))
+    calls = []
+
+    def penalty(D, real, fake):
+        calls.append(len(real))
+        return torch.zeros(())
+
+    gan = GAN(G, D, torch.optim.SGD(G.parameters(), lr=0.1), torch.optim.SGD(D.parameters(), lr=0.1),
+              latent_shape=(2,), logits=True, pixel_range=None, penalty=penalty, n_critic=3,
+              **{k: v for k, v in losses.gan_settings("hinge").items() if k in ("d_loss_fn", "g_loss_fn")})
+    g_before = [p.detach().clone() for p in G.parameters()]
+    for step in range(1, 7):
+        numbers = train_step(gan, torch.randn(4, 2))
+        g_moved = any(not torch.equal(p, b) for p, b in zip(G.parameters(), g_before))
+        assert g_moved == (step >= 3), step  # G's first step comes with the third batch
+        assert set(numbers) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert calls == [4] * 6 and gan.d_steps == 6
+    with pytest.raises(ValueError, match="n_critic"):
+        GAN(G, D, gan.opt_g, gan.opt_d, latent_shape=(2,), n_critic=0)
+
+
+def test_every_loss_trains_the_toy_gan_and_a_packed_critic_is_penalised_on_packs():
+    for name in losses.LOSSES:
+        G, history = collapse.train_toy_gan(collapse.ring(), m=2, steps=6, batch_size=16, loss=name, d_hidden=16)
+        assert len(history.steps["d_loss"]) == 6 * losses.LOSSES[name].n_critic, name
+        assert torch.isfinite(collapse.generate_points(G, 50)).all()
+    with pytest.raises(ValueError, match="unknown loss 'wgan'; choose one of bce, lsgan, hinge, wgan-gp, bce-sn"):
+        collapse.train_toy_gan(collapse.ring(), steps=2, loss="wgan")
+    with pytest.raises(ValueError, match="cannot be combined with loss='hinge'"):
+        collapse.train_toy_gan(collapse.ring(), steps=2, loss="hinge", g_loss_fn=collapse.saturating_generator_loss)
+
+
+def test_each_loss_has_a_recipe_and_a_sigmoid_d_is_refused():
+    for name, recipe_name in recipes.LOSS_RECIPES.items():
+        recipe = recipes.get_recipe(recipe_name)
+        assert recipe.loss == name and recipe.build_discriminator is recipes.RECIPES["course-dcgan"].build_discriminator
+        gan = build.build_gan(recipe, torch.device("cpu"))
+        assert gan.n_critic == losses.LOSSES[name].n_critic and (gan.penalty is not None) == (name == "wgan-gp")
+        assert any("parametrizations" in key for key in gan.discriminator.state_dict()) == (name == "bce-sn")
+    import dataclasses
+
+    with pytest.raises(ValueError, match="the hinge loss needs a D that returns raw scores"):
+        build.build_gan(dataclasses.replace(recipes.get_recipe("r3"), loss="hinge"), torch.device("cpu"))
