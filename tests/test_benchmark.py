@@ -186,7 +186,7 @@ def test_quality_benchmark_trains_cgan_with_another_g_and_other_styles_and_only_
     changes = "every setting trains with {'lr_decay_to': 0.5, 'amp': False, 'channels_last': True}"
     assert changes in done.stdout, done.stdout
     assert re.search(r"^cgan: k-means found 20 styles in [\d.]+ s", done.stdout, re.M), done.stdout
-    assert re.search(r"^cgan +1 +[\d,]+ +[\d,]+ +\d+ +[\d.]+ +[\d.]+ +\d+/10 .*%$", done.stdout, re.M), done.stdout
+    assert re.search(r"^cgan +bce +1 +[\d,]+ +[\d,]+ +\d+ +[\d.]+ +[\d.]+ +\d+/10 .*%$", done.stdout, re.M), done.stdout
     for flags, message in ((["--settings", "r3", "--plain-generator"], "--settings cgan"),
                            (["--settings", "r3", "--styles", "2"], "--settings cgan"),
                            (["--settings", "cgan", "--styles", "0"], "argument --styles: expected a whole number of at least 1, got 0"),

@@ -217,20 +217,29 @@ def marks_command(grades, marks, out):
 
 def test_the_instructors_marks_are_checked_then_entered(graded, tmp_path):
     import csv
+    import re
+
+    from gan_grader.manual import MarksError, enter_marks
 
     _, _, workdir = graded
     grades = workdir.parent / "grades.csv"
     before = grades.read_bytes()
     marks = tmp_path / "marks.csv"
-    for bad, words in ((f"solution,{HAND},answer_consent,3\n", "answer_consent is worth 0 to 2 points, got 3"),
-                       (f"solution,{HAND},answer_consent,nan\n", "points must be a finite number, got 'nan'"),
+    for bad, words in ((f"solution,{HAND},answer_consent,nan\n", "points must be a finite number, got 'nan'"),
                        (f"solution,{HAND},answer_other,1\n", "has no answer 'answer_other' to mark by hand"),
                        (f"nobody,{HAND},answer_consent,1\n", "no graded submission of '06_stable' by 'nobody'"),
-                       (f"solution,{HAND},answer_consent,1\nsolution,{HAND},answer_consent,2\n", "marked twice")):
-        marks.write_text("student,notebook,grade_id,points\n" + bad)
-        done = marks_command(grades, marks, tmp_path / "final.csv")
-        assert done.returncode == 2 and words in done.stderr and "Traceback" not in done.stderr, done.stderr
+                       (f"solution,{HAND},answer_consent,1\nsolution,{HAND},answer_consent,2\n", "marked twice"),
+                       ("student,points\n", "the marks need the columns student,notebook,grade_id,points")):
+        marks.write_text(bad if bad.startswith("student") else "student,notebook,grade_id,points\n" + bad)
+        with pytest.raises(MarksError, match=re.escape(words)):
+            enter_marks(grades, marks, tmp_path / "final.csv")
         assert not (tmp_path / "final.csv").exists()  # nothing written until every mark is right
+    with pytest.raises(MarksError, match="one of the inputs"):
+        enter_marks(grades, marks, grades)
+    marks.write_text(f"student,notebook,grade_id,points\nsolution,{HAND},answer_consent,3\n")
+    done = marks_command(grades, marks, tmp_path / "final.csv")  # the command line: one line, exit code 2
+    assert done.returncode == 2 and "answer_consent is worth 0 to 2 points, got 3" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "final.csv").exists()
     marks.write_text(f"student,notebook,grade_id,points\nsolution,{HAND},answer_consent,1.5\n"
                      f"solution,{HAND},answer_detection,2\nblank,{HAND},answer_consent,0\n")
     done = marks_command(grades, marks, tmp_path / "final.csv")
@@ -242,4 +251,3 @@ def test_the_instructors_marks_are_checked_then_entered(graded, tmp_path):
     assert (solved["manual_score"], solved["total"], solved["manual"]) == ("3.5", "14.5", "marked by hand")
     assert final[("solution", FIRST)]["total"] == final[("solution", FIRST)]["score"]
     assert grades.read_bytes() == before  # the grade CSV itself is never changed
-    assert "one of the inputs" in marks_command(grades, marks, grades).stderr

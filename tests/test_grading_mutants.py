@@ -84,5 +84,5 @@ def test_every_graded_exercise_of_every_session_has_a_mutant():
 def test_the_sample_covers_every_session_and_every_variant_sent_through_nbgrader():
     assert {name for _, name, _ in MIXED} == set(SESSIONS) and all(len(m) == 2 for _, _, m in MIXED)
     assert sorted((n, g, k) for _, n, g, k, _ in RIGHT) == sorted(VARIANTS_THROUGH_NBGRADER)
-    assert len(PLAN) == 6  # a kernel and an nbgrader run each: the sample stays this small
+    assert len(PLAN) == 7  # a kernel and an nbgrader run each: the sample stays this small
     assert "metrics.frechet_distance" in MUTANTS["04_evaluate"]["frechet_distance"][0][1]

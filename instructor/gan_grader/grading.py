@@ -558,8 +558,8 @@ def _record_scores(workdir, name, scores):
                 wanted = (by_cell[grade.name], None, None) if grade.name in by_cell else (None, None, None)
                 found = (grade.auto_score, grade.manual_score, grade.extra_credit)
                 if found != wanted:
-                    # nbgrader's autograde itself gives an answer left as released a manual 0
-                    by_nbgrader = grade.name not in by_cell and found == (None, 0.0, None)
+                    # nbgrader's autograde itself scores an answer left as released 0 ("No response")
+                    by_nbgrader = grade.name not in by_cell and found in ((0.0, None, None), (None, 0.0, None))
                     changed |= found != (None, None, None) and not by_nbgrader
                     grade.auto_score, grade.manual_score, grade.extra_credit = wanted
         gradebook.db.commit()
