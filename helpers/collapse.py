@@ -160,9 +160,10 @@ def packed_penalty(weight):
     """WGAN-GP's penalty, ``weight`` times it, for a ``PackedDiscriminator``: taken on packs, the inputs its
     critic judges (a pack's score reaches each of its members ``m`` times, so a penalty per sample would
     not be the critic's)."""
+    term = losses.penalty_term(weight)
+
     def penalty(D, real, fake):
-        real, fake = pack(real, D.m), pack(fake, D.m)
-        return weight * losses.gradient_penalty(D.discriminator, real, fake, losses.random_mix(real))
+        return term(D.discriminator, pack(real, D.m), pack(fake, D.m))
     return penalty
 
 

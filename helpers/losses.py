@@ -149,6 +149,14 @@ def gradient_penalty(critic, real, fake, eps, *labels):
     return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
 
 
+def penalty_term(weight):
+    """WGAN-GP's term of the critic's loss, as ``steps.GAN.penalty`` takes it: ``term(D, real, fake, *labels)``
+    is ``weight`` times ``gradient_penalty`` at fresh ``random_mix`` points."""
+    def term(critic, real, fake, *labels):
+        return weight * gradient_penalty(critic, real, fake, random_mix(real), *labels)
+    return term
+
+
 def random_mix(real):
     """Fresh mixing weights for ``gradient_penalty``: one per sample, uniform in [0, 1], ``[B, 1, ...]``."""
     return torch.rand(real.shape[0], *[1] * (real.dim() - 1), device=real.device, dtype=real.dtype)
@@ -234,5 +242,4 @@ def gan_settings(name, n_critic=None):
     weight = loss.penalty_weight
     require_number(weight, "penalty weight", at_least=0)
     return {"d_loss_fn": loss.d_loss, "g_loss_fn": loss.g_loss, "n_critic": critic_steps,
-            "penalty": (lambda D, real, fake, *labels: weight * gradient_penalty(D, real, fake, random_mix(real), *labels))
-            if weight else None}
+            "penalty": penalty_term(weight) if weight else None}

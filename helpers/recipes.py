@@ -186,16 +186,16 @@ def _course_dcgan_with(loss, name, title):
               f"are course-dcgan's. benchmarks/quality.py --settings course-dcgan --losses compares them.")
 
 
-RECIPES.update({recipe.name: recipe for recipe in (
+_SESSION_6 = (
     _course_dcgan_with("lsgan", "lsgan-dcgan", "The course's small DCGAN with least-squares losses (session 6)"),
     _course_dcgan_with("hinge", "hinge-dcgan", "The course's small DCGAN with hinge losses (session 6)"),
     _course_dcgan_with("wgan-gp", "wgan-gp", "The course's small DCGAN as a WGAN-GP: 5 critic steps per G step "
                                              "(session 6)"),
     _course_dcgan_with("bce-sn", "sn-dcgan", "The course's small DCGAN with a spectrally normalised D (session 6)"),
-)})
-# The recipe that trains the course's small DCGAN with each of session 6's losses
-LOSS_RECIPES = {"bce": "course-dcgan", "lsgan": "lsgan-dcgan", "hinge": "hinge-dcgan", "wgan-gp": "wgan-gp",
-                "bce-sn": "sn-dcgan"}
+)
+RECIPES.update({recipe.name: recipe for recipe in _SESSION_6})
+# The recipe that trains the course's small DCGAN with each of session 6's losses, by loss
+LOSS_RECIPES = {"bce": "course-dcgan", **{recipe.loss: recipe.name for recipe in _SESSION_6}}
 
 
 def get_recipe(name):

@@ -198,6 +198,25 @@ class _Shift(nn.Module):
         return torch.tanh(self.bias + 0 * z.sum()).expand(len(z), *self.bias.shape[1:])
 
 
+def _sgd_step(model, loss_of):
+    """One plain SGD step (lr 0.1) of ``model`` on ``loss_of()``; returns the loss, detached."""
+    loss = loss_of()
+    with torch.no_grad():
+        for p, g in zip(model.parameters(), torch.autograd.grad(loss, list(model.parameters()))):
+            p -= 0.1 * g
+    return loss.detach()
+
+
+def _critic_after(critic, fake, batches, gp_weight):
+    """A copy of the linear ``critic`` after one right SGD step per real batch. Its gradient is its weight w
+    everywhere, so the penalty is (||w|| - 1)^2 whatever the mixing weights."""
+    critic = copy.deepcopy(critic)
+    for real in batches:
+        _sgd_step(critic, lambda: critic(fake).mean() - critic(real).mean()
+                  + gp_weight * (critic[1].weight.norm() - 1) ** 2)
+    return critic
+
+
 def _linear_critic():
     critic = nn.Sequential(nn.Flatten(), nn.Linear(4, 1))
     with torch.no_grad():
@@ -265,45 +284,22 @@ def check_wgan_gp_iteration(fn):
         expect(not value.requires_grad, f"Return {what} detached (.detach()): it still holds the graph")
     expect(G.noise_shape == (3, 5), f"Draw noise for the batch, torch.randn(len(real), latent_dim): G got noise of "
                                     f"shape {G.noise_shape}, expected (3, 5)")
-    # the critic is linear, so its gradient is its weight w everywhere: the penalty is (||w|| - 1)^2
-    want_d, want_g = copy.deepcopy(d_before), copy.deepcopy(g_before)
-    fake = want_g(torch.zeros(3, 5)).detach()
-    for real in batches:
-        w = want_d[1].weight
-        loss = want_d(fake).mean() - want_d(real).mean() + 2.0 * (w.norm() - 1) ** 2
-        grads = torch.autograd.grad(loss, list(want_d.parameters()))
-        with torch.no_grad():
-            for p, g in zip(want_d.parameters(), grads):
-                p -= 0.1 * g
-    d_steps_seen = torch.allclose(D[1].weight, want_d[1].weight, atol=1e-5)
-    one_step = copy.deepcopy(d_before)
-    real = batches[0]
-    loss = one_step(fake).mean() - one_step(real).mean() + 2.0 * (one_step[1].weight.norm() - 1) ** 2
-    with torch.no_grad():
-        for p, g in zip(one_step.parameters(), torch.autograd.grad(loss, list(one_step.parameters()))):
-            p -= 0.1 * g
-    expect(d_steps_seen or not torch.allclose(D[1].weight, one_step[1].weight, atol=1e-5),
-           "Take one critic step per real batch (for real in real_batches: ...): the critic took only one")
-    no_penalty = copy.deepcopy(d_before)
-    for real in batches:
-        loss = no_penalty(fake).mean() - no_penalty(real).mean()
-        with torch.no_grad():
-            for p, g in zip(no_penalty.parameters(), torch.autograd.grad(loss, list(no_penalty.parameters()))):
-                p -= 0.1 * g
-    expect(d_steps_seen or not torch.allclose(D[1].weight, no_penalty[1].weight, atol=1e-5),
-           "Add gp_weight * gradient_penalty(D, real, fake, eps) to the critic's loss: the critic stepped "
-           "without it")
-    expect(d_steps_seen, "Make each critic step minimise mean D(fake) - mean D(real) + gp_weight * penalty, on "
-                         "fakes made without a graph into G: the critic's weights are not what that gives "
-                         f"(got {D[1].weight.detach().flatten().tolist()}, expected "
-                         f"{want_d[1].weight.detach().flatten().tolist()})")
-    g_loss = -want_d(want_g(torch.zeros(3, 5))).mean()
-    with torch.no_grad():
-        for p, g in zip(want_g.parameters(), torch.autograd.grad(g_loss, list(want_g.parameters()))):
-            p -= 0.1 * g
+    fake = g_before(torch.zeros(3, 5)).detach()
+    want_d = _critic_after(d_before, fake, batches, gp_weight=2.0)
+    if not torch.allclose(D[1].weight, want_d[1].weight, atol=1e-5):
+        no_penalty = _critic_after(d_before, fake, batches, gp_weight=0.0)
+        expect(not torch.allclose(D[1].weight, no_penalty[1].weight, atol=1e-5),
+               "Add gp_weight * gradient_penalty(D, real, fake, eps) to the critic's loss: the critic stepped "
+               "without it")
+        expect(False, "Make each critic step minimise mean D(fake) - mean D(real) + gp_weight * penalty, on "
+                      "fakes made without a graph into G: the critic's weights are not what that gives "
+                      f"(got {D[1].weight.detach().flatten().tolist()}, expected "
+                      f"{want_d[1].weight.detach().flatten().tolist()})")
+    want_g = copy.deepcopy(g_before)
+    g_loss = _sgd_step(want_g, lambda: -want_d(want_g(torch.zeros(3, 5))).mean())
     expect_close(G.bias.detach(), want_g.bias.detach(), "G's weights after the iteration", 1e-5,
                  fix="Take one G step, after all the critic's steps, on -mean D(G(z)) with fresh noise")
-    expect_close(out[1], g_loss.detach(), "g_loss", 1e-5, fix="Return G's loss, -mean D(G(z))")
+    expect_close(out[1], g_loss, "g_loss", 1e-5, fix="Return G's loss, -mean D(G(z))")
     expect(all(p.requires_grad for p in D.parameters()),
            "Unfreeze the critic after G's step (D.requires_grad_(True)): its weights no longer require gradients")
     passed("one WGAN-GP iteration: a critic step per real batch, each with its penalty, then one G step")

@@ -78,7 +78,6 @@ def read_marks(path, rows, solutions_dir=None):
                              f"got {','.join(reader.fieldnames or []) or 'an empty file'}")
         lines = list(reader)
     known = {(r["student"], r["notebook"]): r for r in rows}
-    cells_of = {}
     marks = {}
     for number, line in enumerate(lines, start=2):
         where = f"{path}, line {number}"
@@ -86,9 +85,7 @@ def read_marks(path, rows, solutions_dir=None):
         if key not in known:
             raise MarksError(f"{where}: no graded submission of {line['notebook']!r} by {line['student']!r} in the "
                              f"grade CSV")
-        if line["notebook"] not in cells_of:
-            cells_of[line["notebook"]] = manual_cells(Path(solutions_dir or SOLUTIONS_DIR) / f"{line['notebook']}.ipynb")
-        cells = cells_of[line["notebook"]]
+        cells = cells_of(line["notebook"], solutions_dir)
         if line["grade_id"] not in cells:
             raise MarksError(f"{where}: {line['notebook']} has no answer {line['grade_id']!r} to mark by hand; its "
                              f"answers are {', '.join(cells) or 'none'}")
@@ -99,7 +96,12 @@ def read_marks(path, rows, solutions_dir=None):
         if line["grade_id"] in marks.get(key, {}):
             raise MarksError(f"{where}: {line['grade_id']} of {line['student']} is marked twice")
         marks.setdefault(key, {})[line["grade_id"]] = points
-    return marks, cells_of
+    return marks
+
+
+def cells_of(notebook, solutions_dir=None):
+    """``manual_cells`` of the source notebook called ``notebook`` (``"06_stable"``)."""
+    return manual_cells(Path(solutions_dir or SOLUTIONS_DIR) / f"{notebook}.ipynb")
 
 
 def enter_marks(grades_csv, marks_csv, out_csv, solutions_dir=None):
@@ -114,14 +116,13 @@ def enter_marks(grades_csv, marks_csv, out_csv, solutions_dir=None):
     missing = [f for f in ("student", "notebook", "score", "manual_max", "manual") if f not in fields]
     if missing:
         raise MarksError(f"{grades_csv} is not a grade CSV of `python -m gan_grader grade`: it lacks {missing}")
-    marks, cells_of = read_marks(marks_csv, rows, solutions_dir)
+    marks = read_marks(marks_csv, rows, solutions_dir)
     for row in rows:
         given = marks.get((row["student"], row["notebook"]), {})
         if not row["manual"].startswith("needs manual grading"):
             row["manual_score"], row["total"] = "", row["score"]
             continue
-        cells = cells_of.get(row["notebook"]) or manual_cells(Path(solutions_dir or SOLUTIONS_DIR) /
-                                                              f"{row['notebook']}.ipynb")
+        cells = cells_of(row["notebook"], solutions_dir)
         left = {gid: points for gid, points in cells.items() if gid not in given}
         row["manual_score"] = f"{sum(given.values()):g}"
         row["total"] = f"{float(row['score']) + sum(given.values()):g}"
