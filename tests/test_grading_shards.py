@@ -108,3 +108,22 @@ def test_a_shard_is_named_k_of_n_and_is_stable():
     slices = [[s for s in students if shards.Shard(k, 4).holds(s)] for k in range(1, 5)]
     assert sorted(sum(slices, [])) == sorted(students) and all(slices)  # every student in exactly one
     assert shards.Shard(2, 2).holds("blank") and shards.Shard(1, 2).holds("bob")  # CRC-32: the same everywhere
+
+
+def test_feedback_prints_a_cells_output_in_one_piece_however_the_kernel_chunked_it():
+    """Under load a kernel may send ``images: (2000, 28, 28)`` as two messages; the feedback must not
+    depend on that, or a class graded in parallel would read differently from one graded alone."""
+    import nbformat
+
+    from gan_grader.grading import for_feedback
+
+    cell = nbformat.v4.new_code_cell("print('images:', x.shape)", metadata={"nbgrader": {"grade_id": "test_a"}})
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="images:"),
+                    nbformat.v4.new_output("stream", name="stdout", text=" (2000, 28, 28)\n"),
+                    nbformat.v4.new_output("stream", name="stderr", text="a warning\n")]
+    notebook = nbformat.writes(nbformat.v4.new_notebook(cells=[cell]))
+    shown = nbformat.reads(for_feedback(notebook, {"test_a": "the judge: D's loss is wrong"}), as_version=4)
+    assert [(o.name, o.text) for o in shown.cells[0].outputs] == [
+        ("stdout", "images: (2000, 28, 28)\n"), ("stderr", "a warning\n"),
+        ("stdout", "\nthe judge: D's loss is wrong\n")]
+    assert for_feedback(None, {}) is None

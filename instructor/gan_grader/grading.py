@@ -22,7 +22,9 @@ sources come from ``solutions/`` (or ``--solutions``). The steps:
    but answers wrong, and the scores are written into the gradebook again;
    the instructor's files are put back if the submission changed them, and
    processes it left are killed.
-4. ``generate_feedback`` and ``export`` (nbgrader's own table lands beside
+4. ``generate_feedback`` (from the autograded notebook as ``for_feedback``
+   shows it: printed output in one piece, the judge's reasons under their
+   cells) and ``export`` (nbgrader's own table lands beside
    the CSV as ``<stem>-nbgrader.csv``); one CSV row per student and
    notebook: ``student,notebook,score,max_score,manual_max,manual,status,detail,seconds``
    (``seconds``: how long that student's autograde took, retries included).
@@ -52,6 +54,7 @@ import warnings
 from pathlib import Path
 
 import nbformat
+from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
 from helpers.checkpoints import write_atomically
 from helpers.guards import whole_problem
@@ -398,7 +401,7 @@ class _Batch:
             reasons = {}
             judged[student] = judge.overrule(self.scores[student], run.replies, seeds[student],
                                              self.judged.values(), reasons)
-            run.autograded = with_reasons(run.autograded, reasons)
+            run.autograded = for_feedback(run.autograded, reasons)
             _record_scores(self.workdir, self.name, self.scores)
         self._write_autograded(runs)
         if any(run.autograded is not None for run in runs.values()):
@@ -475,15 +478,21 @@ def _autograde_all(asked, jobs):
             yield student, future.result(), tuple(sorted(s for f, s in running.items() if f.running()))
 
 
-def with_reasons(autograded, reasons):
-    """The autograded notebook's text with each of ``reasons`` (test grade_id -> sentence) shown under its cell.
+def for_feedback(autograded, reasons):
+    """The autograded notebook's text as its feedback HTML shows it.
 
-    The feedback HTML is made from this notebook: a cell the judge set to 0
-    then says why, instead of only "All checks passed" above "0 / 2".
+    - Each cell's printed output is one piece: a kernel sends what a cell
+      prints in chunks that depend on timing (on how busy the machine was), so
+      nbconvert's ``CoalesceStreamsPreprocessor`` joins them, and the feedback
+      reads the same however the submission was graded.
+    - Each of ``reasons`` (test grade_id -> sentence) is shown under its cell:
+      a cell the judge set to 0 then says why, instead of only
+      "All checks passed" above "0 / 2".
     """
-    if autograded is None or not reasons:
-        return autograded
+    if autograded is None:
+        return None
     notebook = nbformat.reads(autograded, as_version=nbformat.NO_CONVERT)
+    notebook, _ = CoalesceStreamsPreprocessor().preprocess(notebook, {})
     for cell in notebook.cells:
         why = reasons.get(_meta(cell).get("grade_id"))
         if why and cell.cell_type == "code":
