@@ -10,7 +10,9 @@ writes the figures into ``fig/``:
 - ``03_styles_samples.png``              session 3's section 9, ``course-styles``;
 - ``04_ring.png``                        session 4's ring: the data, a plain GAN, and packing (PacGAN2);
 - ``04_latent_walk.png``                 session 4's walk through the noise of ``course-mlp``;
-- ``05_rows.png``                        session 5's conditional GAN: one row per digit.
+- ``05_rows.png``                        session 5's conditional GAN: one row per digit;
+- ``06_ring_losses.png``                 session 6's ring with each of the five losses;
+- ``06_scoreboard.png``                  session 6's scoreboard: the course's DCGAN with each loss.
 
 ``fig/gallery.json`` says, for each figure, what it shows, the budget, the
 machine, what the course's metrics measured on it, and the command and commit
@@ -34,13 +36,13 @@ import matplotlib
 import matplotlib.pyplot as plt
 import torch
 
-from . import budgets, collapse, data, hooks, loop, metrics, models, plotting, recipes
+from . import budgets, collapse, data, hooks, losses, loop, metrics, models, plotting, recipes
 from .averaging import WeightAverage
 from .checkpoints import write_atomically
 from .flags import device as device_flag
 from .runs import run_recipe
 from .runtime import REPO_ROOT, resolve_device, seed_everything
-from .saved_runs import load_generator
+from .saved_runs import load_generator, trained_generator
 from .snapshots import Snapshots
 from .steps import GAN, train_step
 
@@ -139,6 +141,18 @@ def session_3(budget, device, out, measure, work):
                                       f"{len(styles_history.steps['d_loss']):,} steps", scores_of(G_styles, 64, measure))}
 
 
+def ring_panel(ax, generator, ring, label):
+    """Draw a toy ``generator``'s points over the ``ring``'s centres on ``ax``, titled ``label`` and what
+    ``collapse.mode_report`` found; return ``{"modes": int, "high_quality": share}``."""
+    points = collapse.generate_points(generator)
+    report = collapse.mode_report(points, ring)
+    ax.scatter(*points.T, s=2, color="tab:orange")
+    ax.scatter(*ring.centres.T, marker="x", color="black")
+    ax.set_title(f"{label}\n{report['modes']}/8 modes, {report['high_quality']:.0%} high quality")
+    ax.set(xlim=(-1.6, 1.6), ylim=(-1.6, 1.6), aspect="equal")
+    return {"modes": report["modes"], "high_quality": round(report["high_quality"], 3)}
+
+
 def session_4(budget, device, out, measure, work):
     """Session 4: the ring without and with packing; a walk through ``course-mlp``'s noise."""
     plan = budgets.plan("04_evaluate", budget)
@@ -149,14 +163,8 @@ def session_4(budget, device, out, measure, work):
     found = {}
     for ax, m in zip(axes[1:], (1, 2)):
         G_toy, _ = collapse.train_toy_gan(ring, m=m, steps=plan.toy.steps, lr=2e-3, batch_size=256)
-        report = collapse.mode_report(collapse.generate_points(G_toy), ring)
-        found[f"m={m}"] = {"modes": report["modes"], "high_quality": round(report["high_quality"], 3)}
-        ax.scatter(*collapse.generate_points(G_toy).T, s=2, color="tab:orange")
-        ax.scatter(*ring.centres.T, marker="x", color="black")
-        ax.set_title(f"{'plain GAN' if m == 1 else f'packing m={m}'}\n{report['modes']}/8 modes, "
-                     f"{report['high_quality']:.0%} high quality")
-    for ax in axes:
-        ax.set(xlim=(-1.6, 1.6), ylim=(-1.6, 1.6), aspect="equal")
+        found[f"m={m}"] = ring_panel(ax, G_toy, ring, "plain GAN" if m == 1 else f"packing m={m}")
+    axes[0].set(xlim=(-1.6, 1.6), ylim=(-1.6, 1.6), aspect="equal")
     write_figure(figure, out / "04_ring.png")
 
     course_mlp = recipes.get_recipe("course-mlp")
@@ -193,6 +201,36 @@ def session_5(budget, device, out, measure):
                             scores_of(gan.sampler, 64, measure, conditional=True))}
 
 
+def session_6(budget, device, out, measure, work):
+    """Session 6, section 6: the ring with each loss, and the scoreboard, ``course-dcgan`` trained with each."""
+    plan = budgets.plan("06_stable", budget)
+    ring = collapse.ring()
+    figure, axes = plt.subplots(1, len(losses.LOSSES), figsize=(3.2 * len(losses.LOSSES), 3.6))
+    found = {}
+    for ax, name in zip(axes, losses.LOSSES):
+        G_toy, _ = collapse.train_toy_gan(ring, steps=plan.toy.steps, lr=2e-3, batch_size=256, loss=name)
+        found[name] = ring_panel(ax, G_toy, ring, name)
+    write_figure(figure, out / "06_ring_losses.png")
+
+    figure, axes = plt.subplots(1, len(recipes.LOSS_RECIPES), figsize=(3.2 * len(recipes.LOSS_RECIPES), 3.6))
+    board = {}
+    for ax, (name, recipe_name) in zip(axes, recipes.LOSS_RECIPES.items()):
+        recipe = recipes.get_recipe(recipe_name)
+        G_board = trained_generator(recipe, work / f"scoreboard_{recipe_name}", plan.score, device=device,
+                                    limit=plan.limit)
+        grid = sample_grid(G_board, noise(16, *recipe.latent_shape), nrow=4)
+        ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+        ax.set_axis_off()
+        board[name] = scores_of(G_board, *recipe.latent_shape, measure)
+        ax.set_title(name + ("" if board[name] is None else f": FD {board[name]['fd']:.1f}"), fontsize=10)
+    write_figure(figure, out / "06_scoreboard.png")
+    return {"06_ring_losses.png": ("session 6's ring with each loss", f"{budget} budget, {plan.toy.describe()} each",
+                                   found),
+            "06_scoreboard.png": ("session 6's scoreboard: course-dcgan with each loss, 16 samples each",
+                                  f"{budget} budget, {plan.score.describe()} per loss",
+                                  board if measure else None)}
+
+
 def machine():
     """This machine in words, e.g. "2 CPUs (AMD EPYC 7B13), no GPU, torch 2.14.0"."""
     cpu = platform.processor() or platform.machine()
@@ -226,17 +264,26 @@ def caption(record, name):
 
 
 def measured_in_words(measured):
-    """"; FD 20.1 (2.8x the floor), 10/10 classes, ..." for scores, the modes for the ring, "" for nothing."""
+    """"; FD 20.1 (2.8x the floor), 10/10 classes, ..." for scores; "; m=1: 0/8 modes, ..." for the ring
+    (one entry per packing degree or loss); "; bce: FD 172.7 (24.3x the floor), ..." for a scoreboard;
+    "" for nothing."""
     if not measured:
         return ""
-    if "fd" not in measured:  # the ring: modes per packing degree
-        return "; " + ", ".join(f"{m}: {r['modes']}/8 modes" for m, r in measured.items())
+    if "fd" not in measured:  # one entry per packing degree or loss
+        return "; " + ", ".join(f"{name}: {briefly(entry)}" for name, entry in measured.items())
     words = (f"; FD {measured['fd']:.1f} ({measured['fd'] / measured['floor']:.1f}x the floor), "
              f"{measured['covered']}/10 classes, precision {measured['precision']:.2f}, recall {measured['recall']:.2f}")
     return words + (f", conditional accuracy {measured['accuracy']:.1%}" if "accuracy" in measured else "")
 
 
-SESSIONS = ("02", "03", "04", "05")
+def briefly(entry):
+    """"8/8 modes" for a ring's report, "FD 172.7 (24.3x the floor)" for scores."""
+    if "modes" in entry:
+        return f"{entry['modes']}/8 modes"
+    return f"FD {entry['fd']:.1f} ({entry['fd'] / entry['floor']:.1f}x the floor)"
+
+
+SESSIONS = ("02", "03", "04", "05", "06")
 
 
 def make_gallery(budget, out, device=None, sessions=SESSIONS):
@@ -258,7 +305,8 @@ def make_gallery(budget, out, device=None, sessions=SESSIONS):
         makers = {"02": lambda: session_2(budget, device, out, measure),
                   "03": lambda: session_3(budget, device, out, measure, Path(work)),
                   "04": lambda: session_4(budget, device, out, measure, Path(work)),
-                  "05": lambda: session_5(budget, device, out, measure)}
+                  "05": lambda: session_5(budget, device, out, measure),
+                  "06": lambda: session_6(budget, device, out, measure, Path(work))}
         for name in sessions:
             start = time.perf_counter()
             figures = makers[name]()
