@@ -159,7 +159,8 @@ PLANS = {
     "06_stable": {
         "smoke": dict(toy=Length(steps=60), score=Length(steps=4), n_samples=500, limit=256),
         # the scoreboard, course-dcgan for 1 min per loss, is most of it: 6 min 10 s in all, measured with
-        # benchmarks/afternoon.py (its cell 5 min 24 s, the ring's five toy GANs well under a minute)
+        # benchmarks/afternoon.py (its cell 5 min 24 s, the ring's five toy GANs well under a minute);
+        # full: 7 min 4 s on the same CPU, its scoreboard (3,000 steps per loss) 5 min 1 s
         "laptop": dict(toy=Length(steps=2000), score=Length(seconds=60), n_samples=10000, limit=None),
         "full": dict(toy=Length(steps=6000), score=Length(steps=3000), n_samples=10000, limit=None),
     },
@@ -178,6 +179,6 @@ SESSION_TIME = {
                     "full": f"about 4.5 min {_H200}, over an hour on a 2-core CPU"},
     "05_conditional": {"smoke": "seconds (its pictures stay noise)", "laptop": "about 5 min on a 2-core CPU",
                        "full": f"about 2 min {_H200} (6,500 steps took 1 min), about 5 min on a 2-core CPU"},
-    "06_stable": {"smoke": "about a minute (its pictures stay noise)", "laptop": "about 6 min on a 2-core CPU",
-                  "full": "not yet measured (3,000 steps per loss on the scoreboard)"},
+    "06_stable": {"smoke": "seconds (its pictures stay noise)", "laptop": "about 6 min on a 2-core CPU",
+                  "full": "about 7 min on a 2-core CPU (not yet measured on a GPU)"},
 }
