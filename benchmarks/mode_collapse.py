@@ -14,7 +14,8 @@ the rows of PacGAN's Table 1, with the CPU wall time of a trial.
 (``helpers.losses.LOSSES``: ``bce``, the course's non-saturating BCE;
 ``lsgan``; ``hinge``; ``wgan-gp``, whose critic takes 5 steps per G step, so
 ``--steps`` counts G's steps; ``bce-sn``, BCE with a spectrally normalised D),
-and ``--packing`` chooses the rows' packing degrees.
+and ``--packing`` chooses the rows' packing degrees. ``--lr`` and ``--betas``
+set Adam's for G and D (default: the course's toy GAN's, 2e-3 and 0.5/0.999).
 
 A second part shows the other classic failure: G's original, saturating loss
 log(1 - D(G(z))) against the non-saturating -log D(G(z)). It trains the same
@@ -32,6 +33,8 @@ Usage::
     python benchmarks/mode_collapse.py --steps 15000 --d-hidden 512 --mixtures grid   # a stronger D, the grid only
     python benchmarks/mode_collapse.py --steps 4000 --d-hidden 512 --mixtures grid --packing GAN PacGAN2 \
         --losses bce lsgan hinge wgan-gp bce-sn                            # session 6's losses, side by side
+    python benchmarks/mode_collapse.py --steps 4000 --d-hidden 512 --mixtures grid --packing GAN \
+        --losses wgan-gp --lr 1e-4 --betas 0 0.9                           # WGAN-GP with its paper's Adam
     python benchmarks/mode_collapse.py --seeds 1 --steps 50 --loss-steps 20   # a smoke run
 """
 
@@ -51,14 +54,14 @@ PACKING = {"GAN": 1, "PacGAN2": 2, "PacGAN4": 4}
 
 
 def trial(args):
-    """One training run: ``(mixture name, loss, model name, seed, steps, lr, average decay, D's hidden units)``
-    -> (report dict, seconds)."""
-    mixture_name, loss, model, seed, steps, lr, average, d_hidden = args
+    """One training run: ``(mixture name, loss, model name, seed, steps, lr, betas, average decay, D's hidden
+    units)`` -> (report dict, seconds)."""
+    mixture_name, loss, model, seed, steps, lr, betas, average, d_hidden = args
     torch.set_num_threads(1)
     mixture = MIXTURES[mixture_name]()
     start = time.perf_counter()
     G, _ = collapse.train_toy_gan(mixture, m=PACKING[model], steps=steps, seed=seed, lr=lr, batch_size=256,
-                                  average_decay=average or None, d_hidden=d_hidden, loss=loss)
+                                  average_decay=average or None, d_hidden=d_hidden, loss=loss, betas=betas)
     seconds = time.perf_counter() - start
     return collapse.mode_report(collapse.generate_points(G, 2500, seed=seed + 1000), mixture), seconds
 
@@ -71,10 +74,10 @@ def mean_and_error(values):
 
 
 def collapse_table(seeds, steps, lr, workers, average=0.999, d_hidden=256, mixtures=tuple(MIXTURES),
-                   loss_names=("bce",), packing=tuple(PACKING)):
+                   loss_names=("bce",), packing=tuple(PACKING), betas=(0.5, 0.999)):
     """Train every (mixture, loss, model, seed); print our table beside the published one (BCE's rows).
     Returns ``{(mixture, loss, model): numbers}``."""
-    jobs = [(mixture, loss, model, seed, steps, lr, average, d_hidden)
+    jobs = [(mixture, loss, model, seed, steps, lr, betas, average, d_hidden)
             for mixture in mixtures for loss in loss_names for model in packing for seed in range(seeds)]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(trial, jobs))
@@ -82,8 +85,8 @@ def collapse_table(seeds, steps, lr, workers, average=0.999, d_hidden=256, mixtu
     for (mixture, loss, model, *_), (report, seconds) in zip(jobs, results):
         rows.setdefault((mixture, loss, model), []).append((report, seconds))
     drawn = f"an average of G's weights (decay {average})" if average else "G's last weights"
-    print(f"{seeds} seed(s) per row, {steps:,} steps per trial, D of {d_hidden} units judging 256 samples or "
-          f"packs a step, "
+    print(f"{seeds} seed(s) per row, {steps:,} steps per trial, Adam lr {lr:g} betas {betas[0]:g}/{betas[1]:g}, "
+          f"D of {d_hidden} units judging 256 samples or packs a step, "
           f"2,500 samples each from {drawn}; "
           f"mean +- standard error; the paper: 10 trials")
     header = f"{'':9} {'loss':8} {'model':8} {'modes':>12} {'high quality':>13} {'reverse KL':>16} {'s/trial':>8}"
@@ -136,6 +139,9 @@ def main(argv=None):
                         help="training steps per trial (default 30,000)")
     parser.add_argument("--lr", type=flags.number(above=0), default=2e-3,
                         help="Adam's learning rate for G and D (default 2e-3)")
+    parser.add_argument("--betas", type=flags.number(at_least=0, below=1), action=flags.ExactlyN, count=2,
+                        default=[0.5, 0.999], metavar="BETA",
+                        help="Adam's betas for G and D (default 0.5 0.999, the course's toy GAN's)")
     parser.add_argument("--average", type=flags.number(at_least=0, below=1), default=0.999,
                         help="draw samples with an average of G's weights of this decay (default 0.999; 0: G itself)")
     parser.add_argument("--d-hidden", type=flags.positive_int, default=256,
@@ -154,7 +160,7 @@ def main(argv=None):
     start = time.perf_counter()
     print("losses: " + "; ".join(f"{name}: {losses.LOSSES[name].words}" for name in args.losses))
     collapse_table(args.seeds, args.steps, args.lr, args.workers, args.average, args.d_hidden, args.mixtures,
-                   args.losses, args.packing)
+                   args.losses, args.packing, tuple(args.betas))
     loss_comparison(args.loss_steps, args.lr)
     print(f"\ntotal wall time {time.perf_counter() - start:.0f} s with {args.workers} worker(s)")
 

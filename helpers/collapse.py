@@ -168,7 +168,7 @@ def packed_penalty(weight):
 
 
 def train_toy_gan(mixture, m=1, steps=3000, batch_size=128, lr=1e-3, seed=0, g_loss_fn=None, on_step=None,
-                  average_decay=None, d_hidden=128, loss="bce"):
+                  average_decay=None, d_hidden=128, loss="bce", betas=(0.5, 0.999)):
     """Train a small GAN (packing degree ``m``) on ``mixture`` for ``steps`` steps; return ``(G, history)``.
 
     ``batch_size``: how many inputs D judges per step, as in PacGAN: packs of
@@ -180,7 +180,7 @@ def train_toy_gan(mixture, m=1, steps=3000, batch_size=128, lr=1e-3, seed=0, g_l
     ``on_step(gan, numbers)``: called after every step (e.g. to record G's gradient norm).
     ``average_decay``: keep an average of G's weights (``averaging.WeightAverage``)
     and return it, in eval mode, instead of G's last weights (None: return G).
-    ``d_hidden``: units in each of D's hidden layers.
+    ``d_hidden``: units in each of D's hidden layers. ``lr``, ``betas``: Adam's, for G and D.
     ``loss``: a name of ``losses.LOSSES`` (session 6). ``steps`` counts G's
     steps: a loss with ``n_critic`` critic steps per G step (WGAN-GP: 5) trains
     D ``n_critic * steps`` times, each on a fresh batch.
@@ -188,6 +188,10 @@ def train_toy_gan(mixture, m=1, steps=3000, batch_size=128, lr=1e-3, seed=0, g_l
     for name, value in (("m (packing)", m), ("steps", steps), ("batch_size", batch_size), ("d_hidden", d_hidden)):
         require_whole(value, name)
     require_number(lr, "lr", above=0)
+    if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+        raise ValueError(f"betas: Adam's two betas were expected, e.g. (0.5, 0.999); got {betas!r}")
+    for beta in betas:
+        require_number(beta, "each of Adam's betas", at_least=0, below=1)
     chosen = losses.get_loss(loss)
     if g_loss_fn is not None and loss != "bce":
         raise ValueError(f"g_loss_fn replaces BCE's G loss; it cannot be combined with loss={loss!r}")
@@ -195,8 +199,8 @@ def train_toy_gan(mixture, m=1, steps=3000, batch_size=128, lr=1e-3, seed=0, g_l
     G, D = toy_generator(), toy_discriminator(m, d_hidden)
     if chosen.spectral_norm:
         losses.with_spectral_norm(D)
-    gan = GAN(G, D, torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999)),
-              torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999)), latent_shape=(2,), logits=True,
+    gan = GAN(G, D, torch.optim.Adam(G.parameters(), lr=lr, betas=tuple(betas)),
+              torch.optim.Adam(D.parameters(), lr=lr, betas=tuple(betas)), latent_shape=(2,), logits=True,
               d_loss_fn=chosen.d_loss, g_loss_fn=g_loss_fn or chosen.g_loss, pixel_range=None,
               penalty=packed_penalty(chosen.penalty_weight) if chosen.penalty_weight else None,
               n_critic=chosen.n_critic,

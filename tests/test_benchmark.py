@@ -146,7 +146,7 @@ def test_mode_collapse_benchmark_prints_our_rows_beside_the_papers():
 def test_mode_collapse_benchmark_trains_only_the_mixtures_losses_and_packings_asked_for(capsys):
     result = subprocess.run([sys.executable, str(COLLAPSE), "--seeds", "2", "--steps", "5", "--loss-steps", "3",
                              "--workers", "1", "--d-hidden", "8", "--mixtures", "grid", "--packing", "GAN", "PacGAN4",
-                             "--losses", "hinge", "wgan-gp", "bce-sn"],
+                             "--losses", "hinge", "wgan-gp", "bce-sn", "--lr", "1e-4", "--betas", "0", "0.9"],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     rows = re.findall(r"^grid +(\S+) +(\S+) +([\d.]+)\+-([\d.]+)/25 ", result.stdout, re.M)
@@ -155,6 +155,7 @@ def test_mode_collapse_benchmark_trains_only_the_mixtures_losses_and_packings_as
     assert all(0 <= float(modes) <= 25 and float(error) >= 0 for *_, modes, error in rows)
     assert not re.search(r"^  paper", result.stdout, re.M) and not re.search(r"^ring ", result.stdout, re.M)  # the paper has BCE only
     assert "wgan-gp: Wasserstein, gradient penalty 10, 5 critic steps per G step" in result.stdout
+    assert "Adam lr 0.0001 betas 0/0.9" in result.stdout
     assert "invalid choice: 'cube'" in refused_by_argparse(benchmark("mode_collapse").main, ["--mixtures", "cube"],
                                                            capsys)
 

@@ -258,6 +258,8 @@ def test_a_wrong_solutions_folder_is_named_not_the_submissions(tmp_path, capsys)
     ("quality", ["--device", "gpu"], "argument --device: unknown device 'gpu'"),
     ("train_throughput", ["--steps", "0"], "argument --steps: expected a whole number of at least 1, got 0"),
     ("grading", ["--students", "0"], "argument --students: expected a whole number of at least 1, got 0"),
+    ("mode_collapse", ["--betas", "0.5"], "argument --betas: expected 2 values, got 1: 0.5"),
+    ("mode_collapse", ["--betas", "0.5", "1"], "argument --betas: expected a number at least 0 and below 1, got '1'"),
 ])
 def test_every_benchmark_flag_is_refused_by_argparse_naming_the_value(script, argv, message, capsys):
     assert message in refused_by_argparse(benchmark(script).main, argv, capsys)
@@ -269,6 +271,10 @@ def test_the_toy_gan_refuses_a_learning_rate_that_trains_nothing():
             collapse.train_toy_gan(collapse.ring(), steps=1, lr=lr)
     with pytest.raises(ValueError, match="m \\(packing\\): expected a whole number of at least 1, got 0"):
         collapse.train_toy_gan(collapse.ring(), m=0, steps=1)
+    with pytest.raises(ValueError, match=r"betas: Adam's two betas were expected, e.g. \(0.5, 0.999\); got 0.5"):
+        collapse.train_toy_gan(collapse.ring(), steps=1, betas=0.5)
+    with pytest.raises(ValueError, match="each of Adam's betas: expected a number at least 0 and below 1, got 1.0"):
+        collapse.train_toy_gan(collapse.ring(), steps=1, betas=(0.5, 1.0))
 
 
 def test_the_demo_refuses_more_sliders_than_noise():
