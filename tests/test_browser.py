@@ -1,4 +1,4 @@
-"""The course in a real browser: JupyterLab, headless Chromium, every notebook run as a student would.
+"""The course in a real browser: JupyterLab, headless Chromium, the notebooks run as a student would.
 
 A JupyterLab server starts on a free localhost port, with a token, over copies
 of the notebooks (running cells in a browser edits a notebook, and JupyterLab
