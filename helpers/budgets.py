@@ -158,9 +158,9 @@ PLANS = {
     },
     "06_stable": {
         "smoke": dict(toy=Length(steps=60), score=Length(steps=4), n_samples=500, limit=256),
-        # the scoreboard, course-dcgan for 1 min per loss, is most of it: 6 min 10 s in all, measured with
-        # benchmarks/afternoon.py (its cell 5 min 24 s, the ring's five toy GANs well under a minute);
-        # full: 7 min 4 s on the same CPU, its scoreboard (3,000 steps per loss) 5 min 1 s
+        # the scoreboard, course-dcgan for 1 min per loss, is most of it: 6 min 10 s in all, its cell 5 min 24 s,
+        # measured with benchmarks/afternoon.py; full: 7 min 4 s on the same CPU, the scoreboard (3,000 steps
+        # per loss) 5 min 1 s
         "laptop": dict(toy=Length(steps=2000), score=Length(seconds=60), n_samples=10000, limit=None),
         "full": dict(toy=Length(steps=6000), score=Length(steps=3000), n_samples=10000, limit=None),
     },

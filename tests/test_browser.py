@@ -21,6 +21,7 @@ and say which package is missing. Run them alone with
 ``pytest tests/test_browser.py -n0``.
 """
 
+import ast
 import os
 import shutil
 import socket
@@ -43,18 +44,19 @@ SOLUTIONS = sorted(p.name for p in release.source_notebooks())
 
 def widgets_in(name):
     """What in solution notebook ``name``'s code can show a widget: tqdm's bar (``hooks.Progress``, and
-    ``run_recipe`` unless it is given ``progress=False``) or session 5's demo. Empty: none can."""
+    ``run_recipe`` unless it is called with ``progress=False``) or session 5's ``DigitDemo``. Empty: none can."""
     cells = json.loads((REPO_ROOT / "solutions" / name).read_text())["cells"]
-    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-    found = [maker for maker in ("hooks.Progress(", "tqdm", "DigitDemo", "ipywidgets") if maker in code]
-    for call in code.split("run_recipe(")[1:]:
-        depth, end = 1, 0
-        while depth and end < len(call):  # to the call's closing parenthesis
-            depth += {"(": 1, ")": -1}.get(call[end], 0)
-            end += 1
-        if "progress=False" not in call[:end]:
-            found.append("run_recipe(...)")
-    return found
+    found = set()
+    for cell in cells:
+        if cell["cell_type"] != "code":
+            continue
+        calls = [node for node in ast.walk(ast.parse("".join(cell["source"]))) if isinstance(node, ast.Call)]
+        for call in calls:
+            called = getattr(call.func, "attr", getattr(call.func, "id", None))  # hooks.Progress(...) or Progress(...)
+            quiet = any(k.arg == "progress" and getattr(k.value, "value", None) is False for k in call.keywords)
+            if called in ("Progress", "DigitDemo", "tqdm") or (called == "run_recipe" and not quiet):
+                found.add(called)
+    return sorted(found)
 
 
 WITH_WIDGETS = [name for name in SOLUTIONS if widgets_in(name)]

@@ -13,6 +13,8 @@ answers with the course's own ``metrics.frechet_distance``: the lock on the cour
 through the grade command too.
 """
 
+from pathlib import Path
+
 import pytest
 
 from grading_cases import (MUTANTS, SOURCES, VARIANTS, VARIANTS_THROUGH_NBGRADER, exercise_test_ids, grade_batch,
@@ -86,3 +88,10 @@ def test_the_sample_covers_every_session_and_every_variant_sent_through_nbgrader
     assert sorted((n, g, k) for _, n, g, k, _ in RIGHT) == sorted(VARIANTS_THROUGH_NBGRADER)
     assert len(PLAN) == 7  # a kernel and an nbgrader run each: the sample stays this small
     assert "metrics.frechet_distance" in MUTANTS["04_evaluate"]["frechet_distance"][0][1]
+
+
+def test_the_readme_counts_the_mutants_there_are():
+    cases = [case for exercises in MUTANTS.values() for mutants in exercises.values() for case in mutants]
+    own = sum("course's own" in what for what, *_ in cases)
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    assert f"{len(cases)} across the {len(SOURCES)} sessions, {own} of them using the course's own answer" in readme
