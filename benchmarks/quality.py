@@ -34,6 +34,14 @@ conditional GAN with one label per digit, as it was before styles), or
 (``helpers.losses.LOSSES``: ``bce``, the presets' own; ``lsgan``; ``hinge``;
 ``wgan-gp``, whose critic takes 5 steps per G step; ``bce-sn``, with a
 spectrally normalised D), one row each, for settings whose D returns scores.
+With ``--paper-adam`` each loss trains with the Adam settings of its own paper
+(``losses.Loss.lr`` and ``.betas``: DCGAN's for ``bce``, Miyato et al.'s for
+``hinge`` and ``bce-sn``, and so on) instead of the preset's, which were tuned
+for BCE: the fair comparison.
+
+``--seeds N`` trains every row N times (the recipe's seed 0 to N-1) and ends
+with the mean and the spread (smallest to largest) of each row's numbers: a
+difference smaller than the spread is no measurable difference.
 
 ``--yardstick`` first prints what small, known changes to real digits cost
 in FD (real training digits with a little noise, moved by one pixel, blurred,
@@ -61,10 +69,13 @@ Usage::
     python benchmarks/quality.py --budgets 300 --settings cgan --float32           # as on a CPU without bfloat16
     python benchmarks/quality.py --budgets 300 --settings cgan --styles 1   # one label per digit, no styles
     python benchmarks/quality.py --settings course-dcgan --losses bce lsgan hinge wgan-gp bce-sn   # session 6
+    python benchmarks/quality.py --budgets 60 --settings course-dcgan --losses bce lsgan hinge wgan-gp bce-sn \
+        --paper-adam --seeds 3                      # session 6, fairly: each loss with its paper's Adam, 3 seeds
 """
 
 import argparse
 import dataclasses
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -90,7 +101,7 @@ def train_and_measure(name, seconds, classifier, samples, workdir, device, chang
     ``"own_scores"`` G's own last weights, for a run that keeps an average (else None).
     """
     recipe = dataclasses.replace(recipes.get_recipe(name), **(changes or {}))
-    out = Path(workdir) / f"{name}-{recipe.loss}-{seconds}"
+    out = Path(workdir) / f"{name}-{recipe.loss}-{seconds}-seed{recipe.seed}"
     start = time.perf_counter()
     history = run_recipe(recipe, out, max_seconds=seconds, epochs=10 ** 6, device=device, progress=False,
                          evaluate=False)
@@ -102,7 +113,7 @@ def train_and_measure(name, seconds, classifier, samples, workdir, device, chang
         generator = saved_generator(out / "checkpoint.pt", recipe, saved, average=average)
         return evaluate_recipe(generator.to(device), recipe, n=samples, classifier=classifier)
 
-    return {"setting": name, "loss": recipe.loss, "budget": seconds, "steps": steps, "images": steps * recipe.batch_size,
+    return {"setting": name, "loss": recipe.loss, "seed": recipe.seed, "budget": seconds, "steps": steps, "images": steps * recipe.batch_size,
             "seconds": wall, "scores": scores(True),
             "own_scores": None if recipe.average_decay is None else scores(False)}
 
@@ -210,6 +221,29 @@ def print_table(rows):
                   f"{row['scores'].fd:.1f} for their average (the table's)")
 
 
+def print_spread(rows):
+    """Per setting, loss and budget trained with several seeds: the mean and the range of each number."""
+    groups = {}
+    for row in rows:
+        groups.setdefault((row["setting"], row["loss"], row["budget"]), []).append(row["scores"])
+    groups = {key: runs for key, runs in groups.items() if len(runs) > 1}
+    if not groups:
+        return
+    print(f"\nmean (smallest-largest) over {max(len(runs) for runs in groups.values())} seeds")
+    header = f"{'setting':14} {'loss':8} {'budget':>6} {'FD':>22} {'x floor':>8} {'classes':>12} {'precision':>16} {'recall':>16}"
+    print(header)
+    print("-" * len(header))
+
+    def spread(values, form):
+        return f"{format(statistics.fmean(values), form)} ({format(min(values), form)}-{format(max(values), form)})"
+
+    for (setting, loss, budget), runs in groups.items():
+        fds = [s.fd for s in runs]
+        print(f"{setting:14} {loss:8} {budget:6d} {spread(fds, '.1f'):>22} "
+              f"{statistics.fmean(fds) / runs[0].floor:8.1f} {spread([s.covered for s in runs], '.1f'):>12} "
+              f"{spread([s.precision for s in runs], '.2f'):>16} {spread([s.recall for s in runs], '.2f'):>16}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--settings", nargs="+", default=DEFAULT, choices=sorted(recipes.RECIPES),
@@ -237,6 +271,10 @@ def main(argv=None):
                         help="train every setting with the NHWC memory layout")
     parser.add_argument("--losses", nargs="+", choices=list(losses.LOSSES),
                         help="train every setting with each of these losses, a row each (default: the presets' own)")
+    parser.add_argument("--paper-adam", action="store_true",
+                        help="with --losses: each loss trains with its own paper's Adam settings (helpers.losses)")
+    parser.add_argument("--seeds", type=flags.positive_int, default=1,
+                        help="train every row with seeds 0..N-1 and print each row's mean and spread (default 1)")
     parser.add_argument("--floors", action="store_true",
                         help="first print the FD of real digits against real digits, picked in file order and at random")
     parser.add_argument("--yardstick", action="store_true",
@@ -255,6 +293,10 @@ def main(argv=None):
     if args.losses and any(not recipes.get_recipe(name).logits for name in args.settings):
         parser.error(f"--losses needs settings whose D returns scores (logits); "
                      f"{[n for n in args.settings if not recipes.get_recipe(n).logits]} end in a Sigmoid")
+    if args.paper_adam and not args.losses:
+        parser.error("--paper-adam gives each loss its paper's Adam settings: pass --losses too")
+    if args.paper_adam and (args.lr or args.betas):
+        parser.error("--paper-adam sets each loss's own lr and betas: drop --lr and --betas, or --paper-adam")
     if args.float32 and args.amp:
         parser.error("--float32 and --amp contradict each other: pass one")
     if args.styles is not None and not (args.settings == ["cgan"] and args.styles >= 1
@@ -280,17 +322,30 @@ def main(argv=None):
         print_floor_spread(floor_spread(classifier, args.samples))
     if args.yardstick:
         print_yardstick(yardstick(classifier, args.samples))
+    for loss in args.losses or [] if args.paper_adam else []:
+        print(f"{loss} trains with {losses.get_loss(loss).paper}")
     rows = []
     with tempfile.TemporaryDirectory(prefix="gan-quality-") as workdir:
         for seconds in args.budgets:
             for name in args.settings:
                 for loss in args.losses or [None]:
-                    changed = changes if loss is None else {**changes, "loss": loss}
-                    rows.append(train_and_measure(name, seconds, classifier, args.samples, workdir, args.device,
-                                                  changed))
-                    print(f"  {name} ({rows[-1]['loss']}), {seconds} s: FD {rows[-1]['scores'].fd:.1f}", flush=True)
+                    for seed in range(args.seeds):
+                        changed = {**changes, **({} if loss is None else {"loss": loss}),
+                                   **(paper_adam(loss) if args.paper_adam else {}),
+                                   **({"seed": seed} if args.seeds > 1 else {})}
+                        rows.append(train_and_measure(name, seconds, classifier, args.samples, workdir, args.device,
+                                                      changed))
+                        print(f"  {name} ({rows[-1]['loss']}, seed {rows[-1]['seed']}), {seconds} s: "
+                              f"FD {rows[-1]['scores'].fd:.1f}", flush=True)
     print()
     print_table(rows)
+    print_spread(rows)
+
+
+def paper_adam(loss):
+    """The recipe fields that train with ``loss``'s own paper's Adam settings."""
+    chosen = losses.get_loss(loss)
+    return {"lr": chosen.lr, "betas": chosen.betas}
 
 
 if __name__ == "__main__":

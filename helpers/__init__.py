@@ -13,6 +13,7 @@ the ones above it in this list):
 - ``helpers.models``          the reference recipes' networks, layer by layer, and the conditional pair
 - ``helpers.losses``          session 6: the game on a grid (optimal D, JSD), LSGAN, hinge, WGAN-GP's penalty,
                               spectral norm, and each loss by name
+- ``helpers.game``            session 6's smallest games: a GAN on a line (vanishing gradients), and x * y
 - ``helpers.recipes``         the reference recipes as named presets
 - ``helpers.averaging``       an average of G's weights over training (EMA), to draw samples with
 - ``helpers.styles``          styles of each digit (k-means), the finer labels the conditional recipe trains on

@@ -132,13 +132,19 @@ PLANS = {
         "full": dict(batch_size=128, n_train=None, train=Length(epochs=30, note=f"about 80 s {_H200}")),
     },
     "03_dcgan": {
-        "smoke": dict(batch_size=64, n_train=256, limit=64, train=Length(epochs=2), r5=Length(steps=2), r5_limit=8,
+        # width and lr: section 5's DCGAN, R4's layers at this width (R4's own: 64) and Adam's learning rate. In 90 s
+        # a 2-core CPU trains width 16 about 2,100 steps at batches of 64, against 350 for R4 at 128; lr 1e-3 drew all
+        # 10 classes (FD 434) where 2e-4 drew 8 (FD 759), and batches of 128 fewer steps (5 classes); width 32 and lr
+        # 2e-4: 976 steps, 9 classes, FD 1,037 (benchmarks/README.md, "The lesson ledger")
+        "smoke": dict(batch_size=64, n_train=256, limit=64, width=16, lr=1e-3, train=Length(epochs=2), r5=Length(steps=2),
+                      r5_limit=8,
                       compare=Length(steps=4), styles=Length(steps=8), styles_limit=512),
         # R5's 64x64 networks take about 25 s a step on a 2-core CPU: the laptop budget only shows it run
-        "laptop": dict(batch_size=128, n_train=None, limit=None, train=Length(epochs=15, seconds=90),
+        "laptop": dict(batch_size=64, n_train=None, limit=None, width=16, lr=1e-3, train=Length(epochs=15, seconds=90),
                        r5=Length(steps=2), r5_limit=256, compare=Length(seconds=45), styles=Length(seconds=240),
                        styles_limit=None),
-        "full": dict(batch_size=128, n_train=None, limit=None, train=Length(epochs=15, note=f"about 1 min {_H200}"),
+        "full": dict(batch_size=128, n_train=None, limit=None, width=64, lr=2e-4,
+                     train=Length(epochs=15, note=f"about 1 min {_H200}"),
                      r5=Length(steps=600, note=f"about 30 s {_H200}"), r5_limit=None, compare=Length(steps=3000),
                      styles=Length(seconds=300), styles_limit=None),
     },
@@ -161,7 +167,7 @@ PLANS = {
         # the scoreboard, course-dcgan for 1 min per loss, is most of it: 6 min 10 s in all, its cell 5 min 24 s,
         # measured with benchmarks/afternoon.py; full: 7 min 4 s on the same CPU, the scoreboard (3,000 steps
         # per loss) 5 min 1 s
-        "laptop": dict(toy=Length(steps=2000), score=Length(seconds=60), n_samples=10000, limit=None),
+        "laptop": dict(toy=Length(steps=4000), score=Length(seconds=60), n_samples=10000, limit=None),
         "full": dict(toy=Length(steps=6000), score=Length(steps=3000), n_samples=10000, limit=None),
     },
 }

@@ -97,6 +97,26 @@ def mode_report(samples, mixture, min_samples=20):
             "reverse_kl": reverse_kl, "counts": counts.long().tolist()}
 
 
+def modes_within(samples, mixture, radius, min_samples=20):
+    """``mode_report``'s count with a looser rule: ``(modes, share)``.
+
+    ``modes``: how many modes have at least ``min_samples`` samples within
+    ``radius`` of their centre; ``share``: the share of samples within
+    ``radius`` of any mode. With ``radius`` = 3 standard deviations this is
+    PacGAN's rule. A looser radius tells a G that has found every mode but
+    still spreads its samples around them (under-trained) from one that has
+    lost modes (collapsed). Used in session 6, section 6.
+    """
+    require_tensor(samples, "samples")
+    if samples.dim() != 2 or samples.shape[1] != 2 or not bool(torch.isfinite(samples).all()):
+        raise ValueError(f"samples must be finite points [N, 2], got {describe(samples)}")
+    require_number(radius, "radius", above=0)
+    index, distance = nearest_mode(samples, mixture.centres)
+    near = distance <= radius
+    counts = torch.bincount(index[near], minlength=len(mixture.centres))
+    return int((counts >= min_samples).sum()), float(near.double().mean())
+
+
 @answers("04_evaluate", "pack")
 def pack(x, m):
     """Join every ``m`` consecutive samples into one: ``[B, D]`` -> ``[B // m, m * D]``.

@@ -15,6 +15,7 @@ it expected and the value that came in, e.g.
 """
 
 import argparse
+import os
 from pathlib import Path
 
 from .guards import number_problem, whole_problem
@@ -87,6 +88,21 @@ def writable_dir(text):
         probe.unlink()
     except OSError as error:
         raise argparse.ArgumentTypeError(f"cannot write to the folder {path}: {error.strerror or error}") from None
+    return path
+
+
+def writable_file(text):
+    """An argparse type: a file to write (a report), checked before any work: not a folder, in a folder that
+    exists and can be written to."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"expected a file to write, but {path} is a folder")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"cannot write {path}: its folder {folder} does not exist"
+                                         + (" (it is a file)" if folder.exists() else ""))
+    if not os.access(folder, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot write {path}: the folder {folder} is not writable")
     return path
 
 

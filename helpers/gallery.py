@@ -55,11 +55,11 @@ def adam(network, lr, betas):
     return torch.optim.Adam(network.parameters(), lr=lr, betas=betas)
 
 
-def train_like_a_notebook(gan, images, labels, batch_size, length):
+def train_like_a_notebook(gan, images, labels, batch_size, length, seed=0):
     """Train ``gan`` on ``images`` (and ``labels``, or None) with ``train_step``, as a notebook's
-    training cell does; return the ``loop.History``."""
+    training cell does, the batches shuffled by ``seed``; return the ``loop.History``."""
     tensors = (images,) if labels is None else (images, labels)
-    batches = data.ShuffledBatches(*tensors, batch_size=batch_size, generator=torch.Generator().manual_seed(0))
+    batches = data.ShuffledBatches(*tensors, batch_size=batch_size, generator=torch.Generator().manual_seed(seed))
     step = (lambda real: train_step(gan, real)) if labels is None else (lambda real, y: train_step(gan, real, y))
     return loop.fit(step, batches, length.for_fit(), hooks=[hooks.TrainMode(gan.generator, gan.discriminator)])
 
@@ -97,14 +97,21 @@ def scores_of(generator, latent_dim, measure, conditional=False):
     return metrics.evaluate_generator(generator, (latent_dim,)).as_dict()
 
 
-def session_2(budget, device, out, measure):
-    """Session 2's MLP GAN (1,024 units, probabilities, Adam 2e-4 (0.5, 0.999)): grid and curves."""
+def train_session_2(budget, device, seed=0):
+    """Session 2's MLP GAN (1,024 units, probabilities, Adam 2e-4 (0.5, 0.999)), trained as its notebook
+    trains it in ``budget``: ``(G, history)``."""
     plan = budgets.plan("02_mlp_gan", budget)
     images, _ = data.load_to_device("mnist", "train", device=device, limit=plan.n_train)
-    seed_everything(0)
+    seed_everything(seed)
     G, D = models.r2_generator(hidden=1024).to(device), models.r2_discriminator(hidden=1024).to(device)
     gan = GAN(G, D, adam(G, 2e-4, (0.5, 0.999)), adam(D, 2e-4, (0.5, 0.999)), latent_shape=(64,))
-    history = train_like_a_notebook(gan, images, None, plan.batch_size, plan.train)
+    return G, train_like_a_notebook(gan, images, None, plan.batch_size, plan.train, seed)
+
+
+def session_2(budget, device, out, measure):
+    """Session 2's figures: the MLP GAN's grid and curves."""
+    plan = budgets.plan("02_mlp_gan", budget)
+    G, history = train_session_2(budget, device)
     write_grid(sample_grid(G, noise(64, 64)), out / "02_samples.png")
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, 3.8))
     plotting.plot_history(dict(history.steps), keys=["d_loss", "g_loss"], ax=left, xlabel="step", title="losses")
@@ -116,22 +123,35 @@ def session_2(budget, device, out, measure):
             "02_curves.png": ("session 2's MLP GAN, losses and mean D scores", trained, None)}
 
 
-def session_3(budget, device, out, measure, work):
-    """Session 3: R4 trained as section 5 trains it; ``course-styles`` as section 9 runs it."""
+def train_session_3_dcgan(budget, device, seed=0):
+    """Session 3's DCGAN, R4's layers at the budget's width and learning rate (``plan.width``, ``plan.lr``),
+    trained as section 5 trains it: ``(G, history)``."""
     plan = budgets.plan("03_dcgan", budget)
     images, _ = data.load_to_device("mnist", "train", device=device, limit=plan.n_train)
-    seed_everything(0)
-    G, D = models.r4_generator().to(device), models.r4_discriminator().to(device)
+    seed_everything(seed)
+    G, D = models.r4_generator(width=plan.width).to(device), models.r4_discriminator(width=plan.width).to(device)
     G.apply(models.dcgan_init)
     D.apply(models.dcgan_init)
-    gan = GAN(G, D, adam(G, 2e-4, (0.5, 0.999)), adam(D, 2e-4, (0.5, 0.999)), latent_shape=(100,), logits=True,
-              real_target=0.9, fake_target=0.0)
-    history = train_like_a_notebook(gan, images, None, plan.batch_size, plan.train)
-    write_grid(sample_grid(G, noise(64, 100)), out / "03_dcgan_samples.png")
+    gan = GAN(G, D, adam(G, plan.lr, (0.5, 0.999)), adam(D, plan.lr, (0.5, 0.999)), latent_shape=(100,),
+              logits=True, real_target=0.9, fake_target=0.0)
+    return G, train_like_a_notebook(gan, images, None, plan.batch_size, plan.train, seed)
+
+
+def train_session_3_styles(budget, device, work, seed=0):
+    """Session 3's ``course-styles``, run as section 9 runs it, in the folder ``work``: ``(G, history)``."""
+    plan = budgets.plan("03_dcgan", budget)
     styles = recipes.get_recipe("course-styles")
-    styles_history = run_recipe(styles, work / "course_styles", **plan.styles.for_recipe(), limit=plan.styles_limit,
-                                device=device, progress=False, evaluate=False)
-    _, G_styles = load_generator(work / "course_styles" / "checkpoint.pt", device, styles.name)
+    history = run_recipe(styles, work, **plan.styles.for_recipe(), limit=plan.styles_limit, seed=seed,
+                         device=device, progress=False, evaluate=False)
+    return load_generator(work / "checkpoint.pt", device, styles.name)[1], history
+
+
+def session_3(budget, device, out, measure, work):
+    """Session 3's figures: its DCGAN after section 5, ``course-styles`` after section 9."""
+    plan = budgets.plan("03_dcgan", budget)
+    G, history = train_session_3_dcgan(budget, device)
+    write_grid(sample_grid(G, noise(64, 100)), out / "03_dcgan_samples.png")
+    G_styles, styles_history = train_session_3_styles(budget, device, work / "course_styles")
     write_grid(sample_grid(G_styles, noise(64, 64)), out / "03_styles_samples.png")
     return {"03_dcgan_samples.png": ("session 3's DCGAN (R4), final samples",
                                      f"{budget} budget, {plan.train.describe()}; it trained {len(history.steps['d_loss']):,} steps",
@@ -141,16 +161,44 @@ def session_3(budget, device, out, measure, work):
                                       f"{len(styles_history.steps['d_loss']):,} steps", scores_of(G_styles, 64, measure))}
 
 
-def ring_panel(ax, generator, ring, label):
-    """Draw a toy ``generator``'s points over the ``ring``'s centres on ``ax``, titled ``label`` and what
-    ``collapse.mode_report`` found; return ``{"modes": int, "high_quality": share}``."""
+def ring_report(generator, ring):
+    """What a toy ``generator`` draws on the ``ring``: ``(points [2500, 2], numbers)``, the numbers being
+    ``collapse.mode_report``'s modes and high-quality share, and the same within the looser radius 0.1
+    (``collapse.modes_within``): ``{"modes", "high_quality", "modes_within_0.1", "within_0.1"}``."""
     points = collapse.generate_points(generator)
     report = collapse.mode_report(points, ring)
+    loose, near = collapse.modes_within(points, ring, radius=0.1)
+    return points, {"modes": report["modes"], "high_quality": round(report["high_quality"], 3),
+                    "modes_within_0.1": loose, "within_0.1": round(near, 3)}
+
+
+def ring_panel(ax, generator, ring, label, loose=False):
+    """Draw a toy ``generator``'s points over the ``ring``'s centres on ``ax``, titled ``label`` and what
+    ``ring_report`` found (with the looser radius too, if ``loose``); return those numbers."""
+    points, found = ring_report(generator, ring)
     ax.scatter(*points.T, s=2, color="tab:orange")
     ax.scatter(*ring.centres.T, marker="x", color="black")
-    ax.set_title(f"{label}\n{report['modes']}/8 modes, {report['high_quality']:.0%} high quality")
+    title = f"{label}\n{found['modes']}/8 modes, {found['high_quality']:.0%} high quality"
+    if loose:
+        title += f"\n{found['modes_within_0.1']}/8 modes, {found['within_0.1']:.0%} within 0.1"
+    ax.set_title(title, fontsize=9 if loose else None)
     ax.set(xlim=(-1.6, 1.6), ylim=(-1.6, 1.6), aspect="equal")
-    return {"modes": report["modes"], "high_quality": round(report["high_quality"], 3)}
+    return found if loose else {key: found[key] for key in ("modes", "high_quality")}
+
+
+def train_session_4_ring(budget, m, seed=0):
+    """Session 4's toy GAN on the ring with packing degree ``m`` (1: a plain GAN), as its notebook trains it."""
+    plan = budgets.plan("04_evaluate", budget)
+    return collapse.train_toy_gan(collapse.ring(), m=m, steps=plan.toy.steps, lr=2e-3, batch_size=256, seed=seed)[0]
+
+
+def train_session_6_ring(budget, name, seed=0):
+    """Session 6's toy GAN on the ring with loss ``name``, its paper's Adam and the same number of D steps
+    as every other loss (``plan.toy.steps``), as section 6 trains it."""
+    plan = budgets.plan("06_stable", budget)
+    loss = losses.get_loss(name)
+    return collapse.train_toy_gan(collapse.ring(), steps=plan.toy.steps // loss.n_critic, lr=loss.lr,
+                                  betas=loss.betas, batch_size=256, loss=name, seed=seed)[0]
 
 
 def session_4(budget, device, out, measure, work):
@@ -162,8 +210,8 @@ def session_4(budget, device, out, measure, work):
     axes[0].set_title("real: 8 narrow modes")
     found = {}
     for ax, m in zip(axes[1:], (1, 2)):
-        G_toy, _ = collapse.train_toy_gan(ring, m=m, steps=plan.toy.steps, lr=2e-3, batch_size=256)
-        found[f"m={m}"] = ring_panel(ax, G_toy, ring, "plain GAN" if m == 1 else f"packing m={m}")
+        found[f"m={m}"] = ring_panel(ax, train_session_4_ring(budget, m), ring,
+                                     "plain GAN" if m == 1 else f"packing m={m}")
     axes[0].set(xlim=(-1.6, 1.6), ylim=(-1.6, 1.6), aspect="equal")
     write_figure(figure, out / "04_ring.png")
 
@@ -184,15 +232,22 @@ def session_4(budget, device, out, measure, work):
                                    scores_of(G_run, 64, measure))}
 
 
-def session_5(budget, device, out, measure):
-    """Session 5's conditional GAN (lr 2e-3, Adam (0.0, 0.99), an average of G's weights): one row per digit."""
+def train_session_5(budget, device, seed=0):
+    """Session 5's conditional GAN (lr 2e-3, Adam (0.0, 0.99), an average of G's weights), trained as its
+    notebook trains it: ``(gan, history)``; draw with ``gan.sampler``."""
     plan = budgets.plan("05_conditional", budget)
     images, labels = data.load_to_device("mnist", "train", device=device, limit=plan.n_train)
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     G, D = models.ConditionalGenerator().to(device), models.ConditionalDiscriminator().to(device)
     gan = GAN(G, D, adam(G, 2e-3, (0.0, 0.99)), adam(D, 2e-3, (0.0, 0.99)), latent_shape=(64,), logits=True,
               n_classes=10, average=WeightAverage(G))
-    history = train_like_a_notebook(gan, images, labels, 64, plan.train)
+    return gan, train_like_a_notebook(gan, images, labels, 64, plan.train, seed)
+
+
+def session_5(budget, device, out, measure):
+    """Session 5's figure: the conditional GAN, one row per digit."""
+    plan = budgets.plan("05_conditional", budget)
+    gan, history = train_session_5(budget, device)
     rows = torch.arange(10).repeat_interleave(10)  # one row per digit, one noise vector per column
     grid = sample_grid(gan.sampler, noise(10, 64, seed=1).repeat(10, 1), nrow=10, labels=rows)
     write_grid(grid, out / "05_rows.png")
@@ -205,11 +260,10 @@ def session_6(budget, device, out, measure, work):
     """Session 6, section 6: the ring with each loss, and the scoreboard, ``course-dcgan`` trained with each."""
     plan = budgets.plan("06_stable", budget)
     ring = collapse.ring()
-    figure, axes = plt.subplots(1, len(losses.LOSSES), figsize=(3.2 * len(losses.LOSSES), 3.6))
+    figure, axes = plt.subplots(1, len(losses.LOSSES), figsize=(3.2 * len(losses.LOSSES), 3.8))
     found = {}
     for ax, name in zip(axes, losses.LOSSES):
-        G_toy, _ = collapse.train_toy_gan(ring, steps=plan.toy.steps, lr=2e-3, batch_size=256, loss=name)
-        found[name] = ring_panel(ax, G_toy, ring, name)
+        found[name] = ring_panel(ax, train_session_6_ring(budget, name), ring, name, loose=True)
     write_figure(figure, out / "06_ring_losses.png")
 
     figure, axes = plt.subplots(1, len(recipes.LOSS_RECIPES), figsize=(3.2 * len(recipes.LOSS_RECIPES), 3.6))
@@ -224,7 +278,8 @@ def session_6(budget, device, out, measure, work):
         board[name] = scores_of(G_board, *recipe.latent_shape, measure)
         ax.set_title(name + ("" if board[name] is None else f": FD {board[name]['fd']:.1f}"), fontsize=10)
     write_figure(figure, out / "06_scoreboard.png")
-    return {"06_ring_losses.png": ("session 6's ring with each loss", f"{budget} budget, {plan.toy.describe()} each",
+    return {"06_ring_losses.png": ("session 6's ring with each loss, each with its paper's Adam",
+                                   f"{budget} budget, {plan.toy.describe()} of D each",
                                    found),
             "06_scoreboard.png": ("session 6's scoreboard: course-dcgan with each loss, 16 samples each",
                                   f"{budget} budget, {plan.score.describe()} per loss",
@@ -278,6 +333,8 @@ def measured_in_words(measured):
 
 def briefly(entry):
     """"8/8 modes" for a ring's report, "FD 172.7 (24.3x the floor)" for scores."""
+    if "modes_within_0.1" in entry:
+        return f"{entry['modes']}/8 modes ({entry['modes_within_0.1']}/8 within 0.1)"
     if "modes" in entry:
         return f"{entry['modes']}/8 modes"
     return f"FD {entry['fd']:.1f} ({entry['fd'] / entry['floor']:.1f}x the floor)"

@@ -183,6 +183,39 @@ def spectral_norm_step(weight, u):
     return u @ wv, u
 
 
+def convolution_norm(conv, input_shape, steps=50, seed=0):
+    """The most a ``nn.Conv2d`` can stretch an input of ``input_shape`` ``[C, H, W]``: its operator norm.
+
+    Power iteration on the convolution itself (its linear part, without the
+    bias): apply it, then its transpose (``conv_transpose2d``), ``steps`` times.
+    This is the number that bounds D's slope. It is not the norm of the kernel
+    read as a matrix ``[out, in * k * k]``, which spectral normalisation divides
+    by: the kernel is applied at many overlapping positions. Returns a float.
+    """
+    if not isinstance(conv, nn.Conv2d):
+        raise TypeError(f"conv must be an nn.Conv2d, got {type(conv).__name__}")
+    require_whole(steps, "steps")
+    if len(input_shape) != 3 or input_shape[0] != conv.in_channels:
+        raise ValueError(f"input_shape must be [C, H, W] with C = {conv.in_channels} (the layer's in_channels), "
+                         f"got {tuple(input_shape)}")
+    weight = conv.weight.detach()
+    settings = dict(stride=conv.stride, padding=conv.padding, dilation=conv.dilation, groups=conv.groups)
+    x = torch.randn(1, *input_shape, generator=torch.Generator().manual_seed(seed), dtype=weight.dtype)
+    for _ in range(steps):
+        x = F.normalize(x.flatten(), dim=0).view_as(x)
+        y = F.conv2d(x, weight, **settings)
+        x = F.conv_transpose2d(y, weight, **settings, output_padding=_output_padding(conv, x.shape, y.shape))
+    x = F.normalize(x.flatten(), dim=0).view_as(x)
+    return F.conv2d(x, weight, **settings).norm().item()
+
+
+def _output_padding(conv, in_shape, out_shape):
+    """The output padding that makes the transposed convolution return ``in_shape`` from ``out_shape``."""
+    return tuple(i - ((o - 1) * s - 2 * p + d * (k - 1) + 1)
+                 for i, o, s, p, d, k in zip(in_shape[2:], out_shape[2:], conv.stride, conv.padding, conv.dilation,
+                                             conv.kernel_size))
+
+
 SPECTRAL_LAYERS = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
 
 
@@ -206,7 +239,11 @@ def with_spectral_norm(network):
 @dataclass(frozen=True)
 class Loss:
     """A GAN loss by name: D's and G's loss functions (None: BCE from the GAN's own targets), the gradient
-    penalty's weight (0: none), critic steps per G step, and whether D is spectrally normalised."""
+    penalty's weight (0: none), critic steps per G step, and whether D is spectrally normalised.
+
+    ``lr`` and ``betas``: Adam's settings for G and D in the paper that introduced the loss (``paper``),
+    the settings it is fairly compared with (session 6, section 6, and ``benchmarks/quality.py
+    --paper-adam``)."""
     name: str
     d_loss: Optional[Callable] = None
     g_loss: Optional[Callable] = None
@@ -214,15 +251,26 @@ class Loss:
     n_critic: int = 1
     spectral_norm: bool = False
     words: str = ""
+    lr: float = 2e-4
+    betas: tuple = (0.5, 0.999)
+    paper: str = ""
 
 
 LOSSES = {
-    "bce": Loss("bce", words="binary cross-entropy, G non-saturating (sessions 2-5)"),
-    "lsgan": Loss("lsgan", lsgan_discriminator_loss, lsgan_generator_loss, words="least squares (LSGAN)"),
-    "hinge": Loss("hinge", hinge_discriminator_loss, raise_fake_scores, words="hinge"),
+    "bce": Loss("bce", words="binary cross-entropy, G non-saturating (sessions 2-5)",
+                paper="DCGAN (Radford et al. 2015): Adam lr 2e-4, betas (0.5, 0.999)"),
+    "lsgan": Loss("lsgan", lsgan_discriminator_loss, lsgan_generator_loss, words="least squares (LSGAN)",
+                  lr=1e-3, paper="LSGAN (Mao et al. 2017): Adam lr 1e-3 (their LSUN runs), betas (0.5, 0.999)"),
+    "hinge": Loss("hinge", hinge_discriminator_loss, raise_fake_scores, words="hinge", betas=(0.0, 0.9),
+                  paper="SN-GAN (Miyato et al. 2018), which trained the hinge loss: Adam lr 2e-4, betas (0, 0.9), "
+                        "here with 1 D step per G step (the paper: 1 to 5)"),
     "wgan-gp": Loss("wgan-gp", wasserstein_critic_loss, raise_fake_scores, penalty_weight=10.0, n_critic=5,
-                    words="Wasserstein, gradient penalty 10, 5 critic steps per G step"),
-    "bce-sn": Loss("bce-sn", spectral_norm=True, words="binary cross-entropy, D spectrally normalised"),
+                    words="Wasserstein, gradient penalty 10, 5 critic steps per G step", lr=1e-4, betas=(0.0, 0.9),
+                    paper="WGAN-GP (Gulrajani et al. 2017, Algorithm 1): Adam lr 1e-4, betas (0, 0.9), "
+                          "5 critic steps, penalty weight 10"),
+    "bce-sn": Loss("bce-sn", spectral_norm=True, words="binary cross-entropy, D spectrally normalised",
+                   betas=(0.0, 0.9), paper="SN-GAN (Miyato et al. 2018): Adam lr 2e-4, betas (0, 0.9), "
+                                           "here with 1 D step per G step (the paper: 1 to 5)"),
 }
 
 

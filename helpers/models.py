@@ -132,44 +132,50 @@ KERAS_LEAK = 0.3  # Keras' LeakyReLU default slope, which R4 keeps
 
 
 @answers("03_dcgan", "make_dcgan_generator")
-def r4_generator(latent_dim=100):
+def r4_generator(latent_dim=100, width=64):
     """R4's G: noise ``[B, 100]`` -> images ``[B, 1, 28, 28]`` in (-1, 1).
 
-    Keras' ``padding='same'`` with stride 2 and kernel 5 becomes ``padding=2,
+    ``width``: the channels of the last hidden layer; the three hidden layers
+    have ``4 * width``, ``2 * width`` and ``width`` (R4's: 64, so 256, 128, 64).
+    A narrower G trains many more steps in a CPU's minutes. Keras'
+    ``padding='same'`` with stride 2 and kernel 5 becomes ``padding=2,
     output_padding=1`` in PyTorch: 7 -> 14 -> 28. Taught in session 3,
     section 2 (Exercise 2).
     """
+    w = width
     return nn.Sequential(
-        nn.Linear(latent_dim, 7 * 7 * 256, bias=False),
-        nn.BatchNorm1d(7 * 7 * 256),
+        nn.Linear(latent_dim, 7 * 7 * 4 * w, bias=False),
+        nn.BatchNorm1d(7 * 7 * 4 * w),
         nn.LeakyReLU(KERAS_LEAK),
-        nn.Unflatten(1, (256, 7, 7)),
-        nn.ConvTranspose2d(256, 128, 5, stride=1, padding=2, bias=False),                    # 7x7
-        nn.BatchNorm2d(128),
+        nn.Unflatten(1, (4 * w, 7, 7)),
+        nn.ConvTranspose2d(4 * w, 2 * w, 5, stride=1, padding=2, bias=False),                  # 7x7
+        nn.BatchNorm2d(2 * w),
         nn.LeakyReLU(KERAS_LEAK),
-        nn.ConvTranspose2d(128, 64, 5, stride=2, padding=2, output_padding=1, bias=False),   # 14x14
-        nn.BatchNorm2d(64),
+        nn.ConvTranspose2d(2 * w, w, 5, stride=2, padding=2, output_padding=1, bias=False),    # 14x14
+        nn.BatchNorm2d(w),
         nn.LeakyReLU(KERAS_LEAK),
-        nn.ConvTranspose2d(64, 1, 5, stride=2, padding=2, output_padding=1, bias=False),     # 28x28
+        nn.ConvTranspose2d(w, 1, 5, stride=2, padding=2, output_padding=1, bias=False),        # 28x28
         nn.Tanh(),
     )
 
 
 @answers("03_dcgan", "make_dcgan_discriminator")
-def r4_discriminator():
+def r4_discriminator(width=64):
     """R4's D: images ``[B, 1, 28, 28]`` -> a logit ``[B, 1]`` (no Sigmoid: use BCE with logits).
 
-    Taught in session 3, section 2 (Exercise 3).
+    ``width``: the first convolution's channels, the second has twice as many
+    (R4's: 64 and 128). Taught in session 3, section 2 (Exercise 3).
     """
+    w = width
     return nn.Sequential(
-        nn.Conv2d(1, 64, 5, stride=2, padding=2),     # 14x14
+        nn.Conv2d(1, w, 5, stride=2, padding=2),          # 14x14
         nn.LeakyReLU(KERAS_LEAK),
         nn.Dropout(0.3),
-        nn.Conv2d(64, 128, 5, stride=2, padding=2),   # 7x7
+        nn.Conv2d(w, 2 * w, 5, stride=2, padding=2),      # 7x7
         nn.LeakyReLU(KERAS_LEAK),
         nn.Dropout(0.3),
         nn.Flatten(),
-        nn.Linear(7 * 7 * 128, 1),
+        nn.Linear(7 * 7 * 2 * w, 1),
     )
 
 

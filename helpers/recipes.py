@@ -178,15 +178,19 @@ RECIPES = {
 
 
 def _course_dcgan_with(loss, name, title):
-    """course-dcgan's networks, optimiser and averaging, trained with session 6's loss ``loss``."""
+    """course-dcgan's networks and average, trained with session 6's loss ``loss`` and that loss's own
+    paper's Adam settings (``losses.Loss.lr``, ``.betas``)."""
+    chosen = losses.LOSSES[loss]
     return dataclasses.replace(
-        RECIPES["course-dcgan"], name=name, title=title, loss=loss,
-        notes=f"course-dcgan trained with session 6's {loss!r} loss ({losses.LOSSES[loss].words}; helpers.losses). The "
-              f"networks (a D without BatchNorm, as WGAN-GP's per-sample penalty needs), optimiser and average "
-              f"are course-dcgan's. benchmarks/quality.py --settings course-dcgan --losses compares them.")
+        RECIPES["course-dcgan"], name=name, title=title, loss=loss, lr=chosen.lr, betas=chosen.betas,
+        notes=f"course-dcgan's networks (a D without BatchNorm, as WGAN-GP's per-sample penalty needs) and average "
+              f"of G's weights, trained with session 6's {loss!r} loss ({chosen.words}; helpers.losses) and the "
+              f"Adam settings of its paper, {chosen.paper}. benchmarks/quality.py --settings course-dcgan --losses "
+              f"... --paper-adam compares them.")
 
 
 _SESSION_6 = (
+    _course_dcgan_with("bce", "bce-dcgan", "The course's small DCGAN with DCGAN's own Adam (session 6)"),
     _course_dcgan_with("lsgan", "lsgan-dcgan", "The course's small DCGAN with least-squares losses (session 6)"),
     _course_dcgan_with("hinge", "hinge-dcgan", "The course's small DCGAN with hinge losses (session 6)"),
     _course_dcgan_with("wgan-gp", "wgan-gp", "The course's small DCGAN as a WGAN-GP: 5 critic steps per G step "
@@ -194,8 +198,8 @@ _SESSION_6 = (
     _course_dcgan_with("bce-sn", "sn-dcgan", "The course's small DCGAN with a spectrally normalised D (session 6)"),
 )
 RECIPES.update({recipe.name: recipe for recipe in _SESSION_6})
-# The recipe that trains the course's small DCGAN with each of session 6's losses, by loss
-LOSS_RECIPES = {"bce": "course-dcgan", **{recipe.loss: recipe.name for recipe in _SESSION_6}}
+# The recipe that trains the course's small DCGAN with each of session 6's losses, each with its paper's Adam
+LOSS_RECIPES = {recipe.loss: recipe.name for recipe in _SESSION_6}
 
 
 def get_recipe(name):

@@ -214,6 +214,31 @@ MUTANTS["03_dcgan"]["make_dcgan_generator"].append(
      '        nn.ConvTranspose2d(128, 64, 5, stride=2, padding=2, output_padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),\n'
      '        nn.ConvTranspose2d(64, 1, 5, stride=2, padding=2, output_padding=1, bias=False), nn.Tanh())\n',
      "nn.LeakyReLU(0.3)"))
+MUTANTS["03_dcgan"]["make_dcgan_generator"] += [
+    ("takes a width but builds R4's channels whatever it says",
+     'def make_dcgan_generator(latent_dim=LATENT_DIM, width=64):\n    return nn.Sequential(\n'
+     '        nn.Linear(latent_dim, 7 * 7 * 256, bias=False), nn.BatchNorm1d(7 * 7 * 256), nn.LeakyReLU(0.3),\n'
+     '        nn.Unflatten(1, (256, 7, 7)),\n'
+     '        nn.ConvTranspose2d(256, 128, 5, stride=1, padding=2, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.3),\n'
+     '        nn.ConvTranspose2d(128, 64, 5, stride=2, padding=2, output_padding=1, bias=False), nn.BatchNorm2d(64), nn.LeakyReLU(0.3),\n'
+     '        nn.ConvTranspose2d(64, 1, 5, stride=2, padding=2, output_padding=1, bias=False), nn.Tanh())\n',
+     "Build every layer from width"),
+    ("has no width argument",
+     'def make_dcgan_generator(latent_dim=LATENT_DIM):\n    return nn.Sequential(\n'
+     '        nn.Linear(latent_dim, 7 * 7 * 256, bias=False), nn.BatchNorm1d(7 * 7 * 256), nn.LeakyReLU(0.3),\n'
+     '        nn.Unflatten(1, (256, 7, 7)),\n'
+     '        nn.ConvTranspose2d(256, 128, 5, stride=1, padding=2, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.3),\n'
+     '        nn.ConvTranspose2d(128, 64, 5, stride=2, padding=2, output_padding=1, bias=False), nn.BatchNorm2d(64), nn.LeakyReLU(0.3),\n'
+     '        nn.ConvTranspose2d(64, 1, 5, stride=2, padding=2, output_padding=1, bias=False), nn.Tanh())\n',
+     "Give the builder a width argument"),
+]
+MUTANTS["03_dcgan"]["make_dcgan_discriminator"].append(
+    ("scales the first convolution with width but not the second",
+     'def make_dcgan_discriminator(width=64):\n    return nn.Sequential(\n'
+     '        nn.Conv2d(1, width, 5, stride=2, padding=2), nn.LeakyReLU(0.3), nn.Dropout(0.3),\n'
+     '        nn.Conv2d(width, 128, 5, stride=2, padding=2), nn.LeakyReLU(0.3), nn.Dropout(0.3),\n'
+     '        nn.Flatten(), nn.Linear(7 * 7 * 128, 1))\n',
+     "Build both convolutions from width"))
 MUTANTS["03_dcgan"]["make_dcgan_discriminator"].append(
     ("applies torch.sigmoid in forward, before a logits loss",
      'class SigmoidD(nn.Module):\n    def __init__(self):\n        super().__init__()\n'
@@ -469,32 +494,34 @@ VARIANTS = {
     "03_dcgan": {
         "make_dcgan_generator": [
             ("torch.tanh in forward instead of an nn.Tanh module (session 3 allows either)",
-             'class Generator(nn.Module):\n    def __init__(self, latent_dim):\n        super().__init__()\n'
+             'class Generator(nn.Module):\n    def __init__(self, latent_dim, width):\n        super().__init__()\n'
+             '        c1, c2, c3 = 4 * width, 2 * width, width\n'
              '        self.body = nn.Sequential(\n'
-             '            nn.Linear(latent_dim, 7 * 7 * 256, bias=False), nn.BatchNorm1d(7 * 7 * 256), nn.LeakyReLU(0.3),\n'
-             '            nn.Unflatten(1, (256, 7, 7)),\n'
-             '            nn.ConvTranspose2d(256, 128, 5, stride=1, padding=2, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.3),\n'
-             '            nn.ConvTranspose2d(128, 64, 5, stride=2, padding=2, output_padding=1, bias=False),\n'
-             '            nn.BatchNorm2d(64), nn.LeakyReLU(0.3),\n'
-             '            nn.ConvTranspose2d(64, 1, 5, stride=2, padding=2, output_padding=1, bias=False))\n\n'
+             '            nn.Linear(latent_dim, 7 * 7 * c1, bias=False), nn.BatchNorm1d(7 * 7 * c1), nn.LeakyReLU(0.3),\n'
+             '            nn.Unflatten(1, (c1, 7, 7)),\n'
+             '            nn.ConvTranspose2d(c1, c2, 5, stride=1, padding=2, bias=False), nn.BatchNorm2d(c2), nn.LeakyReLU(0.3),\n'
+             '            nn.ConvTranspose2d(c2, c3, 5, stride=2, padding=2, output_padding=1, bias=False),\n'
+             '            nn.BatchNorm2d(c3), nn.LeakyReLU(0.3),\n'
+             '            nn.ConvTranspose2d(c3, 1, 5, stride=2, padding=2, output_padding=1, bias=False))\n\n'
              '    def forward(self, z):\n        return torch.tanh(self.body(z))\n\n\n'
-             'def make_dcgan_generator(latent_dim=LATENT_DIM):\n    return Generator(latent_dim)\n'),
+             'def make_dcgan_generator(latent_dim=LATENT_DIM, width=64):\n    return Generator(latent_dim, width)\n'),
             ("F.leaky_relu and torch.tanh in forward instead of modules (the text does not ask for modules)",
              'import torch.nn.functional as F\n\n\n'
-             'class Generator(nn.Module):\n    def __init__(self, latent_dim):\n        super().__init__()\n'
-             '        self.fc = nn.Linear(latent_dim, 7 * 7 * 256, bias=False)\n'
-             '        self.bn0 = nn.BatchNorm1d(7 * 7 * 256)\n'
-             '        self.up1 = nn.ConvTranspose2d(256, 128, 5, stride=1, padding=2, bias=False)\n'
-             '        self.bn1 = nn.BatchNorm2d(128)\n'
-             '        self.up2 = nn.ConvTranspose2d(128, 64, 5, stride=2, padding=2, output_padding=1, bias=False)\n'
-             '        self.bn2 = nn.BatchNorm2d(64)\n'
-             '        self.up3 = nn.ConvTranspose2d(64, 1, 5, stride=2, padding=2, output_padding=1, bias=False)\n\n'
+             'class Generator(nn.Module):\n    def __init__(self, latent_dim, width=64):\n        super().__init__()\n'
+             '        self.width = width\n'
+             '        self.fc = nn.Linear(latent_dim, 7 * 7 * 4 * width, bias=False)\n'
+             '        self.bn0 = nn.BatchNorm1d(7 * 7 * 4 * width)\n'
+             '        self.up1 = nn.ConvTranspose2d(4 * width, 2 * width, 5, stride=1, padding=2, bias=False)\n'
+             '        self.bn1 = nn.BatchNorm2d(2 * width)\n'
+             '        self.up2 = nn.ConvTranspose2d(2 * width, width, 5, stride=2, padding=2, output_padding=1, bias=False)\n'
+             '        self.bn2 = nn.BatchNorm2d(width)\n'
+             '        self.up3 = nn.ConvTranspose2d(width, 1, 5, stride=2, padding=2, output_padding=1, bias=False)\n\n'
              '    def forward(self, z):\n'
-             '        x = F.leaky_relu(self.bn0(self.fc(z)), 0.3).view(-1, 256, 7, 7)\n'
+             '        x = F.leaky_relu(self.bn0(self.fc(z)), 0.3).view(-1, 4 * self.width, 7, 7)\n'
              '        x = F.leaky_relu(self.bn1(self.up1(x)), 0.3)\n'
              '        x = F.leaky_relu(self.bn2(self.up2(x)), 0.3)\n'
              '        return torch.tanh(self.up3(x))\n\n\n'
-             'def make_dcgan_generator(latent_dim=LATENT_DIM):\n    return Generator(latent_dim)\n'),
+             'def make_dcgan_generator(latent_dim=LATENT_DIM, width=64):\n    return Generator(latent_dim, width=width)\n'),
         ],
     },
     "05_conditional": {

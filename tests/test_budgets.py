@@ -92,10 +92,16 @@ def test_a_length_in_words_and_as_arguments(capsys):
     assert capsys.readouterr().out == "training R5: 600 steps (about 30 s on one H200 GPU)\n"
 
 
-def test_each_session_opens_with_its_reading_and_computing_time():
+def test_each_session_opens_with_its_reading_exercise_and_computing_time():
     for folder in ("solutions", "notebooks"):
         for notebook in sorted((ROOT / folder).glob("0*.ipynb")):
-            opening = "".join(json.loads(notebook.read_text())["cells"][0]["source"])
-            assert re.search(r"\*\*Time\.\*\* Reading: about \d+ min\. Running", opening), notebook
+            cells = json.loads(notebook.read_text())["cells"]
+            opening = "".join(cells[0]["source"])
+            times = re.search(r"\*\*Time\.\*\* Reading: about \d+ min\. Exercises: about [\w ]+ \((\d+) code "
+                              r"exercises[^)]*\)\. Running", opening)
+            assert times, notebook
+            exercises = sum(1 for cell in cells if cell["cell_type"] == "code"
+                            and cell["metadata"].get("nbgrader", {}).get("solution"))
+            assert int(times.group(1)) == exercises, (notebook, "the opening counts the exercises wrongly")
             for budget, words in budgets.SESSION_TIME[notebook.stem].items():
                 assert f"`{budget}` {words}" in opening, (notebook, budget)

@@ -82,3 +82,17 @@ def test_a_toy_gan_can_return_the_average_of_its_weights():
     same_noise = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         assert not torch.allclose(average(same_noise), G(same_noise)), "the average is not G's last weights"
+
+
+def test_a_looser_radius_tells_a_spread_g_from_a_collapsed_one():
+    ring = collapse.ring()
+    g = torch.Generator().manual_seed(0)
+    spread = ring.centres[torch.randint(8, (800,), generator=g)] + 0.05 * torch.randn(800, 2, generator=g)
+    assert collapse.mode_report(spread, ring)["modes"] < 8  # few samples within 3 std (0.03): looks lost
+    modes, share = collapse.modes_within(spread, ring, radius=0.1)
+    assert modes == 8 and share > 0.8  # every mode is there, only not yet sharp
+    collapsed = ring.centres[:1].repeat(800, 1)
+    assert collapse.modes_within(collapsed, ring, radius=0.1) == (1, 1.0)
+    assert collapse.modes_within(spread, ring, radius=0.03)[0] == collapse.mode_report(spread, ring)["modes"]
+    with pytest.raises(ValueError, match="radius"):
+        collapse.modes_within(spread, ring, radius=0)

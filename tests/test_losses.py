@@ -124,3 +124,30 @@ def test_each_loss_has_a_recipe_and_a_sigmoid_d_is_refused():
 
     with pytest.raises(ValueError, match="the hinge loss needs a D that returns raw scores"):
         build.build_gan(dataclasses.replace(recipes.get_recipe("r3"), loss="hinge"), torch.device("cpu"))
+
+
+def test_a_convolutions_norm_is_not_its_kernels_matrix_norm():
+    torch.manual_seed(0)
+    one_by_one = nn.Conv2d(3, 5, 1)  # a 1x1 convolution is the matrix applied at every pixel: the same norm
+    matrix = torch.linalg.matrix_norm(one_by_one.weight.detach().flatten(1), ord=2).item()
+    assert losses.convolution_norm(one_by_one, (3, 6, 6), steps=200) == pytest.approx(matrix, rel=1e-3)
+    conv = losses.with_spectral_norm(nn.Conv2d(1, 8, 4, 2, 1))
+    for _ in range(30):
+        conv(torch.randn(2, 1, 28, 28))
+    as_matrix = torch.linalg.matrix_norm(conv.weight.detach().flatten(1), ord=2).item()
+    assert as_matrix == pytest.approx(1.0, abs=1e-3)
+    assert losses.convolution_norm(conv, (1, 28, 28)) > 1.2  # overlapping positions stretch more than the matrix
+    with pytest.raises(ValueError, match=r"input_shape must be \[C, H, W\] with C = 1"):
+        losses.convolution_norm(conv, (3, 28, 28))
+    with pytest.raises(TypeError, match="conv must be an nn.Conv2d, got Linear"):
+        losses.convolution_norm(nn.Linear(2, 2), (1, 2, 2))
+
+
+def test_each_loss_names_its_papers_adam_and_its_recipe_trains_with_it():
+    assert {name: (loss.lr, loss.betas) for name, loss in losses.LOSSES.items()} == {
+        "bce": (2e-4, (0.5, 0.999)), "lsgan": (1e-3, (0.5, 0.999)), "hinge": (2e-4, (0.0, 0.9)),
+        "wgan-gp": (1e-4, (0.0, 0.9)), "bce-sn": (2e-4, (0.0, 0.9))}
+    for name, recipe_name in recipes.LOSS_RECIPES.items():
+        recipe = recipes.get_recipe(recipe_name)
+        assert (recipe.lr, recipe.betas) == (losses.LOSSES[name].lr, losses.LOSSES[name].betas), name
+        assert losses.LOSSES[name].paper and losses.LOSSES[name].paper in recipe.notes

@@ -71,7 +71,12 @@ def check_dcgan_generator(make_generator):
     expect(count_parameters(G) == expected,
            f"Check the layer sizes against the table: G should have {expected:,} parameters, got "
            f"{count_parameters(G):,}")
-    passed("G turns 100 numbers into a 28x28 image: 7 -> 7 -> 14 -> 28")
+    narrow = built_at_width(make_generator, "make_dcgan_generator(latent_dim=LATENT_DIM, width=64)")
+    expected = 100 * 7 * 7 * 64 + 2 * 7 * 7 * 64 + 64 * 32 * 25 + 2 * 32 + 32 * 16 * 25 + 2 * 16 + 16 * 25
+    expect(count_parameters(narrow) == expected,
+           f"Build every layer from width: 4 * width, 2 * width and width channels (R4's width is 64). With "
+           f"width=16, G should have {expected:,} parameters, got {count_parameters(narrow):,}")
+    passed("G turns 100 numbers into a 28x28 image: 7 -> 7 -> 14 -> 28, at R4's width and at width=16")
 
 
 @own_code(SESSION, "make_dcgan_discriminator")
@@ -102,7 +107,22 @@ def check_dcgan_discriminator(make_discriminator):
     expect(count_parameters(D) == expected,
            f"Check the layer sizes against the table: D should have {expected:,} parameters, got "
            f"{count_parameters(D):,}")
-    passed("D turns a 28x28 image into one logit: 28 -> 14 -> 7 -> 1")
+    narrow = built_at_width(make_discriminator, "make_dcgan_discriminator(width=64)")
+    expected = 16 * 25 + 16 + 16 * 32 * 25 + 32 + 7 * 7 * 32 + 1
+    expect(count_parameters(narrow) == expected,
+           f"Build both convolutions from width: width and 2 * width channels, and Linear(7 * 7 * 2 * width, 1) "
+           f"(R4's width is 64). With width=16, D should have {expected:,} parameters, got "
+           f"{count_parameters(narrow):,}")
+    passed("D turns a 28x28 image into one logit: 28 -> 14 -> 7 -> 1, at R4's width and at width=16")
+
+
+def built_at_width(make, signature):
+    """``make(width=16)``, a narrower network; a failed check naming the argument if ``make`` takes no width."""
+    try:
+        return make(width=16)
+    except TypeError as error:
+        raise AssertionError(f"Give the builder a width argument, R4's 64 by default: def {signature}. "
+                             f"Calling it with width=16 said: {error}") from None
 
 
 @own_code(SESSION, "dcgan_init")

@@ -1,4 +1,4 @@
-"""Checks for session 6 (why GANs are hard, and the losses that fix them): the optimal D, the
+"""Checks for session 6 (why GANs are hard, and the losses that help): the optimal D, the
 Jensen-Shannon divergence, LSGAN's and the hinge losses, the gradient penalty, a WGAN-GP iteration, and a
 power-iteration step.
 

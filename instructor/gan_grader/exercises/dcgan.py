@@ -43,33 +43,44 @@ def _trained_stats(model, inputs):
 
 
 def ask_make_dcgan_generator(answer, seed):
-    """G = answer() seeded, after two training-mode passes: ``{"weights": {name: tensor}, "out": G(z) [4, 1, 28, 28]}``
-    in eval mode."""
-    G = seeded(seed, answer)
-    _trained_stats(G, [noise(seed, 16, 100, salt=10), noise(seed, 16, 100, salt=11)])
-    with torch.no_grad():
-        return {"weights": weights(G), "out": G(noise(seed, 4, 100, salt=12))}
+    """G = answer() and answer(width=16), each seeded and after two training-mode passes:
+    ``{"weights", "out", "narrow_weights", "narrow_out"}``, ``out`` being G(z) [4, 1, 28, 28] in eval mode."""
+    reply = {}
+    for prefix, build in (("", answer), ("narrow_", lambda: answer(width=16))):
+        G = seeded(seed, build)
+        _trained_stats(G, [noise(seed, 16, 100, salt=10), noise(seed, 16, 100, salt=11)])
+        with torch.no_grad():
+            reply.update({f"{prefix}weights": weights(G), f"{prefix}out": G(noise(seed, 4, 100, salt=12))})
+    return reply
 
 
 def mark_make_dcgan_generator(reply, seed):
-    G = load_weights(models.r4_generator(), reply["weights"], "G").eval()
-    with torch.no_grad():
-        want = G(noise(seed, 4, 100, salt=12))
-    need_close(reply["out"], want, "G(noise) in eval mode, with G's own weights in R4's layers", 1e-4)
+    for prefix, width, words in (("", 64, "R4's layers"), ("narrow_", 16, "R4's layers at width=16")):
+        G = load_weights(models.r4_generator(width=width), reply[f"{prefix}weights"], "G").eval()
+        with torch.no_grad():
+            want = G(noise(seed, 4, 100, salt=12))
+        need_close(reply[f"{prefix}out"], want, f"G(noise) in eval mode, with G's own weights in {words}", 1e-4)
 
 
 def ask_make_dcgan_discriminator(answer, seed):
-    """D = answer() seeded: ``{"weights": {name: tensor}, "out": D(x) [4, 1]}`` in eval mode."""
-    D = seeded(seed, answer).eval()
-    with torch.no_grad():
-        return {"weights": weights(D), "out": D(torch.rand(4, 1, 28, 28, generator=draws(seed, 13)) * 2 - 1)}
+    """D = answer() and answer(width=16), each seeded: ``{"weights", "out", "narrow_weights", "narrow_out"}``,
+    ``out`` being D(x) [4, 1] in eval mode."""
+    reply = {}
+    for prefix, build in (("", answer), ("narrow_", lambda: answer(width=16))):
+        D = seeded(seed, build).eval()
+        with torch.no_grad():
+            reply.update({f"{prefix}weights": weights(D),
+                          f"{prefix}out": D(torch.rand(4, 1, 28, 28, generator=draws(seed, 13)) * 2 - 1)})
+    return reply
 
 
 def mark_make_dcgan_discriminator(reply, seed):
-    D = load_weights(models.r4_discriminator(), reply["weights"], "D").eval()
-    with torch.no_grad():
-        want = D(torch.rand(4, 1, 28, 28, generator=draws(seed, 13)) * 2 - 1)
-    need_close(reply["out"], want, "D(images) in eval mode (logits), with D's own weights in R4's layers", 1e-4)
+    for prefix, width, words in (("", 64, "R4's layers"), ("narrow_", 16, "R4's layers at width=16")):
+        D = load_weights(models.r4_discriminator(width=width), reply[f"{prefix}weights"], "D").eval()
+        with torch.no_grad():
+            want = D(torch.rand(4, 1, 28, 28, generator=draws(seed, 13)) * 2 - 1)
+        need_close(reply[f"{prefix}out"], want, f"D(images) in eval mode (logits), with D's own weights in {words}",
+                   1e-4)
 
 
 def _init_target(seed):

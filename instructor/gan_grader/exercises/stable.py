@@ -1,4 +1,4 @@
-"""Session 6: why GANs are hard, and the losses that fix them: what the judge asks for each graded exercise of
+"""Session 6: why GANs are hard, and the losses that help: what the judge asks for each graded exercise of
 ``06_stable``, and how it marks it."""
 
 import math
