@@ -440,6 +440,28 @@ def classic_dataset(name="mnist", split="train", transform=None, root=None, down
                transform=transform or classic_transform(), download=False)
 
 
+def unpack_for_torchvision(root=None):
+    """Unpack every ``.gz`` data file of the root that has no uncompressed twin yet; return the paths written.
+
+    torchvision's datasets read only the uncompressed files. ``classic_dataset``
+    unpacks what it needs on first use, but a grading kernel sees the data
+    root read-only (``gan_grader``'s sandbox), so the grade command calls
+    this first, outside the sandbox. Missing files are left alone: the
+    loaders report them (or download them). ``DataFileError`` when a file
+    cannot be unpacked, naming it and the fix.
+    """
+    written = []
+    for name, info in DATASETS.items():
+        raw = raw_folder(name, root)
+        for split in SPLITS:
+            for base, _ in info.files[split]:
+                path = _existing(raw, base)
+                if path is not None and path.suffix == ".gz":
+                    _unpack(path)
+                    written.append(path.with_suffix(""))
+    return written
+
+
 def _unpack(path):
     """Write the un-gzipped copy of ``path`` beside it (temporary file + rename)."""
     target = path.with_suffix("")

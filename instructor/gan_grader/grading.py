@@ -57,6 +57,7 @@ import nbformat
 from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
 from helpers.checkpoints import write_atomically
+from helpers.data import DataFileError, data_root, unpack_for_torchvision
 from helpers.guards import whole_problem
 from . import isolation, judge, manual, shards
 from . import sandbox as sandboxes
@@ -127,6 +128,7 @@ def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIME
         feedback_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise GradingError(f"cannot write the results: {error}") from None
+    _prepare_data_root()
 
     workdir = Path(keep_workdir).resolve() if keep_workdir else Path(tempfile.mkdtemp(prefix="gan-grading-"))
     try:
@@ -141,6 +143,19 @@ def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIME
     if shard is not None:
         shards.write_plan(out_csv, shard, sorted(ids), names)
     return rows
+
+
+def _prepare_data_root():
+    """Unpack the data root's ``.gz`` files for torchvision now, as the instructor: every kernel sees the root
+    read-only (the sandbox), and a root of ``.gz`` files only (a fresh copy, a USB stick) would otherwise cost
+    every student the exercises that load data through torchvision."""
+    try:
+        unpacked = unpack_for_torchvision()
+    except DataFileError as error:
+        raise GradingError(f"the data root is not ready for grading: {error}") from None
+    if unpacked:
+        print(f"unpacked {len(unpacked)} data file(s) in {data_root()} for torchvision before grading "
+              f"(the kernels see the data read-only)")
 
 
 def _use_sandbox(asked):
