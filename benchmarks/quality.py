@@ -230,7 +230,8 @@ def print_spread(rows):
     if not groups:
         return
     print(f"\nmean (smallest-largest) over {max(len(runs) for runs in groups.values())} seeds")
-    header = f"{'setting':14} {'loss':8} {'budget':>6} {'FD':>22} {'x floor':>8} {'classes':>12} {'precision':>16} {'recall':>16}"
+    header = (f"{'setting':14} {'loss':8} {'budget':>6} {'FD':>24} {'x floor':>8} {'classes':>15} {'precision':>16} "
+              f"{'recall':>16}")
     print(header)
     print("-" * len(header))
 
@@ -239,8 +240,8 @@ def print_spread(rows):
 
     for (setting, loss, budget), runs in groups.items():
         fds = [s.fd for s in runs]
-        print(f"{setting:14} {loss:8} {budget:6d} {spread(fds, '.1f'):>22} "
-              f"{statistics.fmean(fds) / runs[0].floor:8.1f} {spread([s.covered for s in runs], '.1f'):>12} "
+        print(f"{setting:14} {loss:8} {budget:6d} {spread(fds, '.1f'):>24} "
+              f"{statistics.fmean(fds) / runs[0].floor:8.1f} {spread([s.covered for s in runs], '.1f'):>15} "
               f"{spread([s.precision for s in runs], '.2f'):>16} {spread([s.recall for s in runs], '.2f'):>16}")
 
 

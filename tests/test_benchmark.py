@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from commandlines import benchmark, refused_by_argparse
+from helpers import losses
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "train_throughput.py"
 NUMBER = r"([\d,]+) images/s"
@@ -95,16 +96,28 @@ def test_quality_benchmark_prints_a_consistent_row_per_setting():
     assert not re.search(r"^r3 \(bce\), 1 s: FD", result.stdout, re.M), "r3 keeps no average"
 
 
-def test_quality_benchmark_trains_a_row_per_loss_and_refuses_a_sigmoid_d(capsys):
+def test_quality_benchmark_trains_a_row_per_loss_and_seed_with_each_papers_adam(capsys):
     done = subprocess.run([sys.executable, str(QUALITY), "--budgets", "1", "--samples", "300", "--settings",
-                           "course-dcgan", "--losses", "lsgan", "wgan-gp", "bce-sn"],
+                           "course-dcgan", "--losses", "wgan-gp", "bce-sn", "--paper-adam", "--seeds", "2"],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
+    for loss in ("wgan-gp", "bce-sn"):
+        assert f"{loss} trains with {losses.LOSSES[loss].paper}" in done.stdout
     rows = re.findall(r"^course-dcgan +(\S+) +1 +([\d,]+) +[\d,]+ +\d+ +([\d.]+) ", done.stdout, re.M)
-    assert [loss for loss, *_ in rows] == ["lsgan", "wgan-gp", "bce-sn"], done.stdout
-    assert all(float(fd) > 0 for *_, fd in rows)
+    assert [loss for loss, *_ in rows] == ["wgan-gp", "wgan-gp", "bce-sn", "bce-sn"], done.stdout
+    spread = re.findall(r"^course-dcgan +(\S+) +1 +([\d.]+) \(([\d.]+)-([\d.]+)\) ", done.stdout, re.M)
+    assert [loss for loss, *_ in spread] == ["wgan-gp", "bce-sn"], done.stdout
+    for loss, mean, low, high in spread:
+        fds = [float(fd) for name, _, fd in rows if name == loss]
+        assert (float(low), float(high)) == (min(fds), max(fds))
+        assert float(mean) == pytest.approx(sum(fds) / 2, abs=0.051)
     bad = refused_by_argparse(benchmark("quality").main, ["--settings", "r3", "--losses", "hinge"], capsys)
     assert "--losses needs settings whose D returns scores (logits); ['r3'] end in a Sigmoid" in bad
+    bad = refused_by_argparse(benchmark("quality").main, ["--settings", "course-dcgan", "--paper-adam"], capsys)
+    assert "--paper-adam gives each loss its paper's Adam settings: pass --losses too" in bad
+    bad = refused_by_argparse(benchmark("quality").main, ["--settings", "course-dcgan", "--losses", "bce",
+                                                          "--paper-adam", "--lr", "1e-3"], capsys)
+    assert "--paper-adam sets each loss's own lr and betas" in bad
 
 
 def test_quality_benchmark_prints_the_floors_spread():
