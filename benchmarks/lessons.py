@@ -115,8 +115,8 @@ def measure_06(toys, seed):
     best = max(STABLE, key=lambda name: found[name]["modes"])
     gradients = {name: game.gradient_as_d_learns(name, seed=seed)[1][-1].item() for name in game.LINE_G_LOSSES}
     paths = {name: game.move_line_generator(name, seed=seed) for name in ("minimax", "wasserstein")}
-    reached = int((paths["wasserstein"] >= game.Line().data_centre - game.Line().width).nonzero()[0, 0]) \
-        if bool((paths["wasserstein"] >= game.Line().data_centre - game.Line().width).any()) else None
+    arrived = (paths["wasserstein"] >= game.Line().data_centre - game.Line().width).nonzero()
+    reached = int(arrived[0, 0]) if len(arrived) else None  # the first round within one width of the data
     ring_holds = found["bce"]["modes"] <= 3 and found[best]["modes"] >= 6
     line_holds = (abs(gradients["minimax"]) < 1e-3 and min(abs(gradients["non-saturating"]),
                                                            abs(gradients["wasserstein"])) > 0.1

@@ -323,7 +323,7 @@ def main(argv=None):
         print_floor_spread(floor_spread(classifier, args.samples))
     if args.yardstick:
         print_yardstick(yardstick(classifier, args.samples))
-    for loss in args.losses or [] if args.paper_adam else []:
+    for loss in args.losses if args.paper_adam else []:
         print(f"{loss} trains with {losses.get_loss(loss).paper}")
     rows = []
     with tempfile.TemporaryDirectory(prefix="gan-quality-") as workdir:

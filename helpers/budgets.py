@@ -132,10 +132,10 @@ PLANS = {
         "full": dict(batch_size=128, n_train=None, train=Length(epochs=30, note=f"about 80 s {_H200}")),
     },
     "03_dcgan": {
-        # width and lr: section 5's DCGAN, R4's layers at this width (R4's own: 64) and Adam's learning rate. In 90 s
-        # a 2-core CPU trains width 16 about 2,100 steps at batches of 64, against 350 for R4 at 128; lr 1e-3 drew all
-        # 10 classes (FD 434) where 2e-4 drew 8 (FD 759), and batches of 128 fewer steps (5 classes); width 32 and lr
-        # 2e-4: 976 steps, 9 classes, FD 1,037 (benchmarks/README.md, "The lesson ledger")
+        # width and lr: section 5's DCGAN, R4's layers at this width (R4's own: 64) and Adam's learning rate. In its
+        # 90 s a 2-core CPU trains width 16 about 1,900-2,200 steps, 9-10 classes (benchmarks/lessons.py --sessions
+        # 03), against 350 steps and 4 classes for R4 at full width (the gallery, 2026-12-04); the other widths and
+        # rates tried are in benchmarks/README.md, "The lesson ledger"
         "smoke": dict(batch_size=64, n_train=256, limit=64, width=16, lr=1e-3, train=Length(epochs=2), r5=Length(steps=2),
                       r5_limit=8,
                       compare=Length(steps=4), styles=Length(steps=8), styles_limit=512),

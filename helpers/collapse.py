@@ -87,9 +87,8 @@ def mode_report(samples, mixture, min_samples=20):
         raise ValueError(f"samples must be points [N, 2], got {describe(samples)}")
     if not bool(torch.isfinite(samples).all()):
         raise ValueError(f"samples hold NaN or infinite values ({describe(samples)})")
-    index, distance = nearest_mode(samples, mixture.centres)
-    good = distance <= 3 * mixture.std
-    counts = torch.bincount(index[good], minlength=len(mixture.centres)).double()
+    counts, good = _counts_within(samples, mixture, 3 * mixture.std)
+    counts = counts.double()
     share = counts / counts.sum() if counts.sum() > 0 else counts
     nonzero = share[share > 0]
     reverse_kl = float((nonzero * (nonzero * len(share)).log()).sum()) if len(nonzero) else float("nan")
@@ -111,10 +110,16 @@ def modes_within(samples, mixture, radius, min_samples=20):
     if samples.dim() != 2 or samples.shape[1] != 2 or not bool(torch.isfinite(samples).all()):
         raise ValueError(f"samples must be finite points [N, 2], got {describe(samples)}")
     require_number(radius, "radius", above=0)
+    counts, near = _counts_within(samples, mixture, radius)
+    return int((counts >= min_samples).sum()), float(near.double().mean())
+
+
+def _counts_within(samples, mixture, radius):
+    """``(counts [K], near [N])``: per mode, how many samples lie within ``radius`` of it (their nearest
+    mode); and which samples lie within ``radius`` of any mode."""
     index, distance = nearest_mode(samples, mixture.centres)
     near = distance <= radius
-    counts = torch.bincount(index[near], minlength=len(mixture.centres))
-    return int((counts >= min_samples).sum()), float(near.double().mean())
+    return torch.bincount(index[near], minlength=len(mixture.centres)), near
 
 
 @answers("04_evaluate", "pack")

@@ -172,18 +172,16 @@ def ring_report(generator, ring):
                     "modes_within_0.1": loose, "within_0.1": round(near, 3)}
 
 
-def ring_panel(ax, generator, ring, label, loose=False):
+def ring_panel(ax, generator, ring, label):
     """Draw a toy ``generator``'s points over the ``ring``'s centres on ``ax``, titled ``label`` and what
-    ``ring_report`` found (with the looser radius too, if ``loose``); return those numbers."""
+    ``ring_report`` found; return those numbers."""
     points, found = ring_report(generator, ring)
     ax.scatter(*points.T, s=2, color="tab:orange")
     ax.scatter(*ring.centres.T, marker="x", color="black")
-    title = f"{label}\n{found['modes']}/8 modes, {found['high_quality']:.0%} high quality"
-    if loose:
-        title += f"\n{found['modes_within_0.1']}/8 modes, {found['within_0.1']:.0%} within 0.1"
-    ax.set_title(title, fontsize=9 if loose else None)
+    ax.set_title(f"{label}\n{found['modes']}/8 modes, {found['high_quality']:.0%} high quality\n"
+                 f"{found['modes_within_0.1']}/8 modes, {found['within_0.1']:.0%} within 0.1", fontsize=9)
     ax.set(xlim=(-1.6, 1.6), ylim=(-1.6, 1.6), aspect="equal")
-    return found if loose else {key: found[key] for key in ("modes", "high_quality")}
+    return found
 
 
 def train_session_4_ring(budget, m, seed=0):
@@ -263,7 +261,7 @@ def session_6(budget, device, out, measure, work):
     figure, axes = plt.subplots(1, len(losses.LOSSES), figsize=(3.2 * len(losses.LOSSES), 3.8))
     found = {}
     for ax, name in zip(axes, losses.LOSSES):
-        found[name] = ring_panel(ax, train_session_6_ring(budget, name), ring, name, loose=True)
+        found[name] = ring_panel(ax, train_session_6_ring(budget, name), ring, name)
     write_figure(figure, out / "06_ring_losses.png")
 
     figure, axes = plt.subplots(1, len(recipes.LOSS_RECIPES), figsize=(3.2 * len(recipes.LOSS_RECIPES), 3.6))
