@@ -170,8 +170,15 @@ class GAN:
         return generator_loss(d_fake, self.logits, self.g_target)
 
 
+@answers("02_mlp_gan", "discriminator_step")
+@answers("02_mlp_gan", "generator_step")
+@answers("05_conditional", "conditional_discriminator_step")
+@answers("05_conditional", "conditional_generator_step")
 def train_step(gan, real, labels=None):
     """One D step then one G step on a batch of real images ``[B, C, H, W]``.
+
+    Session 2's two step exercises are its halves, and session 5's conditional ones: while one of those
+    is checked, this function is locked (``helpers.taught``).
 
     ``labels``: for a conditional GAN, the batch's labels ``[B]`` (int64).
     G's fakes get the same labels, and D judges every image with its label.

@@ -6,21 +6,23 @@ Some of the course's functions are answers: ``metrics.frechet_distance`` is sess
 session teaches them. Each is marked ``@answers(session, exercise)``.
 
 While that exercise is being checked (inside ``checking(session, exercise)``: the visible checks,
-the hidden tests and the judge all check this way), a marked function refuses to run unless the
-course's own library code called it. So a student's answer that *is* the course's function, or
-calls it, or wraps it, fails that exercise's checks with ``OwnCodeRequired``, and costs that
-exercise's points and no others. Outside a check, and for every other session, it works as usual.
+the hidden tests and the judge all check this way), the answer's code is swapped for a stub that
+refuses to run, and put back afterwards. The lock is on the code, not on a name: whoever calls it,
+by whatever route (the function itself, a course class or function that calls it, a copy of the
+module under another name, the function behind a wrapper), reaches the stub and fails that
+exercise's checks with ``OwnCodeRequired``, which costs that exercise's points and no others.
+Outside a check, and for every other exercise, the answer works as usual.
 
-A submission that takes the trouble to undo the lock (through ``__wrapped__``, say) is not stopped
-here: that is cheating on purpose, and a line of its code shows it.
+A class that answers is locked through its own ``__init__``, so building it or a subclass of it
+fails too. The judge gives a step right answers to the earlier exercises it calls: those come from
+``course_answer``, copies made when the course was imported, which no lock touches.
 """
 
 import contextlib
-import functools
-import sys
+import types
 
 ANSWERS = {}  # (session, exercise) -> the course's function or class that answers it
-_CHECKING = []  # the (session, exercise) pairs being checked right now, innermost last
+_COPIES = {}  # (session, exercise) -> the function's unlocked copy (``course_answer``); a class is its own
 
 
 class OwnCodeRequired(AssertionError):
@@ -30,61 +32,73 @@ class OwnCodeRequired(AssertionError):
 def answers(session, exercise):
     """Mark a course function (or class) as the answer to ``exercise`` of ``session`` (``"04_evaluate"``).
 
-    Marks stack: a function that answers two exercises carries two. A function is wrapped, once; a
-    class keeps its identity and has its ``__init__`` wrapped, so subclasses are covered too.
+    The function is returned unchanged: marks only register it. A class must define its own
+    ``__init__`` (the lock goes there). Marks stack: a function may answer two exercises.
     """
     def mark(thing):
-        target = thing.__init__ if isinstance(thing, type) else thing
-        if not hasattr(target, "answers_to"):
-            target = _guarded(target, f"{thing.__module__}.{thing.__qualname__}")
-            if isinstance(thing, type):
-                thing.__init__ = target
-            else:
-                thing = target
-        target.answers_to[session] = target.answers_to.get(session, ()) + (exercise,)
+        if isinstance(thing, type) and "__init__" not in vars(thing):
+            raise TypeError(f"{thing.__qualname__} answers {exercise} but defines no __init__ of its own to lock")
         ANSWERS[(session, exercise)] = thing
+        _COPIES[(session, exercise)] = thing if isinstance(thing, type) else _copy(thing)
         return thing
     return mark
 
 
-def _guarded(function, course_name):
-    """``function``, refusing callers other than the course's own code while its session is checked."""
-    @functools.wraps(function)
-    def guarded(*args, **kwargs):
-        exercises = [name for session, name in _CHECKING if name in guarded.answers_to.get(session, ())]
-        if exercises and not _called_by_the_course(sys._getframe(1)):
-            raise OwnCodeRequired(
-                f"Write {exercises[-1]} yourself: while it is checked, it may not use the course's "
-                f"{course_name}, which is the answer to it (it works again in later sessions)")
-        return function(*args, **kwargs)
-
-    guarded.answers_to = {}
-    return guarded
+def _copy(function):
+    """A new function object with ``function``'s code, globals, defaults and closure (not locked with it)."""
+    copy = types.FunctionType(function.__code__, function.__globals__, function.__name__, function.__defaults__,
+                              function.__closure__)
+    copy.__kwdefaults__, copy.__qualname__, copy.__doc__ = function.__kwdefaults__, function.__qualname__, \
+        function.__doc__
+    copy.__module__ = function.__module__
+    return copy
 
 
-def _called_by_the_course(frame):
-    """Whether ``frame`` runs the course's library code (``helpers``, but not the exercise checks)."""
-    module = frame.f_globals.get("__name__", "")
-    return (module == "helpers" or module.startswith("helpers.")) and not module.startswith("helpers.checks")
+def _locked_function(thing):
+    """The function whose code the lock swaps: the answer itself, or a class's own ``__init__``."""
+    return vars(thing)["__init__"] if isinstance(thing, type) else thing
+
+
+def _refusing_code(code, message):
+    """Code that raises ``OwnCodeRequired(message)`` at once, with as many free variables as ``code``
+    (a function's code may only be swapped for code that fits its closure)."""
+    free = [f"_v{i}" for i in range(len(code.co_freevars))]
+    source = "def _outer():\n" + "".join(f"    {name} = None\n" for name in free)
+    source += "    def refuse(*args, **kwargs):\n"
+    source += f"        ({', '.join(free)},)\n" if free else ""
+    source += "        raise 'REFUSAL'\n    return refuse\n"
+    namespace = {}
+    exec(compile(source, f"<locked: {code.co_name}>", "exec"), namespace)
+    stub = namespace["_outer"]().__code__
+    refusal = OwnCodeRequired(message)  # raised as a constant: the stub runs in the answer's module, not here
+    return stub.replace(co_consts=tuple(refusal if c == "REFUSAL" else c for c in stub.co_consts))
 
 
 @contextlib.contextmanager
 def checking(session, exercise):
-    """While inside, the course's answer to ``exercise`` of ``session`` refuses callers other than the course.
+    """While inside, the course's answer to ``exercise`` of ``session`` refuses to run, whoever calls it.
 
     Only that exercise's: a step that calls the course's ``sample_noise`` is still checked as a step,
     and the noise costs ``sample_noise``'s points, in its own check."""
-    _CHECKING.append((session, exercise))
+    thing = ANSWERS.get((session, exercise))
+    if thing is None:
+        yield
+        return
+    function = _locked_function(thing)
+    kept = function.__code__
+    function.__code__ = _refusing_code(kept, f"Write {exercise} yourself: while it is checked, it may not use the course's "
+                                    f"{thing.__module__}.{thing.__qualname__}, which is the answer to it (it works "
+                                    f"again in later sessions)")
     try:
         yield
     finally:
-        _CHECKING.pop()
+        function.__code__ = kept
 
 
 def course_answer(name, session=None):
     """The course's own function for exercise ``name``, without its lock: what the judge gives a
     student's step in place of an earlier exercise, so that one mistake costs one exercise's points."""
-    for (answer_session, exercise), thing in ANSWERS.items():
+    for (answer_session, exercise), thing in _COPIES.items():
         if exercise == name and session in (None, answer_session):
-            return getattr(thing, "__wrapped__", thing)
+            return thing
     raise KeyError(f"no course function answers the exercise {name!r}")

@@ -727,6 +727,56 @@ VARIANTS_THROUGH_NBGRADER = [("01_data", "make_mnist_loader", 0), ("02_mlp_gan",
                              ("06_stable", "wgan_gp_iteration", 0)]
 
 
+# Routes around the lock on the course's answers (``helpers.taught``), each one a way a submission could hand in
+# the course's own answer: each must cost exactly its exercise's points through the grade command
+# (test_grading_mutants.py). Without the lock each passes its hidden test and the judge.
+LOCK_ROUTES = {
+    "04_evaluate": {
+        "frechet_distance": ("defined under the course's module name",
+                             "import helpers.metrics as _metrics\n"
+                             "_as_the_course = {'__name__': 'helpers.metrics', '_metrics': _metrics}\n"
+                             "exec('def frechet_distance(mu1, sigma1, mu2, sigma2):\\n'\n"
+                             "     '    return _metrics.frechet_distance(mu1, sigma1, mu2, sigma2)\\n', _as_the_course)\n"
+                             "frechet_distance = _as_the_course['frechet_distance']\n"),
+        "class_coverage": ("the function behind a wrapper, if there is one",
+                           "from helpers import metrics as _metrics\n"
+                           "class_coverage = getattr(_metrics.class_coverage, '__wrapped__', _metrics.class_coverage)\n"),
+        "count_modes": ("the lock's own state cleared first",
+                        "from helpers import collapse as _collapse, taught as _taught\n"
+                        "_taught.ANSWERS.clear()\n"
+                        "def count_modes(samples, centres, std, min_samples=20):\n"
+                        "    report = _collapse.mode_report(samples, _collapse.Mixture('any', centres, std), min_samples)\n"
+                        "    return report['modes'], report['high_quality']\n"),
+        "pack": ("a course class that calls the answer (PackedDiscriminator calls pack)",
+                 "from helpers.collapse import PackedDiscriminator as _Packed\n"
+                 "def pack(x, m):\n"
+                 "    seen = []\n"
+                 "    _Packed(lambda packed: seen.append(packed) or packed[:, :1], m)(x)\n"
+                 "    return seen[0]\n"),
+    },
+    "05_conditional": {
+        "conditional_discriminator_step": (
+            "the course's whole training step, with G never stepping",
+            "from helpers import steps as _steps\n"
+            "def conditional_discriminator_step(G, D, opt_d, real, labels, latent_dim):\n"
+            "    gan = _steps.GAN(G, D, torch.optim.SGD(G.parameters(), lr=0.0), opt_d, (latent_dim,), logits=True,\n"
+            "                     pixel_range=None, n_classes=N_CLASSES, n_critic=2)\n"
+            "    return _steps.train_step(gan, real, labels)['d_loss']\n"),
+        "conditional_generator_step": (
+            "the course's whole training step, with D's step a no-op",
+            "from helpers import steps as _steps\n"
+            "def conditional_generator_step(G, D, opt_g, labels, latent_dim):\n"
+            "    gan = _steps.GAN(G, D, opt_g, torch.optim.SGD(D.parameters(), lr=0.0), (latent_dim,), logits=True,\n"
+            "                     pixel_range=None, n_classes=N_CLASSES)\n"
+            "    with torch.no_grad():\n"
+            "        real = G(torch.randn(len(labels), latent_dim, device=labels.device), labels)\n"
+            "    loss = _steps.train_step(gan, real, labels)['g_loss']\n"
+            "    D.zero_grad(set_to_none=True)\n"
+            "    return loss\n"),
+    },
+}
+
+
 def solution_code(cell_source):
     """A solution cell's code with the BEGIN/END SOLUTION marker lines removed."""
     lines = cell_source.splitlines()

@@ -57,3 +57,15 @@ def test_nothing_is_reported_when_nothing_was_touched():
     pristine = Pristine(*_protected())
     torch.nn.functional.binary_cross_entropy_with_logits(torch.zeros(2), torch.ones(2))  # ordinary use
     assert pristine.restore() == []
+
+
+def test_a_registry_emptied_or_changed_is_filled_again_and_named():
+    """The lock on the course's answers reads one dict (``helpers.taught.ANSWERS``): clearing it must not open it."""
+    registry = {"pack": print, "slerp": len}
+    pristine = Pristine([], [], {"lib.REGISTRY": registry})
+    registry.clear()
+    assert pristine.restore() == ["lib.REGISTRY"] and registry == {"pack": print, "slerp": len}
+    registry["pack"] = len
+    registry["extra"] = max
+    assert pristine.restore() == ["lib.REGISTRY"] and registry == {"pack": print, "slerp": len}
+    assert pristine.restore() == []

@@ -10,15 +10,19 @@ variants of ``grading_cases.VARIANTS_THROUGH_NBGRADER`` for other exercises of t
 whose point only nbgrader sees, such as a log line on stderr: they must keep theirs). A second
 variant of an exercise already in that submission gets one of its own. Session 4's first mutant
 answers with the course's own ``metrics.frechet_distance``: the lock on the course's answers holds
-through the grade command too.
+through the grade command too; and one submission each for sessions 4 and 5 takes every other route
+to the course's answers (``grading_cases.LOCK_ROUTES``: a course class that calls the answer, a
+function under a course module's name, a wrapper's original, the lock's own state cleared, the
+course's whole training step) and loses exactly those exercises' points.
 """
 
+import os
 from pathlib import Path
 
 import pytest
 
-from grading_cases import (MUTANTS, SOURCES, VARIANTS, VARIANTS_THROUGH_NBGRADER, exercise_test_ids, grade_batch,
-                           points_of)
+from grading_cases import (LOCK_ROUTES, MUTANTS, SOURCES, VARIANTS, VARIANTS_THROUGH_NBGRADER, exercise_test_ids,
+                           grade_batch, points_of)
 
 SESSIONS = tuple(SOURCES)
 
@@ -40,19 +44,32 @@ def plan():
         students.setdefault(student, (name, {}, [], []))
         students[student][1][gid] = code
         students[student][3].append((gid, k, what))
+    for name, routes in LOCK_ROUTES.items():
+        students[f"lock-{name}"] = (name, {gid: code for gid, (_, code) in routes.items()}, list(routes), [])
     return students
 
 
 PLAN = plan()
-MIXED = [(student, name, mutants) for student, (name, _, mutants, _) in PLAN.items() if mutants]
+MIXED = [(student, name, mutants) for student, (name, _, mutants, _) in PLAN.items()
+         if mutants and not student.startswith("lock-")]
+LOCKED = [(student, name, mutants) for student, (name, _, mutants, _) in PLAN.items() if student.startswith("lock-")]
 RIGHT = [(student, name, gid, k, what) for student, (name, _, _, variants) in PLAN.items()
          for gid, k, what in variants]
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    return grade_batch(tmp_path_factory.mktemp("mutants"),
-                       {student: (name, overrides) for student, (name, overrides, _, _) in PLAN.items()})
+    # A grade command started by a process that once ran torch.compile inherits its cache folder, under /tmp,
+    # which no kernel may write (the sandbox): the kernels must keep their caches in their own folders.
+    os.environ["TORCHINDUCTOR_CACHE_DIR"], saved = "/tmp/torchinductor_grade", os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    try:
+        return grade_batch(tmp_path_factory.mktemp("mutants"),
+                           {student: (name, overrides) for student, (name, overrides, _, _) in PLAN.items()})
+    finally:
+        if saved is None:
+            os.environ.pop("TORCHINDUCTOR_CACHE_DIR")
+        else:
+            os.environ["TORCHINDUCTOR_CACHE_DIR"] = saved
 
 
 def expected_score(rows, student):
@@ -67,6 +84,17 @@ def test_two_mistakes_lose_exactly_their_two_exercises(graded, student, name, mu
     assert r["status"] == "graded", r["detail"]
     assert float(r["score"]) == want, (f"{name}: mistakes in {mutants} (and correct variants) should leave "
                                        f"{want}, got {r['score']}/{r['max_score']}: {r['detail']}")
+
+
+@pytest.mark.parametrize("student, name, routes", LOCKED, ids=[m[0] for m in LOCKED])
+def test_every_route_to_the_courses_own_answer_loses_exactly_that_exercise(graded, student, name, routes):
+    r, want = expected_score(graded, student)
+    assert float(r["score"]) == want, (f"{name}: answers that reach the course's own {routes} should leave {want}, "
+                                       f"got {r['score']}/{r['max_score']}: {r['detail']}")
+    if any("lock's own state" in LOCK_ROUTES[name][gid][0] for gid in routes):  # cleared, and put back
+        assert r["status"] == "tampered" and "helpers.taught.ANSWERS" in r["detail"], r
+    else:
+        assert r["status"] == "graded", r
 
 
 @pytest.mark.parametrize("student, name, gid, k, what", RIGHT, ids=[f"{r[1]}-{r[2]}-{r[3]}" for r in RIGHT])
@@ -86,7 +114,7 @@ def test_every_graded_exercise_of_every_session_has_a_mutant():
 def test_the_sample_covers_every_session_and_every_variant_sent_through_nbgrader():
     assert {name for _, name, _ in MIXED} == set(SESSIONS) and all(len(m) == 2 for _, _, m in MIXED)
     assert sorted((n, g, k) for _, n, g, k, _ in RIGHT) == sorted(VARIANTS_THROUGH_NBGRADER)
-    assert len(PLAN) == 7  # a kernel and an nbgrader run each: the sample stays this small
+    assert len(PLAN) == 9  # a kernel and an nbgrader run each: the sample stays this small
     assert "metrics.frechet_distance" in MUTANTS["04_evaluate"]["frechet_distance"][0][1]
 
 

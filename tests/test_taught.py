@@ -16,7 +16,8 @@ import pytest
 import torch
 
 from gan_grader.exercises import EXERCISES
-from helpers import collapse, data, metrics, models, steps, taught
+from helpers import collapse, data, metrics, models, recipes, steps, taught
+from helpers.build import build_gan
 from helpers.runtime import REPO_ROOT
 
 
@@ -44,14 +45,31 @@ def test_the_answer_refuses_a_student_only_inside_its_own_exercise_check():
         assert students_pack(x, 2).shape == (4, 6)  # another exercise of the same session
 
 
-def test_the_course_itself_may_call_an_answer_inside_its_check():
+def test_every_route_to_the_answer_is_refused_inside_its_check_and_open_again_after():
     pixels = torch.randint(0, 256, (4, 28, 28), dtype=torch.uint8)
-    packed_d = collapse.toy_discriminator(m=2)  # a PackedDiscriminator
+    packed_d = collapse.toy_discriminator(m=2)  # a PackedDiscriminator: its forward calls collapse.pack
+    as_if_the_course = {"__name__": "helpers.collapse", "collapse": collapse}  # a name is no passport
+    exec("def pack_by_name(x, m):\n    return collapse.pack(x, m)\n", as_if_the_course)
+    assert not hasattr(collapse.pack, "__wrapped__")  # no unlocked original behind a wrapper
+    routes = {"the course's own code": lambda: data.convert_pixels(pixels, "uint8", "tanh"),
+              "a course class that calls it": lambda: packed_d(torch.randn(6, 2)),
+              "a function under a course module's name": lambda: as_if_the_course["pack_by_name"](
+                  torch.randn(6, 2), 2)}
     with taught.checking("01_data", "to_minus_one_one"):
-        with pytest.raises(taught.OwnCodeRequired):
-            data.convert_pixels(pixels, "uint8", "tanh")
-    with taught.checking("04_evaluate", "pack"):
-        assert packed_d(torch.randn(6, 2)).shape == (6, 1)  # PackedDiscriminator calls collapse.pack
+        with pytest.raises(taught.OwnCodeRequired, match="Write to_minus_one_one yourself"):
+            routes["the course's own code"]()
+    for route in ("a course class that calls it", "a function under a course module's name"):
+        with taught.checking("04_evaluate", "pack"):
+            with pytest.raises(taught.OwnCodeRequired, match="Write pack yourself"):
+                routes[route]()
+    for route in routes.values():  # outside the checks, every route works again
+        route()
+    gan = build_gan(recipes.get_recipe("cgan"), "cpu")
+    real, labels = torch.rand(4, 1, 28, 28) * 2 - 1, torch.arange(4)
+    with taught.checking("05_conditional", "conditional_discriminator_step"):  # the course's whole step
+        with pytest.raises(taught.OwnCodeRequired, match="Write conditional_discriminator_step yourself"):
+            steps.train_step(gan, real, labels)
+    steps.train_step(gan, real, labels)
 
 
 def test_a_class_is_refused_when_built_or_subclassed_and_works_again_afterwards():
@@ -68,7 +86,7 @@ def test_a_class_is_refused_when_built_or_subclassed_and_works_again_afterwards(
 
 def test_the_judge_gets_the_answers_it_gives_without_their_lock():
     loss = taught.course_answer("discriminator_loss")
-    assert loss is steps.discriminator_loss.__wrapped__
+    assert loss is not steps.discriminator_loss and loss.__code__ is steps.discriminator_loss.__code__
     with taught.checking("02_mlp_gan", "discriminator_loss"):
         assert loss(torch.tensor([[0.5]]), torch.tensor([[0.5]])).item() == pytest.approx(1.3863, abs=1e-4)
     with pytest.raises(KeyError, match="no course function answers the exercise 'slerp'"):

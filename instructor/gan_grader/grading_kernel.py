@@ -87,15 +87,18 @@ class Pristine:
     ``modules``: modules whose callables, classes and submodules are kept
     (every entry for ``builtins``); ``classes``: classes whose whole
     ``__dict__`` is kept, and the code and defaults of every Python function
-    among them. ``restore()`` puts back what was replaced, changed or
-    deleted (and removes what was added to a kept class) and returns the
-    dotted names it fixed.
+    among them; ``registries``: ``{dotted name: dict}``, dicts whose entries
+    are kept (the lock on the course's answers reads ``helpers.taught.ANSWERS``).
+    ``restore()`` puts back what was replaced, changed or
+    deleted (and removes what was added to a kept class or registry) and
+    returns the dotted names it fixed.
     """
 
-    def __init__(self, modules, classes):
+    def __init__(self, modules, classes, registries=None):
         self._modules = [(m, {k: v for k, v in vars(m).items() if m is builtins or _worth_keeping(v)})
                          for m in modules]
         self._classes = [(c, dict(vars(c))) for c in classes]
+        self._registries = [(name, registry, dict(registry)) for name, registry in (registries or {}).items()]
         # A Python function can be changed without being replaced: ``f.__code__ = ...`` keeps the
         # same object, so the code and defaults of every function kept above are kept too.
         kept = [(f"{m.__name__}.{k}", v) for m, saved in self._modules for k, v in saved.items()]
@@ -119,6 +122,11 @@ class Pristine:
                     continue
                 current[key] = value
                 fixed.append(f"{module.__name__}.{key}")
+        for name, registry, saved in self._registries:
+            if registry != saved or any(registry[key] is not value for key, value in saved.items()):
+                registry.clear()
+                registry.update(saved)
+                fixed.append(name)
         for cls, saved in self._classes:
             name = f"{cls.__module__}.{cls.__qualname__}"
             for key in [k for k in vars(cls) if k not in saved and k not in _PYTHON_CACHES]:
@@ -231,7 +239,8 @@ def _worth_keeping(value):
 
 
 def _protected():
-    """What the hidden tests may rely on: (modules, classes) to snapshot, once the instructor's imports ran.
+    """What the hidden tests may rely on: (modules, classes, registries) to snapshot, once the instructor's
+    imports ran.
 
     torch, numpy, math and traceback, every course module loaded by then (the
     ones the instructor's cells import, and theirs), the builtins, and the
@@ -246,7 +255,10 @@ def _protected():
              "torch.utils.data", "numpy", "traceback")
     modules = [builtins, math, *(sys.modules[n] for n in names if n in sys.modules)]
     modules += [m for n, m in sorted(sys.modules.items()) if n.split(".")[0] in ("helpers", "gan_grader")]
-    return modules, [torch.Tensor, torch.nn.Module, torch.nn.Parameter, numpy.ndarray]
+    from helpers import taught
+
+    return (modules, [torch.Tensor, torch.nn.Module, torch.nn.Parameter, numpy.ndarray],
+            {"helpers.taught.ANSWERS": taught.ANSWERS, "helpers.taught._COPIES": taught._COPIES})
 
 
 class CellSkipped(Exception):
