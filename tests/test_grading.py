@@ -6,13 +6,15 @@ One batch holds these cases (the mistakes are graded in test_grading_mutants.py)
 - ``blank``: each student notebook handed in unmodified -> 0 on every graded cell;
 - ``corrupt``: broken JSON -> status ``unreadable``;
 - ``absent``: nothing handed in -> status ``missing``;
-- odd folder names, a stripped graded cell, an older Jupyter's notebook, a near-miss file name.
+- odd folder names, a stripped graded cell, an older Jupyter's notebook, a near-miss file name;
+- notebooks that are links (symbolic, inside the folder or out, a linked folder, hard links) -> ``linked``.
 
 Cells that never end, kill their kernel or cross a limit, and hostile submissions, are
 graded in ``test_grading_isolation.py``.
 """
 
 import json
+import os
 import subprocess
 import sys
 
@@ -53,11 +55,32 @@ def graded(tmp_path_factory):
     near = subs / "nearmiss"
     near.mkdir()
     (near / f"{FIRST} (1).ipynb").write_text(SOURCES[FIRST].read_text())  # a browser's download name
+    write_links(subs, subs / "solution")
     (subs / "corrupt").mkdir()
     (subs / "corrupt" / f"{FIRST}.ipynb").write_text('{"cells": [{"cell_type": "code", "source": ')
     workdir = root / "course"
     rows, process = run_grade(subs, root / "grades.csv", TIMEOUT, workdir)
     return rows, process, workdir
+
+
+def write_links(subs, classmate):
+    """Submissions that are links, not files (``classmate``: a folder that one student's folder links to); each
+    is refused as ``linked`` (none is read, none runs)."""
+    (subs / "symlinked").mkdir()
+    (subs / "symlinked" / f"{FIRST}.ipynb").symlink_to(SOURCES[FIRST])  # to the course's own solution
+    (subs / "inner-link").mkdir()
+    (subs / "inner-link" / "mine.ipynb").write_text(SOURCES[FIRST].read_text())
+    (subs / "inner-link" / f"{FIRST}.ipynb").symlink_to("mine.ipynb")  # a link inside the student's folder
+    (subs / "linked-folder").symlink_to(classmate, target_is_directory=True)
+    for student in ("hard-a", "hard-b"):
+        (subs / student).mkdir()
+    (subs / "hard-a" / f"{FIRST}.ipynb").write_text(SOURCES[FIRST].read_text())
+    os.link(subs / "hard-a" / f"{FIRST}.ipynb", subs / "hard-b" / f"{FIRST}.ipynb")  # one file, two students
+
+
+LINKED = [("symlinked", f"symbolic link (to {SOURCES[FIRST]})"), ("inner-link", "symbolic link (to mine.ipynb)"),
+          ("linked-folder", "the student folder is a symbolic link"), ("hard-a", "hard link (2 names"),
+          ("hard-b", "hard link (2 names")]
 
 
 def row(graded, student, name):
@@ -126,6 +149,26 @@ def test_a_bad_submissions_folder_is_a_one_line_error(tmp_path):
                               "--out", str(tmp_path / "g.csv")], cwd=REPO_ROOT, capture_output=True, text=True)
     assert process.returncode == 2
     assert "is not a folder of submissions" in process.stderr and "Traceback" not in process.stderr
+
+
+@pytest.mark.parametrize("student, why", LINKED, ids=[student for student, _ in LINKED])
+def test_a_notebook_that_is_a_link_is_refused_not_followed(graded, student, why):
+    r = row(graded, student, FIRST)
+    assert r["status"] == "linked" and float(r["score"]) == 0, r
+    assert why in r["detail"] and "hand in the notebook file itself" in r["detail"], r
+
+
+def test_links_are_refused_without_the_sandbox_too(tmp_path):
+    subs = tmp_path / "submissions"
+    subs.mkdir()
+    write_submission(tmp_path, "classmate", FIRST, json.loads(SOURCES[FIRST].read_text()))
+    write_links(subs, tmp_path / "classmate")
+    rows, process = run_grade(subs, tmp_path / "grades.csv", TIMEOUT, extra=["--no-sandbox"])
+    assert process.returncode == 0, process.stdout + process.stderr
+    assert {student for student, _ in rows} == {student for student, _ in LINKED}
+    for student, why in LINKED:
+        r = rows[(student, FIRST)]
+        assert r["status"] == "linked" and why in r["detail"], r
 
 
 @pytest.mark.parametrize("student", [".hidden", "x[1]*"])

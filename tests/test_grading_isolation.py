@@ -11,8 +11,11 @@ against a copy of the sources (``--solutions``), so a vandal can do no harm here
   before it), overwrites the instructor's source notebook and leaves a process running (one
   that left its process group); it also tries to read the solutions and the hidden tests, to
   reach the network, to write a file outside its folder and to delete other students' replies
-  to the judge, and, where the kernel is sandboxed (``gan_grader.sandbox``), to kill the grade
-  command. In the sandbox every one of those fails; without it, the scores stay right, the
+  to the judge, and, where the kernel is sandboxed (``gan_grader.sandbox``), to read an earlier
+  run's grades and feedback in the output folder (outside /tmp, as an instructor's is), to write
+  into /tmp, /dev, the home folder and the hidden repository, to fill /dev/shm, and to kill the
+  grade command. In the sandbox every one of those fails (/dev/shm fills only to the output limit,
+  and temporary files go to the try's own folder, where the limit counts them); without it, the scores stay right, the
   source comes back, and the process is killed;
 - ``kernel-rigger`` has one exercise wrong and rigs the grading kernel itself, which no
   snapshot undoes: it makes the kernel report every failed cell as passed. nbgrader then
@@ -24,23 +27,27 @@ against a copy of the sources (``--solutions``), so a vandal can do no harm here
 
 A second batch, with a short per-cell limit and small limits (``LOOP_TIMEOUT``; correct
 work elsewhere gets a wide one), holds an infinite loop (stopped by the interrupt), and
-cells that kill the kernel, swallow the interrupt, take too much memory or write too much:
+cells that kill the kernel, swallow the interrupt, take too much memory or write too much (into
+the temporary folder):
 each of those is skipped on a second try, and the rest is graded.
 """
 
 import os
+import re
 import shutil
 import socket
 import tempfile
+from pathlib import Path
 
 import pytest
 
 from gan_grader import sandbox
+from helpers.runtime import REPO_ROOT
 from grading_cases import (MUTANTS, SOURCES, STUDENTS, completed_submission, exercise_test_ids, graded_points,
                            run_grade, without_trailing_ungraded_cells, write_submission)
 
 NAME = "01_data"
-LOOP_TIMEOUT = 20  # seconds per cell in the batch of cells that never end
+LOOP_TIMEOUT = 12  # seconds per cell in the batch of cells that never end
 TESTS = exercise_test_ids(SOURCES[NAME])  # exercise grade_id -> its test cell's grade_id
 POINTS = graded_points(SOURCES[NAME])
 FULL = sum(POINTS.values())
@@ -103,6 +110,25 @@ if {sandboxed}:  # unsandboxed, these would end the batch, outlive it, leave fil
     _try("other-replies", lambda: [os.remove(p) for p in glob.glob({replies!r}) if not p.startswith(_own)] and None)
     _try("write-outside", lambda: open({intruder!r}, "w").write("was here"))
     _try("add-to-solutions", lambda: open({added!r}, "w").write("{{}}"))
+    _try("read-earlier-feedback", lambda: open({earlier_feedback!r}).read())
+    _try("read-earlier-grades", lambda: open({earlier_grades!r}).read())
+    for _place in ("/tmp", "/dev", {home!r}, {hidden_repo!r}):  # writable once, unseen by any limit
+        _try("write-" + _place, lambda: open(os.path.join(_place, "gan-course-flood"), "wb").write(bytes(2**20)))
+    def _flood_shared_memory():
+        _written = 0
+        try:
+            with open("/dev/shm/gan-course-flood", "wb") as _out:
+                while _written < 2 * {output_mb}:
+                    _out.write(bytes(2**20))
+                    _out.flush()
+                    _written += 1
+        except OSError:
+            pass
+        print("SNOOP shared memory took", _written, "MB")
+    _flood_shared_memory()
+    import tempfile
+    print("SNOOP temporary files go", "inside" if tempfile.gettempdir().startswith(_own) else "outside",
+          "the try's folder")
     _try("kill-grader", lambda: os.kill(os.getppid(), signal.SIGKILL))
     import subprocess, sys  # a process with a clean environment, which the token sweep cannot find
     _try("clean-daemon", lambda: subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)  # {marker}-clean"],
@@ -132,13 +158,31 @@ RIGGED = {  # exercise -> (the cell before its test that rigs it, what the detai
     "mean_image": (REBINDER, "rebound globals"),
     "to_zero_one": (TRANSFORMER, "an input transformer"),
 }
-FLOOD = "import os\nos.makedirs('flood', exist_ok=True)\nfor _i in range(10**6):\n    open(f'flood/{_i}', 'wb').write(bytes(2**20))\n"
+# into the temporary folder (TMPDIR), which lies in the try's folder with the notebook's own, under one limit
+FLOOD = ("import os, tempfile\n_to = os.path.join(tempfile.gettempdir(), 'flood')\nos.makedirs(_to, exist_ok=True)\n"
+         "for _i in range(10**6):\n    open(os.path.join(_to, str(_i)), 'wb').write(bytes(2**20))\n")
+HOSTILE_OUTPUT_MB = 64  # the hostile batch's output limit, and so the size of its /dev/shm
+
+
+def outside_tmp():
+    """A new folder outside /tmp (which the sandbox hides anyway), as an instructor's output folder would be."""
+    for parent in ("/var/tmp", Path.home() / ".cache"):
+        try:
+            Path(parent).mkdir(parents=True, exist_ok=True)
+            return Path(tempfile.mkdtemp(prefix="gan-course-test-", dir=parent))
+        except OSError:
+            continue
+    pytest.skip("no writable folder outside /tmp")
 
 
 @pytest.fixture(scope="module")
-def hostile(tmp_path_factory):
-    """Grade the hostile batch; return (rows, process, solutions copy, daemon pid file)."""
-    root = tmp_path_factory.mktemp("hostile")
+def hostile():
+    """Grade the hostile batch, with its output outside /tmp beside an earlier run's results; return (rows,
+    process, solutions copy, the batch's folder)."""
+    root = outside_tmp()
+    (root / "grades-feedback" / "earlier").mkdir(parents=True)
+    (root / "grades-feedback" / "earlier" / f"{NAME}.html").write_text("a classmate's feedback")
+    (root / "grades.csv").write_text("an earlier run's grades")
     solutions = root / "solutions"
     solutions.mkdir()
     shutil.copy(SOURCES[NAME], solutions)
@@ -156,7 +200,10 @@ def hostile(tmp_path_factory):
             solutions=str(SOURCES[NAME]), source=str(root / "course" / "source" / NAME / f"{NAME}.ipynb"),
             port=listener.getsockname()[1], intruder=str(root / "intruder.txt"),
             added=str(SOURCES[NAME].parent / "zz-added-by-a-submission.ipynb"), marker=MARKER,
-            replies=f"{tempfile.gettempdir()}/gan-grading-*/replies/*.pt", sandboxed=SANDBOXED)}))
+            replies=f"{tempfile.gettempdir()}/gan-grading-*/replies/*.pt", sandboxed=SANDBOXED,
+            earlier_feedback=str(root / "grades-feedback" / "earlier" / f"{NAME}.html"),
+            earlier_grades=str(root / "grades.csv"), home=str(Path.home()),
+            hidden_repo=str(REPO_ROOT), output_mb=HOSTILE_OUTPUT_MB)}))
     write_submission(subs, "kernel-rigger", NAME, submission({"class_counts": mutant("class_counts")},
                                                              {TESTS["to_minus_one_one"]: KERNEL_RIGGER}))
     copycat = submission()  # a solution cell pasted twice keeps its grade_id (nbgrader issue #1083)
@@ -164,9 +211,11 @@ def hostile(tmp_path_factory):
                                       .get("grade_id") == "to_minus_one_one"), id="pasted"))
     write_submission(subs, "copycat", NAME, copycat)
     write_submission(subs, "zz-honest", NAME, submission())
-    rows, process = run_grade(subs, root / "grades.csv", 300, root / "course", extra=["--solutions", str(solutions)])
+    rows, process = run_grade(subs, root / "grades.csv", 300, root / "course",
+                              extra=["--solutions", str(solutions), "--output-mb", str(HOSTILE_OUTPUT_MB)])
     listener.close()
-    return rows, process, solutions, root
+    yield rows, process, solutions, root
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -235,8 +284,14 @@ def test_the_gradebook_the_instructors_files_and_leftover_processes_are_put_righ
 def test_in_the_sandbox_a_submission_reads_no_instructors_file_reaches_no_network_and_writes_nowhere_else(hostile):
     rows, process, _, root = hostile
     feedback = (root / "grades-feedback" / "vandal" / f"{NAME}.html").read_text()
-    for act in ("read-solutions", "read-hidden-tests", "network", "write-outside", "add-to-solutions"):
+    for act in ("read-solutions", "read-hidden-tests", "network", "write-outside", "add-to-solutions",
+                "read-earlier-feedback", "read-earlier-grades"):
         assert f"SNOOP {act} refused" in feedback, act
+    for place in ("/tmp", "/dev", str(Path.home()), str(REPO_ROOT)):
+        assert f"SNOOP write-{place} refused" in feedback, place
+    shared = int(re.search(r"SNOOP shared memory took (\d+) MB", feedback).group(1))
+    assert shared <= HOSTILE_OUTPUT_MB, f"/dev/shm took {shared} MB, past the output limit of {HOSTILE_OUTPUT_MB}"
+    assert "SNOOP temporary files go inside the try's folder" in feedback
     for act in ("kill-grader", "clean-daemon"):  # they ran, and harmed nobody
         assert f"SNOOP {act} done" in feedback or f"SNOOP {act} refused" in feedback, act
     assert not (root / "intruder.txt").exists()

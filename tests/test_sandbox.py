@@ -46,3 +46,17 @@ def test_the_sandbox_hides_the_repository_the_course_the_submissions_and_every_t
     assert argv.index("--tmpfs") < argv.index(str(REPO_ROOT / "helpers"))  # hidden first, then shown again
     assert ["--bind", str((tmp_path / "work").resolve()), str((tmp_path / "work").resolve())] == \
         argv[argv.index("--bind"):argv.index("--bind") + 3]
+
+
+def test_every_place_a_kernel_could_write_is_read_only_or_has_a_size(tmp_path):
+    course, out = tmp_path / "course", Path("/srv/class/grades")
+    argv = sandbox.kernel_command(["python", "-m", "kernel"], course, [str(out)], [tmp_path / "work"],
+                                  shared_memory_mb=7)
+    read_only = [argv[i + 1] for i, a in enumerate(argv) if a == "--remount-ro"]
+    for place in sandbox.hidden_places(course, [str(out)]):  # the empty folders over hidden places
+        assert str(place) in read_only, place
+        assert argv.index(str(place)) < argv.index("--remount-ro")  # made read-only after every mount inside
+    assert "/dev" in read_only and str(out) in read_only
+    shm = argv.index("/dev/shm")
+    assert argv[shm - 3:shm - 1] == ["--size", str(7 * 2**20)] or "/dev/shm" in read_only
+    assert Path("/") not in sandbox.hidden_places(course, ["/"])  # an output folder at the root hides nothing

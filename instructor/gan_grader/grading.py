@@ -37,7 +37,9 @@ on a second try and the rest is graded); ``tampered`` (the submission
 replaced code the hidden tests use, or wrote into the gradebook or the
 instructor's files: all put back, the scores are right, ``detail`` says
 what it did); ``cells-missing`` (graded cells deleted or stripped of their
-nbgrader metadata, named in ``detail``); ``unreadable``; ``missing``; and
+nbgrader metadata, named in ``detail``); ``unreadable``; ``missing``;
+``linked`` (the notebook, or the student's folder, is a symbolic or a hard
+link: never followed, never graded, ``detail`` says where it points); and
 ``error`` (nbgrader could not grade it for another reason, quoted in
 ``detail``). One bad submission never stops the batch. nbgrader's log of
 each student's autograde is kept beside their feedback, as
@@ -122,7 +124,9 @@ def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIME
     limits = isolation.Limits(timeout, **{key: value for key, value in
                                           (("memory_mb", memory_mb), ("output_mb", output_mb)) if value is not None},
                               threads=None if jobs == 1 else max(1, (os.cpu_count() or 1) // jobs),
-                              sandbox=_use_sandbox(sandbox), hide=(str(submissions.resolve()),))
+                              sandbox=_use_sandbox(sandbox),
+                              # classmates' work, and the results: feedback and logs of earlier notebooks
+                              hide=tuple(str(p.resolve()) for p in (submissions, out_csv.parent, feedback_dir)))
     try:
         out_csv.parent.mkdir(parents=True, exist_ok=True)
         feedback_dir.mkdir(parents=True, exist_ok=True)
@@ -316,9 +320,9 @@ def _find_notebook(folder, name):
     or ``NN_name-copy.ipynb``, accepted with a note.
     """
     exact = folder / f"{name}.ipynb"
-    if exact.is_file():
+    if exact.is_file() or exact.is_symlink():  # a link is found, then refused (``_linked``)
         return exact, ""
-    near = sorted(p for p in folder.glob("*.ipynb") if p.stem.startswith(name) and p.is_file())
+    near = sorted(p for p in folder.glob("*.ipynb") if p.stem.startswith(name) and (p.is_file() or p.is_symlink()))
     if len(near) == 1:
         return near[0], f"graded '{near[0].name}' (expected {name}.ipynb)"
     if near:
@@ -357,13 +361,16 @@ def _grade_in(workdir, submissions, ids, names, sources, limits, feedback_dir, i
 def _prepare(folder, name, source_text):
     """Read a student's ``name`` notebook from ``folder``; return (the text to grade or None, status, note).
 
-    The status is ``missing``, ``unreadable`` or ``graded``; the note says
+    The status is ``missing``, ``unreadable``, ``linked`` or ``graded``; the note says
     what else the instructor should know (a near-miss file name, graded cells
     deleted or pasted twice).
     """
     path, note = _find_notebook(folder, name)
     if path is None:
         return None, "missing", note
+    link = _linked(folder, path)
+    if link:
+        return None, "linked", link
     nb, reason = _read_submission(path)
     if nb is None:
         return None, "unreadable", reason
@@ -376,6 +383,22 @@ def _prepare(folder, name, source_text):
         notes.append(f"cells repeated with the same grade_id (pasted?): {', '.join(pasted)}; the first of each "
                      f"was graded, the others ran as plain cells")
     return nbformat.writes(skip_after_last_graded(nb)), "graded", "; ".join(filter(None, notes))
+
+
+def _linked(folder, path):
+    """Why ``path`` (a notebook in the student folder ``folder``) is not the student's own file, or ``""``.
+
+    A symbolic link could point at the course's solutions, or at a classmate's notebook; a hard link is
+    the same file under two names. Neither is followed, wherever it points (inside the folder too).
+    """
+    fix = "hand in the notebook file itself (a copy, not a link)"
+    for place, what in ((folder, "the student folder"), (path, path.name)):
+        if place.is_symlink():
+            return f"{what} is a symbolic link (to {os.readlink(place)}), not graded: {fix}"
+    links = path.stat().st_nlink
+    if links > 1:
+        return f"{path.name} is a hard link ({links} names for one file), not graded: {fix}"
+    return ""
 
 
 class _Batch:

@@ -37,8 +37,9 @@ from .judge import read_replies
 COURSE_ID = "gan-course"
 MAX_SKIPS = 3  # cells a run may lose (kernel death, ignored interrupt, a limit) before it is given up
 TOKEN_VARIABLE = "GAN_GRADING_TOKEN"
-# what a try's kernel writes: the judge's replies, its events, its connection file and sockets, its notebook's folder
-KERNEL_WRITES = ("replies", "events", "runtime", "autograded")
+# what a try's kernel writes: the judge's replies, its events, its connection file and sockets, its notebook's folder,
+# and its temporary files (TMPDIR): all inside the try's folder, so all count against the output limit
+KERNEL_WRITES = ("replies", "events", "runtime", "autograded", "tmp")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")  # read by torch when the kernel imports it
 
 
@@ -102,7 +103,7 @@ def autograde_alone(course, name, student, notebook_text, instructor_cells, limi
         culprit = _last_started(events, run.skipped)
         if culprit is None:
             return run
-        status, sentence = _why(events, culprit, killed, limits)
+        status, sentence = _why(events, culprit, killed, limits, result.get("log", "") + result.get("error", ""))
         run.skipped[culprit] = (status, sentence)
     return run
 
@@ -124,12 +125,17 @@ def _one_try(course, folder, name, student, notebook_text, instructor_cells, lim
     token = secrets.token_hex(12)
     argv = kernel_argv()
     if limits.sandbox:  # the kernel writes only its working folder, its replies, its events and its sockets
-        argv = sandbox.kernel_command(argv, course, limits.hide,
-                                      [folder / part for part in KERNEL_WRITES])
+        argv = sandbox.kernel_command(argv, course, limits.hide, [folder / part for part in KERNEL_WRITES],
+                                      shared_memory_mb=limits.output_mb)
     settings = {
         "JUPYTER_PATH": write_kernelspec(str(folder / "kernelspec"), argv,
                                          interrupt="message" if limits.sandbox else "signal"),
         "JUPYTER_RUNTIME_DIR": str(folder / "runtime"),
+        # temporary files and caches in the try's folder, where the limit counts them (and the only place a
+        # sandboxed kernel can write): torch.compile's cache follows TMPDIR once a path inherited from the
+        # grade command is unset
+        "TMPDIR": str(folder / "tmp"), "XDG_CACHE_HOME": str(folder / "tmp" / "cache"),
+        "MPLCONFIGDIR": str(folder / "tmp" / "matplotlib"), "TORCHINDUCTOR_CACHE_DIR": None, "TRITON_CACHE_DIR": None,
         "GAN_GRADER_HIDDEN": ",".join(code_hash(code) for code, is_test in instructor_cells if is_test),
         "GAN_GRADER_IMPORTS": json.dumps(instructor_imports(code for code, _ in instructor_cells)),
         "GAN_GRADER_SKIP": json.dumps(skip),
@@ -185,6 +191,10 @@ def nbgrader_api(root, gradebook=None, timeout=None, ipc=None):
         config.Execute.timeout = timeout
         config.Execute.interrupt_on_timeout = True
         config.Execute.kernel_name = KERNEL_NAME
+        # Killed when its notebook is done, not asked to stop: a polite shutdown waits up to two seconds for
+        # a kernel that has nothing left to save (its events and replies are written as they happen), and the
+        # grade command kills whatever it left anyway (``kill_processes_of``).
+        config.Execute.shutdown_kernel = "immediate"
     if ipc is not None:  # the connection file and the sockets, where a sandboxed kernel sees them too
         config.KernelManager.transport = "ipc"
         config.KernelManager.ip = str(ipc)
@@ -198,15 +208,18 @@ def _last_started(events, skipped):
     return started[-1] if started else None
 
 
-def _why(events, culprit, killed, limits):
-    """(status, sentence) for a cell that ended its kernel."""
+def _why(events, culprit, killed, limits, log=""):
+    """(status, sentence) for a cell that ended its kernel (``log``: what nbgrader logged of the try)."""
     if killed == "memory":
         return "memory-limit", (f"this cell made the notebook use more than {limits.memory_mb} MB of memory; "
                                 f"it was stopped, and is not run again")
     if killed == "output":
         return "output-limit", (f"this cell made the notebook write more than {limits.output_mb} MB of files; "
                                 f"it was stopped, and is not run again")
-    if any(e.get("event") == "ignored-interrupt" and e.get("cell") == culprit for e in events):
+    # the kernel reports an interrupt it could not deliver, unless it was stopped first; nbclient's
+    # CellTimeoutError says the same from outside (the cell still ran when nbclient gave up on it)
+    if "CellTimeoutError" in log or any(e.get("event") == "ignored-interrupt" and e.get("cell") == culprit
+                                        for e in events):
         return "timeout", (f"this cell ran past the {limits.timeout} s limit and ignored the interrupt; "
                            f"it is not run again")
     return "kernel-died", "this cell killed the notebook's kernel (os._exit, a native crash); it is not run again"
