@@ -13,6 +13,7 @@ ordinary run over fewer students, and ``--jobs`` runs the same function in other
 import csv
 import json
 import re
+import shutil
 
 import pytest
 
@@ -46,8 +47,10 @@ def table(path):
 
 
 def without_timings(text):
-    """``text`` with times, and the kernel's process id in traceback paths (``ipykernel_2291``), masked."""
+    """``text`` with times, and in traceback paths the kernel's process id (``ipykernel_2291``) and its try's
+    temporary folder (``gan-grading-student0002-uwp9da2h``), masked."""
     text = re.sub(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?", "<time>", text)
+    text = re.sub(r"gan-grading-(student\d+)-[A-Za-z0-9_]+", r"gan-grading-\1-<try>", text)
     return re.sub(r"ipykernel_\d+", "ipykernel_<pid>", text)
 
 
@@ -97,6 +100,64 @@ def test_merge_refuses_a_missing_a_doubled_or_a_foreign_shard(graded, tmp_path):
     with pytest.raises(shards.ShardError, match="is a shard of another batch"):
         shards.merge([one, other], tmp_path / "d.csv")
     assert not list(tmp_path.glob("[abcd].csv"))  # nothing was written
+
+
+def copies(root, tmp_path):
+    """Copies of the two shards' outputs under ``tmp_path``; return their CSV paths."""
+    for label in ("shard-1", "shard-2"):
+        shutil.copytree(root / label, tmp_path / label)
+    return tmp_path / "shard-1" / "shard-1.csv", tmp_path / "shard-2" / "shard-2.csv"
+
+
+def merge_command(capsys, *args):
+    """``python -m gan_grader merge`` in this process: (exit code, what it printed on stderr)."""
+    from gan_grader.__main__ import main
+
+    code = main(["merge", *map(str, args)])
+    return code, capsys.readouterr().err
+
+
+def test_merge_refuses_a_damaged_shard_in_one_line_and_writes_nothing(graded, tmp_path, capsys):
+    root, _ = graded
+    one, two = copies(root, tmp_path)
+    good = two.read_text()
+    out = tmp_path / "merged" / "grades.csv"
+    damages = {
+        "cut to its header": (good.splitlines(keepends=True)[0], "lacks 2 of its shard's rows"),
+        "cut mid-row": (good[:good.rindex(",")], "has 8 fields, expected 9"),
+        "saved by a spreadsheet in its own format": (None, "is not a CSV text file"),
+    }
+    for what, (text, message) in damages.items():
+        if text is None:
+            two.write_bytes(b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xb9\xc4")  # an .xlsx starts so
+        else:
+            two.write_text(text)
+        code, err = merge_command(capsys, "--out", out, one, two)
+        assert code == 2 and message in err and "Traceback" not in err, (what, err)
+        assert len(err.strip().splitlines()) == 1, (what, err)
+    two.write_text(good)
+    plan = shards.outputs(two)[3]
+    saved_plan = plan.read_text()
+    plan.write_text(saved_plan[:20])
+    code, err = merge_command(capsys, "--out", out, one, two)
+    assert code == 2 and f"the plan {plan} is damaged" in err and "grade that shard again" in err, err
+    plan.write_text(saved_plan)
+    code, err = merge_command(capsys, "--out", one, one, two)  # --out names a shard: refused, the shard kept
+    assert code == 2 and "would overwrite a shard's own file" in err, err
+    assert not out.parent.exists() and one.read_bytes() == (root / "shard-1" / "shard-1.csv").read_bytes()
+
+
+def test_merge_reads_a_spreadsheets_byte_order_mark_and_can_be_run_again(graded, tmp_path, capsys):
+    root, _ = graded
+    one, two = copies(root, tmp_path)
+    two.write_bytes(b"\xef\xbb\xbf" + two.read_bytes())  # Excel's "CSV UTF-8" starts with a byte-order mark
+    out = tmp_path / "merged" / "grades.csv"
+    for _ in range(2):  # a second merge replaces the first one's outputs
+        code, err = merge_command(capsys, "--out", out, one, two)
+        assert code == 0, err
+        assert table(out) == table(root / "whole" / "whole.csv")
+    feedback = sorted(p.relative_to(out.parent) for p in out.parent.rglob("*") if p.is_file())
+    assert feedback and all(str(p).startswith(("grades.csv", "grades-nbgrader.csv", "grades-feedback")) for p in feedback)
 
 
 def test_a_shard_is_named_k_of_n_and_is_stable():

@@ -47,6 +47,10 @@ def _grade(args):
     except grading.GradingError as error:
         print(f"grade: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"grade: stopped (Ctrl-C) before the batch was done: {args.out} and its nbgrader export were not "
+              f"written (an earlier run's are as they were); grade again to finish", file=sys.stderr)
+        return 130
     print(grading.format_table(rows))
     print(f"\ngrades written to {args.out}")
     return 0
@@ -63,7 +67,7 @@ def _shard(text):
 def _merge(args):
     try:
         count = shards.merge(args.shards, args.out)
-    except shards.ShardError as error:
+    except (shards.ShardError, OSError) as error:
         print(f"merge: {error}", file=sys.stderr)
         return 2
     print(f"{count} rows from {len(args.shards)} shards written to {args.out}")

@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import shutil
+import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,27 +68,47 @@ def merge(shard_csvs, out_csv):
     """Join the shards whose CSVs are ``shard_csvs`` into ``out_csv`` (and its feedback and export).
 
     Returns the number of rows. Raises ``ShardError`` before writing anything when the shards do not
-    make one whole batch.
+    make one whole batch, or one of them is damaged (a row missing or cut short, not a CSV file).
+    Merging again replaces what the last merge wrote; a shard is never written.
     """
     shard_csvs = [Path(p) for p in shard_csvs]
+    _check_out(shard_csvs, Path(out_csv))
     plans = [_read_plan(path) for path in shard_csvs]
     _check_whole(shard_csvs, plans)
+    fields = _header(shard_csvs[0])
     rows, seen = [], {}
-    for path in shard_csvs:
-        for row in _read_csv(path):
+    for path, plan in zip(shard_csvs, plans):
+        mine = _read_rows(path, fields)
+        for row in mine:
             key = (row["student"], row["notebook"])
             if key in seen:
                 raise ShardError(f"{row['student']} / {row['notebook']} is in both {seen[key]} and {path}")
             seen[key] = path
-            rows.append(row)
+        _check_complete(path, plan, mine)
+        rows.extend(mine)
     out_csv, feedback, export, _ = outputs(out_csv)
-    fields = _header(shard_csvs[0])
     out_csv.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(out_csv, csv_text(fields, sorted(rows, key=lambda r: (r["notebook"], r["student"]))).encode())
-    _merge_exports([outputs(p)[2] for p in shard_csvs], export)
-    for path in shard_csvs:
-        _copy_tree(outputs(path)[1], feedback)
+    fresh = Path(tempfile.mkdtemp(prefix=f".{feedback.name}-", dir=out_csv.parent))
+    try:
+        for path in shard_csvs:
+            _copy_tree(outputs(path)[1], fresh)
+        write_atomically(out_csv, csv_text(fields, sorted(rows, key=lambda r: (r["notebook"], r["student"]))).encode())
+        _merge_exports([outputs(p)[2] for p in shard_csvs], export)
+        if feedback.exists():
+            shutil.rmtree(feedback)  # the last merge's, made again from the shards just above
+        fresh.rename(feedback)
+    finally:
+        shutil.rmtree(fresh, ignore_errors=True)
     return len(rows)
+
+
+def _check_out(shard_csvs, out_csv):
+    """``out_csv`` and what is written beside it must not be a shard's own files."""
+    theirs = {p.resolve() for path in shard_csvs for p in outputs(path)}
+    clash = [p for p in outputs(out_csv) if p.resolve() in theirs]
+    if clash:
+        raise ShardError(f"--out {out_csv} would overwrite a shard's own file ({clash[0]}); "
+                         f"give the merged CSV a name of its own, e.g. {out_csv.with_name('grades.csv')}")
 
 
 def _read_plan(path):
@@ -96,7 +117,13 @@ def _read_plan(path):
         raise ShardError(f"no shard's CSV at {path}")
     if not plan_path.is_file():
         raise ShardError(f"{path} was not graded with --shard: no plan at {plan_path}")
-    return json.loads(plan_path.read_text())
+    try:
+        plan = json.loads(plan_path.read_text(encoding="utf-8"))
+        parse(plan["shard"]), list(plan["students"]), list(plan["notebooks"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise ShardError(f"the plan {plan_path} is damaged ({type(error).__name__}: {str(error)[:80]}); "
+                         f"grade that shard again") from None
+    return plan
 
 
 def _check_whole(paths, plans):
@@ -116,14 +143,45 @@ def _check_whole(paths, plans):
         raise ShardError(f"the shards are not each there once: missing {missing or 'none'}, twice {twice or 'none'}")
 
 
+def _check_complete(path, plan, rows):
+    """A shard's CSV must hold a row for each of its students and each notebook of the batch."""
+    shard = parse(plan["shard"])
+    wanted = {(student, notebook) for student in plan["students"] if shard.holds(student)
+              for notebook in plan["notebooks"]}
+    missing = sorted(wanted - {(row["student"], row["notebook"]) for row in rows})
+    if missing:
+        shown = ", ".join(f"{s} / {n}" for s, n in missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise ShardError(f"{path} lacks {len(missing)} of its shard's rows ({shown}): it was cut short or "
+                         f"edited; grade shard {shard} again")
+
+
+def _text(path):
+    """A CSV file's text (a spreadsheet's byte-order mark dropped); ``ShardError`` if it is not text."""
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise ShardError(f"{path} is not a CSV text file (saved by a spreadsheet in its own format?); "
+                         f"use the file the grade command wrote, or save it as 'CSV UTF-8'") from None
+
+
 def _header(path):
-    with open(path, newline="") as handle:
-        return next(csv.reader(handle))
+    return next(csv.reader(io.StringIO(_text(path), newline="")), [])
 
 
 def _read_csv(path):
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
+    return list(csv.DictReader(io.StringIO(_text(path), newline="")))
+
+
+def _read_rows(path, fields):
+    """A shard's rows, each checked whole: the grade command's header, and every field of every row."""
+    if _header(path) != fields or "student" not in fields:
+        raise ShardError(f"{path} does not start with the grade command's header ({','.join(fields[:3])},...)")
+    rows = _read_csv(path)
+    for number, row in enumerate(rows, start=2):
+        if None in row.values() or None in row:
+            raise ShardError(f"line {number} of {path} has {len([v for v in row.values() if v is not None])} "
+                             f"fields, expected {len(fields)}: the file was cut short or edited")
+    return rows
 
 
 def csv_text(fields, rows):
