@@ -9,6 +9,7 @@ file runs in seconds. The full disk during a checkpoint save is in
 """
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -240,7 +241,7 @@ def test_a_wrong_solutions_folder_is_named_not_the_submissions(tmp_path, capsys)
     feedback = tmp_path / "feedback.txt"
     feedback.write_text("mine")
     with pytest.raises(grading.GradingError, match=f"--feedback {feedback} is a file; expected a folder"):
-        grading.grade_submissions(tmp_path, tmp_path / "g.csv", feedback_dir=feedback)
+        grading.grade_submissions(tmp_path / "submissions", tmp_path / "g.csv", feedback_dir=feedback)
     assert feedback.read_text() == "mine"
 
 
@@ -306,3 +307,24 @@ def test_the_flag_types_accept_what_they_should():
     assert flags.number(above=0)("2e-3") == 2e-3
     assert flags.number(at_least=0, below=1)("0") == 0.0
     assert flags.whole(0)("0") == 0 and flags.positive_int("7") == 7
+
+
+def test_a_budget_that_trains_nothing_and_misused_hooks_are_refused_before_training():
+    import pytest
+
+    from helpers import hooks, loop
+
+    with pytest.raises(ValueError, match="first_epoch 5 is past the last epoch, 3: nothing would train"):
+        loop.Budget(3, first_epoch=5)
+    steps = []
+    batches = [1, 2]
+    for bad, words in ((hooks.TrainMode, "hooks takes a list of hooks; put this one in a list"),
+                       (hooks.TrainMode(), "hooks takes a list of hooks; put this one in a list"),
+                       ([hooks.Progress], "hooks[0] is the class Progress; pass an object of it, Progress(...)"),
+                       ([3], "hooks[0] is a int (3), not a Hook"),
+                       (7, "hooks takes a list of Hook objects, got a int (7)")):
+        with pytest.raises(TypeError, match=re.escape(words)):
+            loop.fit(lambda x: steps.append(x) or {}, batches, 1, hooks=bad)
+    assert not steps, "a step ran before the hooks were checked"
+    with pytest.raises(TypeError, match=r"Schedule takes a function change\(share\)"):
+        hooks.Schedule(0.5)

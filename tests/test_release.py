@@ -69,3 +69,31 @@ def test_release_check_exits_1_naming_the_stale_notebook(tmp_path, capsys):
     capsys.readouterr()
     assert main(["release", "--check", "--notebooks", str(notebooks)]) == 1
     assert stale.name in capsys.readouterr().out
+
+
+def test_a_broken_source_is_named_and_nothing_is_released_before_it(tmp_path, capsys):
+    from gan_grader.__main__ import main
+
+    solutions, notebooks = tmp_path / "solutions", tmp_path / "notebooks"
+    shutil.copytree(REPO_ROOT / "solutions", solutions)
+    stripped = json.loads((solutions / "06_stable.ipynb").read_text())
+    for cell in stripped["cells"]:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+            del cell["metadata"]["nbgrader"]["grade_id"]  # a solution cell whose grade_id was lost
+    (solutions / "06_stable.ipynb").write_text(json.dumps(stripped))
+    cases = {"02_mlp_gan.ipynb": ("{ not json", "cannot make the student notebook of"),
+             "06_stable.ipynb": (None, "cannot make the student notebook of")}
+    for name, (text, words) in cases.items():
+        saved = (solutions / name).read_text()
+        if text is not None:
+            (solutions / name).write_text(text)
+        capsys.readouterr()
+        assert main(["release", "--solutions", str(solutions), "--notebooks", str(notebooks)]) == 2
+        err = capsys.readouterr().err
+        assert words in err and name in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+        assert not notebooks.exists(), "a notebook was released before the broken source was found"
+        (solutions / name).write_text(saved)
+    afile = tmp_path / "a-file"
+    afile.write_text("mine")
+    assert main(["release", "--notebooks", str(afile)]) == 2
+    assert "--notebooks " + str(afile) + " is a file" in capsys.readouterr().err and afile.read_text() == "mine"

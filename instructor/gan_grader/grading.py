@@ -48,8 +48,10 @@ each student's autograde is kept beside their feedback, as
 
 import json
 import os
+import contextlib
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import warnings
@@ -109,6 +111,11 @@ def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIME
         raise GradingError(f"--out {out_csv} is a folder; give the path of the CSV file to write, "
                            f"e.g. {out_csv / 'grades.csv'}")
     feedback_dir = Path(feedback_dir) if feedback_dir else out_csv.with_name(out_csv.stem + "-feedback")
+    for flag, place in (("--out", out_csv), ("--feedback", feedback_dir)):
+        if submissions.is_dir() and place.resolve().is_relative_to(submissions.resolve()):
+            raise GradingError(f"{flag} {place} is inside the submissions folder {submissions}, where the next run "
+                               f"would grade it as a student; write it elsewhere, e.g. "
+                               f"{submissions.resolve().parent / place.name}")
     for flag, folder in (("--feedback", feedback_dir), ("--keep-workdir", keep_workdir and Path(keep_workdir)),
                          ("--out's folder", out_csv.parent)):
         if folder and folder.exists() and not folder.is_dir():
@@ -118,6 +125,11 @@ def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIME
     ids = {student: f"student{i:04d}" for i, student in enumerate(students, start=1)}
     if shard is not None:
         students = [student for student in students if shard.holds(student)]
+    if jobs > max(1, len(students)):
+        count = f"{len(students)} student folder{'' if len(students) == 1 else 's'}"
+        print(f"--jobs {jobs}: {count} to grade, so {max(1, len(students))} at once "
+              f"(this machine has {os.cpu_count()} cores)")
+        jobs = max(1, len(students))
     # Everything the instructor owns is read before any student code runs: the sources come from memory.
     sources = {name: (solutions / f"{name}.ipynb").read_text() for name in names}
     instructor_files = isolation.InstructorFiles(isolation.instructor_paths(solutions, NOTEBOOKS_DIR))
@@ -136,7 +148,7 @@ def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIME
 
     workdir = Path(keep_workdir).resolve() if keep_workdir else Path(tempfile.mkdtemp(prefix="gan-grading-"))
     try:
-        with isolation.environment(grading_environment()):
+        with isolation.environment(grading_environment()), _noticing_ctrl_c():
             rows = _grade_in(workdir, submissions, {s: ids[s] for s in students}, names, sources, limits,
                              feedback_dir, instructor_files, jobs)
             _export(workdir, out_csv.with_name(out_csv.stem + "-nbgrader.csv"))  # nbgrader's own table
@@ -147,6 +159,29 @@ def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIME
     if shard is not None:
         shards.write_plan(out_csv, shard, sorted(ids), names)
     return rows
+
+
+_STOPPED = []  # holds True once Ctrl-C was pressed during grading
+
+
+@contextlib.contextmanager
+def _noticing_ctrl_c():
+    """Inside, a Ctrl-C is remembered as well as raised: nbgrader catches every exception of a notebook it runs,
+    the interrupt included, so the batch looks at ``_STOPPED`` after each student."""
+    def noticed(signum, frame):
+        _STOPPED.append(True)
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGINT, noticed)
+    except ValueError:  # not the main thread: leave the interrupt as it is
+        yield
+        return
+    _STOPPED.clear()
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _prepare_data_root():
@@ -433,6 +468,8 @@ class _Batch:
         asked = {student: (self.workdir, self.name, student, texts[student], instructor_cells, self.limits,
                            {"seed": seeds[student], "cells": self.judged}) for student in graded}
         for student, run, others in _autograde_all(asked, jobs):
+            if _STOPPED:  # nbgrader turns a Ctrl-C into a failed notebook: it must stop the batch instead
+                raise KeyboardInterrupt
             runs[student] = run
             self.scores[student] = _test_scores(run.autograded, self.source)
             notices[student] = self._put_back(run, others)

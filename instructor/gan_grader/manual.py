@@ -16,10 +16,14 @@ submission itself), writes their marks in a CSV of their own,
 
     python -m gan_grader marks grades.csv marks.csv --out final.csv
 
-which checks every mark first (a known student, notebook and answer, points
-between 0 and the answer's worth, no answer marked twice) and only then writes
-``final.csv``: the grade CSV with ``manual_score`` and ``total`` added, and
-``manual`` saying ``marked by hand`` or which answers still need a mark.
+which checks every mark first (a known student, notebook and answer, a
+submission that was graded, points between 0 and the answer's worth, no answer
+marked twice) and only then writes ``final.csv``: the grade CSV with
+``manual_score``, ``total`` and ``manual_marks`` (each answer's mark,
+``answer_consent=2; answer_detection=1.5``) added, and ``manual`` saying
+``marked by hand`` or which answers still need a mark. A second sitting starts
+from the first one's result (``marks final.csv more.csv --out final2.csv``):
+the marks already entered are kept, and marking one of them again is refused.
 """
 
 import csv
@@ -68,15 +72,33 @@ def _number(text, where):
     return value
 
 
+def _read_table(path):
+    """(header, rows) of a CSV file; a spreadsheet's byte-order mark is dropped, a file that is not text refused."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            return list(reader.fieldnames or []), list(reader)
+    except UnicodeDecodeError:
+        raise MarksError(f"{path} is not a CSV text file (saved by a spreadsheet in its own format?); "
+                         f"save it as 'CSV UTF-8'") from None
+
+
+def earlier_marks(row):
+    """``{grade_id: points}`` entered for ``row`` by an earlier sitting (its ``manual_marks`` column)."""
+    marks = {}
+    for part in filter(None, (p.strip() for p in (row.get("manual_marks") or "").split(";"))):
+        grade_id, _, points = part.partition("=")
+        marks[grade_id.strip()] = _number(points, f"{row['student']} / {row['notebook']}'s manual_marks")
+    return marks
+
+
 def read_marks(path, rows, solutions_dir=None):
     """``{(student, notebook): {grade_id: points}}`` from the instructor's CSV at ``path``, each mark checked
     against the grade CSV's ``rows`` and the source notebooks; ``MarksError`` naming the first bad line."""
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or not set(MARK_FIELDS) <= set(reader.fieldnames):
-            raise MarksError(f"{path}: the marks need the columns {','.join(MARK_FIELDS)}, "
-                             f"got {','.join(reader.fieldnames or []) or 'an empty file'}")
-        lines = list(reader)
+    fields, lines = _read_table(path)
+    if not set(MARK_FIELDS) <= set(fields):
+        raise MarksError(f"{path}: the marks need the columns {','.join(MARK_FIELDS)}, "
+                         f"got {','.join(fields) or 'an empty file'}")
     known = {(r["student"], r["notebook"]): r for r in rows}
     marks = {}
     for number, line in enumerate(lines, start=2):
@@ -85,6 +107,11 @@ def read_marks(path, rows, solutions_dir=None):
         if key not in known:
             raise MarksError(f"{where}: no graded submission of {line['notebook']!r} by {line['student']!r} in the "
                              f"grade CSV")
+        row = known[key]
+        if row.get("status") in ("missing", "unreadable", "linked"):  # no notebook was read
+            raise MarksError(f"{where}: {line['student']}'s {line['notebook']} was not graded (status "
+                             f"{row['status']}: {row.get('detail') or 'nothing handed in'}), so it has no answer "
+                             f"to mark")
         cells = cells_of(line["notebook"], solutions_dir)
         if line["grade_id"] not in cells:
             raise MarksError(f"{where}: {line['notebook']} has no answer {line['grade_id']!r} to mark by hand; its "
@@ -95,6 +122,10 @@ def read_marks(path, rows, solutions_dir=None):
             raise MarksError(f"{where}: {line['grade_id']} is worth 0 to {worth:g} points, got {points:g}")
         if line["grade_id"] in marks.get(key, {}):
             raise MarksError(f"{where}: {line['grade_id']} of {line['student']} is marked twice")
+        if line["grade_id"] in earlier_marks(row):
+            raise MarksError(f"{where}: {line['grade_id']} of {line['student']} was marked in an earlier sitting "
+                             f"({earlier_marks(row)[line['grade_id']]:g} points); to change it, start again from "
+                             f"the grade CSV with every mark in one file")
         marks.setdefault(key, {})[line["grade_id"]] = points
     return marks
 
@@ -110,23 +141,22 @@ def enter_marks(grades_csv, marks_csv, out_csv, solutions_dir=None):
     grades_csv, marks_csv, out_csv = Path(grades_csv), Path(marks_csv), Path(out_csv)
     if out_csv.resolve() in (grades_csv.resolve(), marks_csv.resolve()):
         raise MarksError(f"--out {out_csv} is one of the inputs; write the result to a new file")
-    with open(grades_csv, newline="") as handle:
-        reader = csv.DictReader(handle)
-        fields, rows = list(reader.fieldnames or []), list(reader)
+    fields, rows = _read_table(grades_csv)
     missing = [f for f in ("student", "notebook", "score", "manual_max", "manual") if f not in fields]
     if missing:
         raise MarksError(f"{grades_csv} is not a grade CSV of `python -m gan_grader grade`: it lacks {missing}")
     marks = read_marks(marks_csv, rows, solutions_dir)
     for row in rows:
-        given = marks.get((row["student"], row["notebook"]), {})
-        if not row["manual"].startswith("needs manual grading"):
-            row["manual_score"], row["total"] = "", row["score"]
+        given = {**earlier_marks(row), **marks.get((row["student"], row["notebook"]), {})}
+        if not (row["manual"].startswith("needs manual grading") or given):
+            row["manual_score"], row["total"], row["manual_marks"] = "", row["score"], ""
             continue
         cells = cells_of(row["notebook"], solutions_dir)
         left = {gid: points for gid, points in cells.items() if gid not in given}
         row["manual_score"] = f"{sum(given.values()):g}"
         row["total"] = f"{float(row['score']) + sum(given.values()):g}"
         row["manual"] = "marked by hand" if not left else needs_marking(left)
-    out_fields = fields + [f for f in ("manual_score", "total") if f not in fields]
+        row["manual_marks"] = "; ".join(f"{gid}={points:g}" for gid, points in given.items())
+    out_fields = fields + [f for f in ("manual_score", "total", "manual_marks") if f not in fields]
     write_atomically(out_csv, shards.csv_text(out_fields, rows).encode())
     return rows

@@ -41,12 +41,23 @@ def student_notebook(source_path):
 
     The text is byte for byte what ``nbgrader generate_assignment`` writes.
     """
-    nb = nbformat.read(str(source_path), as_version=nbformat.NO_CONVERT)
-    resources = {}
-    for preprocessor in PREPROCESSORS:
-        nb, resources = preprocessor().preprocess(nb, resources)
+    try:
+        nb = nbformat.read(str(source_path), as_version=nbformat.NO_CONVERT)
+        resources = {}
+        for preprocessor in PREPROCESSORS:
+            nb, resources = preprocessor().preprocess(nb, resources)
+    except Exception as error:  # noqa: BLE001 - not JSON, not a notebook, nbgrader's metadata broken
+        raise ValueError(f"cannot make the student notebook of {source_path}: {type(error).__name__}: "
+                         f"{str(error).strip().splitlines()[0][:160] if str(error).strip() else 'no detail'}"
+                         f"{_metadata_hint(error)}") from None
     text = nbformat.writes(nb)
     return text if text.endswith("\n") else text + "\n"  # as nbgrader's writer ends the file
+
+
+def _metadata_hint(error):
+    """A hint when nbgrader refused a cell's metadata (a graded cell stripped of it, or edited)."""
+    return ("; a cell's nbgrader metadata is missing or wrong (Create Assignment in the notebook's toolbar "
+            "shows every cell's)" if "metadata" in str(error).lower() or "grade_id" in str(error) else "")
 
 
 def source_notebooks(solutions_dir=None):
@@ -68,11 +79,14 @@ def release(solutions_dir=None, notebooks_dir=None):
     """
     sources = source_notebooks(solutions_dir)  # checked before anything is made
     notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR)
+    if notebooks_dir.exists() and not notebooks_dir.is_dir():
+        raise ValueError(f"--notebooks {notebooks_dir} is a file; expected the folder to write the student "
+                         f"notebooks into (like notebooks/)")
+    texts = {source: student_notebook(source) for source in sources}  # every source made before one is written
     notebooks_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for source in sources:
+    for source, text in texts.items():
         target = notebooks_dir / source.name
-        text = student_notebook(source)
         if not target.exists() or target.read_text() != text:
             write_atomically(target, text.encode())  # a student twin is never left half written
             written.append(target)
