@@ -86,7 +86,8 @@ def main(argv=None):
                         help="which notebooks, in the order given (default: all, in order: session 4 "
                              "measures the checkpoints that sessions 2 and 3 leave)")
     parser.add_argument("--timeout", type=flags.whole(1), default=1800, help="seconds a cell may take (1800)")
-    parser.add_argument("--json", type=Path, default=None, help="also write the rows to this JSON file")
+    parser.add_argument("--json", type=flags.writable_file, default=None,
+                        help="also write the rows to this JSON file (checked before any notebook runs)")
     args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory(prefix="afternoon-") as out_dir:

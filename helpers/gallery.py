@@ -27,6 +27,7 @@ import io
 import json
 import os
 import platform
+import shutil
 import subprocess
 import tempfile
 import time
@@ -39,7 +40,7 @@ import torch
 from . import budgets, collapse, data, hooks, losses, loop, metrics, models, plotting, recipes
 from .averaging import WeightAverage
 from .checkpoints import write_atomically
-from .flags import device as device_flag
+from .flags import device as device_flag, writable_dir
 from .runs import run_recipe
 from .runtime import REPO_ROOT, resolve_device, seed_everything
 from .saved_runs import load_generator, trained_generator
@@ -357,11 +358,13 @@ def make_gallery(budget, out, device=None, sessions=SESSIONS):
     command = f"{COMMAND} --budget {budget}" + ("" if tuple(sessions) == SESSIONS else f" --sessions {' '.join(sessions)}")
     made_by = {"budget": budget, "command": command, "commit": commit(), "machine": machine()}
     with tempfile.TemporaryDirectory(prefix="gallery-") as work:
-        makers = {"02": lambda: session_2(budget, device, out, measure),
-                  "03": lambda: session_3(budget, device, out, measure, Path(work)),
-                  "04": lambda: session_4(budget, device, out, measure, Path(work)),
-                  "05": lambda: session_5(budget, device, out, measure),
-                  "06": lambda: session_6(budget, device, out, measure, Path(work))}
+        stage = Path(work) / "figures"  # a session's figures land here, and move into out once it is done
+        stage.mkdir()
+        makers = {"02": lambda: session_2(budget, device, stage, measure),
+                  "03": lambda: session_3(budget, device, stage, measure, Path(work)),
+                  "04": lambda: session_4(budget, device, stage, measure, Path(work)),
+                  "05": lambda: session_5(budget, device, stage, measure),
+                  "06": lambda: session_6(budget, device, stage, measure, Path(work))}
         for name in sessions:
             start = time.perf_counter()
             figures = makers[name]()
@@ -370,7 +373,10 @@ def make_gallery(budget, out, device=None, sessions=SESSIONS):
             for file, (shows, trained, measured) in figures.items():
                 record["figures"][file] = {"shows": shows, "trained": trained, "measured": measured,
                                            "session_seconds": seconds, **made_by}
-    write_atomically(record_path, (json.dumps(record, indent=1) + "\n").encode())
+            # the session's figures and their record together: stopped later (Ctrl-C), out/ still agrees with itself
+            for file in figures:
+                shutil.move(stage / file, out / file)
+            write_atomically(record_path, (json.dumps(record, indent=1) + "\n").encode())
     return record
 
 
@@ -378,7 +384,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--budget", choices=budgets.BUDGETS, default="laptop",
                         help="the notebooks' budget to train in (default: laptop)")
-    parser.add_argument("--out", type=Path, default=FIG_DIR, help="where the figures go (default: fig/)")
+    parser.add_argument("--out", type=writable_dir, default=FIG_DIR,
+                        help="where the figures go, checked before training (default: fig/)")
     parser.add_argument("--device", type=device_flag, default=None, help="cpu, cuda or mps (default: the best)")
     parser.add_argument("--sessions", nargs="+", choices=SESSIONS, default=list(SESSIONS),
                         help="make only these sessions' figures, keeping the others' (default: all)")

@@ -55,6 +55,9 @@ class Schedule(Hook):
     """Call ``change(share)`` before every step, ``share`` the part of the run done (0 to 1)."""
 
     def __init__(self, change):
+        if not callable(change):
+            raise TypeError(f"Schedule takes a function change(share) called before every step, got "
+                            f"{type(change).__name__} {change!r:.40}: for a fixed value, set it once instead")
         self.change = change
 
     def before_step(self, share):

@@ -47,6 +47,9 @@ class Budget:
     def __post_init__(self):
         require_whole(self.epochs, "epochs")
         require_whole(self.first_epoch, "first_epoch")
+        if self.first_epoch > self.epochs + 1:
+            raise ValueError(f"first_epoch {self.first_epoch} is past the last epoch, {self.epochs}: nothing would "
+                             f"train; epochs counts from 1, so ask for epochs={self.first_epoch} or more")
         if self.steps is not None:
             require_whole(self.steps, "steps")
         if self.seconds is not None:
@@ -81,6 +84,7 @@ def fit(step, batches, budget, history=None, hooks=()):
     (a resumed run's). ``hooks``: ``Hook``s, called in their order.
     """
     budget = budget if isinstance(budget, Budget) else Budget(budget)
+    hooks = _checked_hooks(hooks)
     history = History() if history is None else history
     clock = _Clock(budget, len(batches))
     for epoch in range(budget.first_epoch, budget.epochs + 1):
@@ -100,6 +104,27 @@ def fit(step, batches, budget, history=None, hooks=()):
         if last:
             break
     return history
+
+
+def _checked_hooks(hooks):
+    """``hooks`` as a list of ``Hook`` instances; a ``TypeError`` saying what to pass otherwise."""
+    if isinstance(hooks, Hook) or (isinstance(hooks, type) and issubclass(hooks, Hook)):
+        raise TypeError(f"hooks takes a list of hooks; put this one in a list: hooks=[{_named(hooks)}]")
+    try:
+        hooks = list(hooks)
+    except TypeError:
+        raise TypeError(f"hooks takes a list of Hook objects, got {_named(hooks)}") from None
+    for i, hook in enumerate(hooks):
+        if isinstance(hook, type):
+            raise TypeError(f"hooks[{i}] is the class {hook.__name__}; pass an object of it, {hook.__name__}(...)")
+        if not isinstance(hook, Hook):
+            raise TypeError(f"hooks[{i}] is {_named(hook)}, not a Hook (helpers.hooks has the course's: Progress, "
+                            f"Schedule(change), ...)")
+    return hooks
+
+
+def _named(thing):
+    return thing.__name__ if isinstance(thing, type) else f"a {type(thing).__name__} ({thing!r:.40})"
 
 
 def _call(hooks, moment, *args):

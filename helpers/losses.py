@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .guards import describe, require_number, require_tensor, require_whole
+from .guards import describe, range_problem, require_number, require_tensor, require_whole
 from .taught import answers
 
 
@@ -77,6 +77,11 @@ def js_divergence(p, q):
     session 6, section 1 (Exercise 2).
     """
     _densities(p, q)
+    for name, vector in (("p", p), ("q", q)):
+        total = float(vector.sum())
+        if abs(total - 1) > 1e-4:
+            raise ValueError(f"{name} must be a probability vector summing to 1, got a sum of {total:.6g}: "
+                             f"divide it by {name}.sum() first")
     m = (p + q) / 2
     return (_kl(p, m) + _kl(q, m)) / 2
 
@@ -88,6 +93,11 @@ def game_value(d, p_data, p_g):
     Against ``optimal_discriminator`` it equals ``-log 4 + 2 * js_divergence(p_data, p_g)``.
     """
     _densities(p_data, p_g)
+    require_tensor(d, "d")
+    problem = range_problem(d, 0, 1, tolerance=0) or (None if d.shape == p_data.shape else
+                                                     f"expected shape {tuple(p_data.shape)}, got {tuple(d.shape)}")
+    if problem:
+        raise ValueError(f"d must be D's probabilities on the same points as p_data: {problem}")
     real = torch.where(p_data > 0, p_data * d.clamp_min(1e-300).log(), torch.zeros_like(d))
     fake = torch.where(p_g > 0, p_g * (1 - d).clamp_min(1e-300).log(), torch.zeros_like(d))
     return real.sum() + fake.sum()
@@ -143,10 +153,29 @@ def gradient_penalty(critic, real, fake, eps, *labels):
     penalty itself trains the critic. Returns a 0-dim tensor. Taught in
     session 6, section 4 (Exercise 6).
     """
+    _check_mix(real, fake, eps)
     mixed = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
     scores = critic(mixed, *labels)
+    if scores.dim() == 0 or scores.shape[0] != real.shape[0] or scores.numel() != real.shape[0]:
+        raise ValueError(f"the critic must give one score per sample, [{real.shape[0]}, 1] for this batch; it "
+                         f"gave shape {tuple(scores.shape)}: a score for the whole batch makes every sample's "
+                         f"gradient the wrong one (reduce inside the loss, not the critic)")
     grad, = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
     return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+def _check_mix(real, fake, eps):
+    """``real`` and ``fake`` of one shape, and one mixing weight in [0, 1] per sample."""
+    for name, x in (("real", real), ("fake", fake), ("eps", eps)):
+        require_tensor(x, name)
+    if real.shape != fake.shape:
+        raise ValueError(f"real and fake must be batches of one shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
+    wanted = (real.shape[0], *[1] * (real.dim() - 1))
+    if tuple(eps.shape) != wanted:
+        raise ValueError(f"eps must hold one mixing weight per sample, shape {wanted}, got {tuple(eps.shape)}")
+    problem = range_problem(eps, 0, 1, tolerance=0)
+    if problem:
+        raise ValueError(f"eps must mix real and fake, each weight in [0, 1]: {problem}")
 
 
 def penalty_term(weight):
@@ -176,6 +205,16 @@ def spectral_norm_step(weight, u):
     a 0-dim tensor that never exceeds the true norm. Taught in session 6,
     section 5 (Exercise 8).
     """
+    require_tensor(weight, "weight")
+    require_tensor(u, "u", ndims=(1,))
+    if u.shape[0] != weight.shape[0]:
+        raise ValueError(f"u must have one entry per output of weight ({weight.shape[0]}), got {tuple(u.shape)}")
+    for name, x in (("weight", weight), ("u", u)):
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError(f"{name} must hold finite numbers, got {describe(x)}")
+    if not bool(u.any()):
+        raise ValueError("u is all zeros, so no step can find a direction: start from a random vector, "
+                         "torch.randn(weight.shape[0])")
     matrix = weight.flatten(1)
     v = F.normalize(matrix.t() @ u, dim=0, eps=1e-12)
     wv = matrix @ v

@@ -140,8 +140,13 @@ class GAN:
     last_g_loss: Optional[torch.Tensor] = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
-        """Refuse a conditional GAN whose networks' label tables are too small for ``n_classes`` labels."""
+        """Refuse a critic with BatchNorm under a gradient penalty, and a conditional GAN whose networks' label
+        tables are too small for ``n_classes`` labels."""
         require_whole(self.n_critic, "GAN.n_critic (D steps per G step)")
+        if self.penalty is not None and uses_batch_statistics(self.discriminator):
+            raise ValueError("a gradient penalty is taken per sample, but this D has BatchNorm, which mixes the "
+                             "samples of a batch: drop it from the critic (Gulrajani et al. use none, or layer "
+                             "normalisation)")
         if self.n_classes is None:
             return
         require_whole(self.n_classes, "GAN.n_classes (labels; None: not conditional)")

@@ -42,3 +42,11 @@ def test_it_runs_a_notebook_in_a_budget(tmp_path):
     assert row["notebook"] == "01_data" and row["budget"] == "smoke" and row["last_scores"] is None
     assert 0 <= row["longest_cell"] <= row["seconds"] + 1
     assert "| 01_data | smoke |" in run.stdout
+
+
+def test_a_json_path_it_cannot_write_is_refused_before_any_notebook_runs(tmp_path, capsys):
+    afile = tmp_path / "a-file"
+    afile.write_text("mine")
+    with pytest.raises(SystemExit):
+        afternoon.main(["--notebooks", "01_data", "--budget", "smoke", "--json", str(afile / "rows.json")])
+    assert f"its folder {afile} does not exist (it is a file)" in capsys.readouterr().err

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from helpers import gallery
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,3 +64,24 @@ def test_every_figure_a_notebook_shows_exists_and_says_where_it_came_from():
                     f"{notebook}: under fig/{name}, write the caption of fig/gallery.json: {gallery.caption(record, name)}"
     assert set(FIGURES) <= shown, f"figures no notebook shows: {sorted(set(FIGURES) - shown)}"
     assert STATIC <= shown, f"static figures no notebook shows: {sorted(STATIC - shown)}"
+
+
+def test_an_output_that_is_a_file_is_refused_before_training_and_a_stop_leaves_figures_and_record_agreeing(
+        tmp_path, monkeypatch, capsys):
+    afile = tmp_path / "fig.png"
+    afile.write_text("mine")
+    with pytest.raises(SystemExit):
+        gallery.main(["--budget", "smoke", "--out", str(afile), "--sessions", "04"])
+    assert f"expected a folder to write into, but {afile} is a file" in capsys.readouterr().err
+    assert afile.read_text() == "mine"
+
+    def stopped(budget, device, out, measure):  # Ctrl-C in the middle of session 5: one figure made, not the rest
+        (out / "05_rows.png").write_bytes(b"half made")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gallery, "session_5", stopped)
+    out = tmp_path / "fig"
+    with pytest.raises(KeyboardInterrupt):
+        gallery.make_gallery("smoke", out, "cpu", sessions=("04", "05"))
+    record = json.loads((out / "gallery.json").read_text())["figures"]
+    assert sorted(record) == sorted(p.name for p in out.glob("*.png")) and all(n.startswith("04") for n in record)

@@ -151,3 +151,32 @@ def test_each_loss_names_its_papers_adam_and_its_recipe_trains_with_it():
         recipe = recipes.get_recipe(recipe_name)
         assert (recipe.lr, recipe.betas) == (losses.LOSSES[name].lr, losses.LOSSES[name].betas), name
         assert losses.LOSSES[name].paper and losses.LOSSES[name].paper in recipe.notes
+
+
+def test_session_6s_functions_refuse_what_they_cannot_compute_in_one_line():
+    p, q = grid_densities()
+    with pytest.raises(ValueError, match=r"q must be a probability vector summing to 1, got a sum of 2: divide it"):
+        losses.js_divergence(p, 2 * q)
+    with pytest.raises(ValueError, match=r"d must be D's probabilities .*got min -0.1 max 1.1"):
+        losses.game_value(torch.linspace(-0.1, 1.1, len(p), dtype=p.dtype), p, q)
+    with pytest.raises(ValueError, match=r"expected shape \(400,\), got \(3,\)"):
+        losses.game_value(torch.full((3,), 0.5), p, q)
+    critic = nn.Linear(2, 1)
+    real, fake, eps = torch.randn(4, 2), torch.randn(4, 2), torch.rand(4, 1)
+    with pytest.raises(ValueError, match=r"one score per sample, \[4, 1\] for this batch; it gave shape \(\)"):
+        losses.gradient_penalty(lambda x: critic(x).mean(), real, fake, eps)
+    with pytest.raises(ValueError, match=r"each weight in \[0, 1\]: expected values in \[0, 1\], got min -1"):
+        losses.gradient_penalty(critic, real, fake, eps - 2 * eps.max())
+    with pytest.raises(ValueError, match=r"eps must hold one mixing weight per sample, shape \(4, 1\), got \(4, 2\)"):
+        losses.gradient_penalty(critic, real, fake, torch.rand(4, 2))
+    weight = torch.randn(3, 5)
+    with pytest.raises(ValueError, match=r"u is all zeros.*torch.randn\(weight.shape\[0\]\)"):
+        losses.spectral_norm_step(weight, torch.zeros(3))
+    with pytest.raises(ValueError, match="weight must hold finite numbers"):
+        losses.spectral_norm_step(torch.full((3, 5), float("nan")), torch.ones(3))
+    with pytest.raises(ValueError, match=r"u must have one entry per output of weight \(3\)"):
+        losses.spectral_norm_step(weight, torch.ones(5))
+    G, D = nn.Linear(2, 2), nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4), nn.Linear(4, 1))
+    with pytest.raises(ValueError, match="this D has BatchNorm, which mixes the samples"):
+        GAN(G, D, torch.optim.SGD(G.parameters(), lr=0.1), torch.optim.SGD(D.parameters(), lr=0.1), (2,),
+            logits=True, pixel_range=None, penalty=losses.penalty_term(10.0))
