@@ -38,8 +38,6 @@ def graded(tmp_path_factory):
         write_submission(subs, "solution", name, without_trailing_ungraded_cells(json.loads(source.read_text())))
         write_submission(subs, "blank", name, json.loads(STUDENTS[name].read_text()))
     (subs / "absent").mkdir()  # handed nothing in
-    for odd in (".hidden", "x[1]*"):  # a dot folder and glob characters: graded like anyone else
-        write_submission(subs, odd, FIRST, json.loads(SOURCES[FIRST].read_text()))
     complete = completed_submission(STUDENTS[FIRST], SOURCES[FIRST])
     stripped = json.loads(json.dumps(complete))
     first_test = next(iter(exercise_test_ids(SOURCES[FIRST]).values()))
@@ -51,15 +49,17 @@ def graded(tmp_path_factory):
     old["nbformat_minor"] = 4
     for cell in old["cells"]:
         cell.pop("id", None)
-    write_submission(subs, "old-jupyter", FIRST, old)
-    near = subs / "nearmiss"
+    # odd folder names are graded like anyone else; each also hands in an odd file, to spare a kernel
+    write_submission(subs, ".hidden", FIRST, old)  # a dot folder, and an older Jupyter's notebook
+    near = subs / "x[1]*"  # glob characters, and a browser's download name
     near.mkdir()
-    (near / f"{FIRST} (1).ipynb").write_text(SOURCES[FIRST].read_text())  # a browser's download name
+    (near / f"{FIRST} (1).ipynb").write_text(SOURCES[FIRST].read_text())
     write_links(subs, subs / "solution")
     (subs / "corrupt").mkdir()
     (subs / "corrupt" / f"{FIRST}.ipynb").write_text('{"cells": [{"cell_type": "code", "source": ')
     workdir = root / "course"
-    rows, process = run_grade(subs, root / "grades.csv", TIMEOUT, workdir)
+    # two at once, as an instructor with a few cores grades (--jobs): every row must be what one at a time gives
+    rows, process = run_grade(subs, root / "grades.csv", TIMEOUT, workdir, extra=["--jobs", "2"])
     return rows, process, workdir
 
 
@@ -171,6 +171,25 @@ def test_links_are_refused_without_the_sandbox_too(tmp_path):
         assert r["status"] == "linked" and why in r["detail"], r
 
 
+def test_results_inside_the_submissions_folder_are_refused_before_grading(tmp_path):
+    subs = tmp_path / "submissions"
+    write_submission(subs, "ann", FIRST, json.loads(STUDENTS[FIRST].read_text()))
+    rows, process = run_grade(subs, subs / "grades.csv", TIMEOUT)
+    assert process.returncode == 2 and not rows and "Traceback" not in process.stderr
+    assert f"--out {subs / 'grades.csv'} is inside the submissions folder" in process.stderr
+    assert "would grade it as a student" in process.stderr and sorted(p.name for p in subs.iterdir()) == ["ann"]
+
+
+def test_more_jobs_than_students_says_what_will_run(tmp_path):
+    subs = tmp_path / "submissions"
+    (subs / "corrupt").mkdir(parents=True)  # read, refused as unreadable: no kernel starts
+    (subs / "corrupt" / f"{FIRST}.ipynb").write_text("{")
+    rows, process = run_grade(subs, tmp_path / "grades.csv", TIMEOUT, extra=["--jobs", "10000"])
+    assert process.returncode == 0, process.stderr
+    assert "--jobs 10000: 1 student folder to grade, so 1 at once" in process.stdout
+    assert rows[("corrupt", FIRST)]["status"] == "unreadable"
+
+
 @pytest.mark.parametrize("student", [".hidden", "x[1]*"])
 def test_every_folder_gets_its_row_under_its_real_name(graded, student):
     r = row(graded, student, FIRST)
@@ -178,7 +197,7 @@ def test_every_folder_gets_its_row_under_its_real_name(graded, student):
 
 
 def test_a_near_miss_file_name_is_graded_with_a_note(graded):
-    r = row(graded, "nearmiss", FIRST)
+    r = row(graded, "x[1]*", FIRST)
     assert r["status"] == "graded" and float(r["score"]) == float(r["max_score"])
     assert f"graded '{FIRST} (1).ipynb' (expected {FIRST}.ipynb)" in r["detail"]
 
@@ -198,7 +217,7 @@ def test_a_stripped_graded_cell_is_reported_not_silently_scored_lower(graded):
 
 
 def test_a_notebook_from_an_older_jupyter_is_graded(graded):
-    r = row(graded, "old-jupyter", FIRST)
+    r = row(graded, ".hidden", FIRST)
     assert r["status"] == "graded" and float(r["score"]) == float(r["max_score"]), r
 
 
@@ -271,6 +290,7 @@ def test_the_instructors_marks_are_checked_then_entered(graded, tmp_path):
     for bad, words in ((f"solution,{HAND},answer_consent,nan\n", "points must be a finite number, got 'nan'"),
                        (f"solution,{HAND},answer_other,1\n", "has no answer 'answer_other' to mark by hand"),
                        (f"nobody,{HAND},answer_consent,1\n", "no graded submission of '06_stable' by 'nobody'"),
+                       (f"absent,{HAND},answer_consent,1\n", "absent's 06_stable was not graded (status missing"),
                        (f"solution,{HAND},answer_consent,1\nsolution,{HAND},answer_consent,2\n", "marked twice"),
                        ("student,points\n", "the marks need the columns student,notebook,grade_id,points")):
         marks.write_text(bad if bad.startswith("student") else "student,notebook,grade_id,points\n" + bad)
@@ -294,3 +314,56 @@ def test_the_instructors_marks_are_checked_then_entered(graded, tmp_path):
     assert (solved["manual_score"], solved["total"], solved["manual"]) == ("3.5", "14.5", "marked by hand")
     assert final[("solution", FIRST)]["total"] == final[("solution", FIRST)]["score"]
     assert grades.read_bytes() == before  # the grade CSV itself is never changed
+    # a second sitting, its file saved by a spreadsheet (a byte-order mark): the first sitting's marks stay
+    marks.write_bytes(f"\ufeffstudent,notebook,grade_id,points\nblank,{HAND},answer_detection,1\n".encode())
+    done = marks_command(tmp_path / "final.csv", marks, tmp_path / "final2.csv")
+    assert done.returncode == 0, done.stderr
+    with open(tmp_path / "final2.csv") as handle:
+        again = {(r["student"], r["notebook"]): r for r in csv.DictReader(handle)}
+    assert (again[("solution", HAND)]["total"], again[("solution", HAND)]["manual_marks"]) == \
+        ("14.5", "answer_consent=1.5; answer_detection=2")
+    assert (again[("blank", HAND)]["manual_score"], again[("blank", HAND)]["manual"]) == ("1", "marked by hand")
+    marks.write_text(f"student,notebook,grade_id,points\nsolution,{HAND},answer_consent,2\n")
+    with pytest.raises(MarksError, match="answer_consent of solution was marked in an earlier sitting"):
+        enter_marks(tmp_path / "final2.csv", marks, tmp_path / "final3.csv")
+
+
+def test_ctrl_c_stops_the_batch_and_keeps_the_earlier_results(tmp_path):
+    import signal
+    import time
+
+    subs = tmp_path / "submissions"
+    slow = completed_submission(STUDENTS[FIRST], SOURCES[FIRST])
+    slow["cells"].insert(1, {"cell_type": "code", "execution_count": None, "id": "slow", "metadata": {},
+                             "outputs": [], "source": "import time\ntime.sleep(120)\n"})
+    for student in ("ann", "bob"):
+        write_submission(subs, student, FIRST, slow)
+    out = tmp_path / "grades.csv"
+    out.write_text("an earlier run's grades\n")
+    process = subprocess.Popen([sys.executable, "-m", "gan_grader", "grade", str(subs), "--out", str(out),
+                                "--shard", "1/1"], cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any("grading_kernel" in line for line in _descendant_commands(process.pid)):
+        time.sleep(0.5)  # wait until the first student's kernel runs
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "stopped (Ctrl-C) before the batch was done" in err and "Traceback" not in err, err
+    assert out.read_text() == "an earlier run's grades\n" and not (tmp_path / "grades-shard.json").exists()
+
+
+def _descendant_commands(pid):
+    """The command lines of the processes ``pid`` started, and theirs (Linux's /proc)."""
+    import pathlib
+
+    found, waiting = [], [pid]
+    while waiting:
+        for children in pathlib.Path(f"/proc/{waiting.pop()}/task").glob("*/children"):
+            try:
+                for child in children.read_text().split():
+                    waiting.append(int(child))
+                    found.append(pathlib.Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+            except OSError:
+                continue
+    return found

@@ -24,19 +24,26 @@ def cli(*args):
 SAME_PATH_AS_COURSE_DCGAN = ("bce-dcgan", "lsgan-dcgan", "hinge-dcgan")
 
 
+def in_process(capsys, *args):
+    """``helpers.train``'s command line run in this process (no second start of Python and torch); its output.
+    The command itself, in a process of its own, is run by the tests below."""
+    code = train.main(list(args))
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    return printed.out
+
+
 @pytest.mark.parametrize("recipe", sorted(set(RECIPES) - set(SAME_PATH_AS_COURSE_DCGAN)))
-def test_every_recipe_runs_headless_and_resumes(recipe, tmp_path):
+def test_every_recipe_runs_headless_and_resumes(recipe, tmp_path, capsys):
     # one batch, so one step, per epoch: 64 images, or 16 for the two costly DCGANs
     limit = "16" if recipe in ("r4", "r5") else "64"
-    done = cli("--recipe", recipe, "--max-steps", "2", "--limit", limit, "--out", str(tmp_path))
-    assert done.returncode == 0, done.stderr
+    done = in_process(capsys, "--recipe", recipe, "--max-steps", "2", "--limit", limit, "--out", str(tmp_path))
     for name in ("checkpoint.pt", "losses.png", "samples.gif", "real_images.png", "history.json"):
         assert (tmp_path / name).is_file(), name
     assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
-    again = cli("--recipe", recipe, "--max-steps", "1", "--limit", limit, "--out", str(tmp_path), "--resume",
-                "--no-eval")  # measuring was just tested, on the first call
-    assert again.returncode == 0, again.stderr
-    assert epochs_done(again.stdout) == epochs_done(done.stdout) + 1, "resume goes on with the next epoch"
+    again = in_process(capsys, "--recipe", recipe, "--max-steps", "1", "--limit", limit, "--out", str(tmp_path),
+                       "--resume", "--no-eval")  # measuring was just tested, on the first call
+    assert epochs_done(again) == epochs_done(done) + 1, "resume goes on with the next epoch"
 
 
 def test_tensorboard_logs_are_readable(tmp_path):
