@@ -58,8 +58,7 @@ def graded(tmp_path_factory):
     (subs / "corrupt").mkdir()
     (subs / "corrupt" / f"{FIRST}.ipynb").write_text('{"cells": [{"cell_type": "code", "source": ')
     workdir = root / "course"
-    # two at once, as an instructor with a few cores grades (--jobs): every row must be what one at a time gives
-    rows, process = run_grade(subs, root / "grades.csv", TIMEOUT, workdir, extra=["--jobs", "2"])
+    rows, process = run_grade(subs, root / "grades.csv", TIMEOUT, workdir)
     return rows, process, workdir
 
 
