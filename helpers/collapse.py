@@ -82,11 +82,6 @@ def mode_report(samples, mixture, min_samples=20):
       modes (0 when every mode gets the same share; ln K when all fall on one).
     Taught in session 4, section 5 (Exercise 3).
     """
-    require_tensor(samples, "samples")
-    if samples.dim() != 2 or samples.shape[1] != 2 or len(samples) == 0:
-        raise ValueError(f"samples must be points [N, 2], got {describe(samples)}")
-    if not bool(torch.isfinite(samples).all()):
-        raise ValueError(f"samples hold NaN or infinite values ({describe(samples)})")
     counts, good = _counts_within(samples, mixture, 3 * mixture.std)
     counts = counts.double()
     share = counts / counts.sum() if counts.sum() > 0 else counts
@@ -106,9 +101,6 @@ def modes_within(samples, mixture, radius, min_samples=20):
     still spreads its samples around them (under-trained) from one that has
     lost modes (collapsed). Used in session 6, section 6.
     """
-    require_tensor(samples, "samples")
-    if samples.dim() != 2 or samples.shape[1] != 2 or not bool(torch.isfinite(samples).all()):
-        raise ValueError(f"samples must be finite points [N, 2], got {describe(samples)}")
     require_number(radius, "radius", above=0)
     counts, near = _counts_within(samples, mixture, radius)
     return int((counts >= min_samples).sum()), float(near.double().mean())
@@ -116,7 +108,12 @@ def modes_within(samples, mixture, radius, min_samples=20):
 
 def _counts_within(samples, mixture, radius):
     """``(counts [K], near [N])``: per mode, how many samples lie within ``radius`` of it (their nearest
-    mode); and which samples lie within ``radius`` of any mode."""
+    mode); and which samples lie within ``radius`` of any mode. ``samples``: finite points ``[N, 2]``, N >= 1."""
+    require_tensor(samples, "samples")
+    if samples.dim() != 2 or samples.shape[1] != 2 or len(samples) == 0:
+        raise ValueError(f"samples must be points [N, 2], got {describe(samples)}")
+    if not bool(torch.isfinite(samples).all()):
+        raise ValueError(f"samples hold NaN or infinite values ({describe(samples)})")
     index, distance = nearest_mode(samples, mixture.centres)
     near = distance <= radius
     return torch.bincount(index[near], minlength=len(mixture.centres)), near

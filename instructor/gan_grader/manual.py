@@ -27,6 +27,7 @@ the marks already entered are kept, and marking one of them again is refused.
 """
 
 import csv
+import io
 import math
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from . import shards
 from .release import SOLUTIONS_DIR
 
 MARK_FIELDS = ("student", "notebook", "grade_id", "points")
+NOT_READ = ("missing", "unreadable", "linked")  # the grade command's statuses of a notebook it never read
 
 
 class MarksError(ValueError):
@@ -73,14 +75,9 @@ def _number(text, where):
 
 
 def _read_table(path):
-    """(header, rows) of a CSV file; a spreadsheet's byte-order mark is dropped, a file that is not text refused."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            return list(reader.fieldnames or []), list(reader)
-    except UnicodeDecodeError:
-        raise MarksError(f"{path} is not a CSV text file (saved by a spreadsheet in its own format?); "
-                         f"save it as 'CSV UTF-8'") from None
+    """(header, rows) of a CSV file, read as ``merge`` reads one (``shards.csv_file_text``)."""
+    reader = csv.DictReader(io.StringIO(shards.csv_file_text(path, MarksError), newline=""))
+    return list(reader.fieldnames or []), list(reader)
 
 
 def earlier_marks(row):
@@ -108,7 +105,7 @@ def read_marks(path, rows, solutions_dir=None):
             raise MarksError(f"{where}: no graded submission of {line['notebook']!r} by {line['student']!r} in the "
                              f"grade CSV")
         row = known[key]
-        if row.get("status") in ("missing", "unreadable", "linked"):  # no notebook was read
+        if row.get("status") in NOT_READ:
             raise MarksError(f"{where}: {line['student']}'s {line['notebook']} was not graded (status "
                              f"{row['status']}: {row.get('detail') or 'nothing handed in'}), so it has no answer "
                              f"to mark")

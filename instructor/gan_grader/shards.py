@@ -155,13 +155,18 @@ def _check_complete(path, plan, rows):
                          f"edited; grade shard {shard} again")
 
 
-def _text(path):
-    """A CSV file's text (a spreadsheet's byte-order mark dropped); ``ShardError`` if it is not text."""
+def csv_file_text(path, error=ValueError):
+    """A CSV file's text, a spreadsheet's byte-order mark dropped; ``error`` (the caller's kind) if it is not
+    text. ``merge`` and ``marks`` read every CSV through it."""
     try:
         return Path(path).read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise ShardError(f"{path} is not a CSV text file (saved by a spreadsheet in its own format?); "
-                         f"use the file the grade command wrote, or save it as 'CSV UTF-8'") from None
+        raise error(f"{path} is not a CSV text file (saved by a spreadsheet in its own format?); "
+                    f"save it as 'CSV UTF-8'") from None
+
+
+def _text(path):
+    return csv_file_text(path, ShardError)
 
 
 def _header(path):
