@@ -131,10 +131,7 @@ def build_gan(recipe, device):
     if recipe.init is not None:
         generator.apply(recipe.init)
         discriminator.apply(recipe.init)
-    loss = losses.get_loss(recipe.loss)
-    if loss.name != "bce" and not recipe.logits:
-        raise ValueError(f"recipe {recipe.name}: the {loss.name} loss needs a D that returns raw scores "
-                         f"(logits=True); this one ends in a Sigmoid")
+    loss = losses.get_loss(recipe.loss)  # GAN refuses a D that ends in a Sigmoid for a loss that reads raw scores
     return GAN(
         generator=generator,
         discriminator=discriminator,

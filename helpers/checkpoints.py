@@ -30,6 +30,11 @@ FORMAT = "gan-course-checkpoint"
 VERSION = 1
 
 
+def why_not_written(error):
+    """The reason an ``OSError`` gives for a failed write, in words: "the disk is full" for a full disk or quota."""
+    return "the disk is full" if error.errno in DISK_FULL else error.strerror or str(error)
+
+
 class CheckpointError(RuntimeError):
     """A checkpoint cannot be used: damaged, not a checkpoint, or for another model."""
 
@@ -91,7 +96,7 @@ def save_checkpoint(path, gan, history, epoch, generators=(), extra=None):
                 raise CheckpointError(f"the disk is full: {path} ({size}) could not be written in {path.parent}; "
                                       f"the previous checkpoint (if any) is intact. Free some space there, then "
                                       f"resume") from None
-            raise CheckpointError(f"{path} ({size}) could not be written ({error.strerror or error}); the "
+            raise CheckpointError(f"{path} ({size}) could not be written ({why_not_written(error)}); the "
                                   f"previous checkpoint (if any) is intact") from None
     return path
 

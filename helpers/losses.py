@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .guards import describe, range_problem, require_number, require_tensor, require_whole
+from .guards import FLOAT_DTYPES, describe, range_problem, require_number, require_tensor, require_whole
 from .taught import answers
 
 
@@ -41,9 +41,9 @@ from .taught import answers
 # ---------------------------------------------------------------------------
 
 def _densities(p_data, p_g):
-    """Refuse two densities that cannot be compared: tensors of one shape, no NaN, no negative value."""
+    """Refuse two densities that cannot be compared: vectors ``[N]`` of one shape, no NaN, no negative value."""
     for name, p in (("p_data", p_data), ("p_g", p_g)):
-        require_tensor(p, name)
+        require_tensor(p, name, ndims=(1,))
         if not bool(torch.isfinite(p).all()) or bool((p < 0).any()):
             raise ValueError(f"{name} must hold probabilities (finite, >= 0), got {describe(p)}")
     if p_data.shape != p_g.shape:
@@ -113,12 +113,14 @@ def lsgan_discriminator_loss(d_real, d_fake):
 
     Taught in session 6, section 2 (Exercise 3).
     """
+    _check_scores(d_real=d_real, d_fake=d_fake)
     return 0.5 * ((d_real - 1) ** 2).mean() + 0.5 * (d_fake ** 2).mean()
 
 
 @answers("06_stable", "lsgan_generator_loss")
 def lsgan_generator_loss(d_fake):
     """LSGAN's G loss: ``mean((D(G(z)) - 1)^2) / 2``. Taught in session 6, section 2 (Exercise 4)."""
+    _check_scores(d_fake=d_fake)
     return 0.5 * ((d_fake - 1) ** 2).mean()
 
 
@@ -129,16 +131,30 @@ def hinge_discriminator_loss(d_real, d_fake):
     A real image scored above 1, or a fake below -1, costs nothing. Taught in
     session 6, section 3 (Exercise 5).
     """
+    _check_scores(d_real=d_real, d_fake=d_fake)
     return F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+
+
+def _check_scores(**scores):
+    """Refuse what is not D's raw scores for a batch: a non-empty float tensor ``[B]`` or ``[B, 1]``. (No NaN
+    test: that would wait for the GPU on every step; a NaN score gives a NaN loss, which the run reports.)"""
+    for name, x in scores.items():
+        require_tensor(x, name, dtypes=FLOAT_DTYPES)
+        if x.dim() not in (1, 2) or (x.dim() == 2 and x.shape[1] != 1) or x.shape[0] == 0:
+            raise ValueError(f"{name} must be D's raw scores, one per image, [B, 1] or [B] with B > 0; got "
+                             f"{describe(x)}: a D for these losses ends in Linear(..., 1) (or a 1-channel "
+                             f"convolution, flattened), without a Sigmoid")
 
 
 def raise_fake_scores(d_fake):
     """G's loss for the hinge and Wasserstein games: ``-mean D(G(z))``, lower when D scores fakes higher."""
+    _check_scores(d_fake=d_fake)
     return -d_fake.mean()
 
 
 def wasserstein_critic_loss(d_real, d_fake):
     """The critic's loss without its penalty: ``mean D(G(z)) - mean D(x)`` (real should score higher)."""
+    _check_scores(d_real=d_real, d_fake=d_fake)
     return d_fake.mean() - d_real.mean()
 
 
@@ -155,7 +171,11 @@ def gradient_penalty(critic, real, fake, eps, *labels):
     """
     _check_mix(real, fake, eps)
     mixed = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
-    scores = critic(mixed, *labels)
+    try:
+        scores = critic(mixed, *labels)
+    except (RuntimeError, TypeError, ValueError) as error:  # e.g. a critic built for images of another size
+        raise ValueError(f"the critic could not score the mixed batch ({describe(mixed)}): "
+                         f"{str(error).splitlines()[0]}") from None
     if scores.dim() == 0 or scores.shape[0] != real.shape[0] or scores.numel() != real.shape[0]:
         raise ValueError(f"the critic must give one score per sample, [{real.shape[0]}, 1] for this batch; it "
                          f"gave shape {tuple(scores.shape)}: a score for the whole batch makes every sample's "
@@ -205,7 +225,10 @@ def spectral_norm_step(weight, u):
     a 0-dim tensor that never exceeds the true norm. Taught in session 6,
     section 5 (Exercise 8).
     """
-    require_tensor(weight, "weight")
+    if not isinstance(weight, torch.Tensor) or weight.dim() < 2:
+        require_tensor(weight, "weight")
+        raise ValueError(f"weight must be a layer's weight, [out, in] or a kernel [out, in, k, k], got "
+                         f"{describe(weight)}")
     require_tensor(u, "u", ndims=(1,))
     if u.shape[0] != weight.shape[0]:
         raise ValueError(f"u must have one entry per output of weight ({weight.shape[0]}), got {tuple(u.shape)}")
@@ -265,6 +288,8 @@ def with_spectral_norm(network):
     power-iteration estimate of the top singular value, one step per forward
     pass in training mode. Embeddings are left alone. Returns ``network``.
     """
+    if not isinstance(network, nn.Module):
+        raise TypeError(f"network must be an nn.Module (a D built from layers), got {type(network).__name__}")
     for module in list(network.modules()):
         if isinstance(module, SPECTRAL_LAYERS):
             nn.utils.parametrizations.spectral_norm(module)
@@ -318,6 +343,12 @@ def get_loss(name):
     if name not in LOSSES:
         raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
     return LOSSES[name]
+
+
+def raw_score_loss(d_loss_fn):
+    """The name of the course loss whose D loss is ``d_loss_fn``, if it reads D's raw scores (every loss here but
+    BCE, whose D may end in a Sigmoid); None for any other function."""
+    return next((loss.name for loss in LOSSES.values() if loss.d_loss is not None and loss.d_loss is d_loss_fn), None)
 
 
 def gan_settings(name, n_critic=None):

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoints import DISK_FULL, write_atomically
+from .checkpoints import why_not_written, write_atomically
 from .data import PIXEL_RANGES, convert_pixels, data_root, load_mnist
 from .guards import (describe, range_problem, require_number, require_range, require_tensor, require_whole,
                      whole_problem)
@@ -145,8 +145,7 @@ def _save_cached(path, model, setting):
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(path, payload.getbuffer())
     except OSError as error:
-        reason = "the disk is full" if error.errno in DISK_FULL else error.strerror or error
-        print(f"note: could not cache the digit classifier in {path.parent} ({reason}); "
+        print(f"note: could not cache the digit classifier in {path.parent} ({why_not_written(error)}); "
               f"it will be trained again next time", file=sys.stderr)
 
 

@@ -38,6 +38,7 @@ from . import hooks
 from .build import build_run, falling_lr, set_lr
 from .checkpoints import CheckpointError, load_checkpoint, remove_stale_parts, save_checkpoint
 from .loop import Budget, History, fit
+from .losses import get_loss
 from .metrics import evaluate_recipe
 from .plotting import image_grid, plot_history, show_images
 from .runtime import seed_everything
@@ -65,6 +66,10 @@ def run_recipe(recipe, out_dir, epochs=None, max_steps=None, max_seconds=None, r
                               f"continue it, or choose another --out (nothing was overwritten)")
     if resume and not checkpoint.exists():
         raise FileNotFoundError(f"nothing to resume: no checkpoint at {checkpoint}")
+    critic_steps = get_loss(recipe.loss).n_critic
+    if max_steps is not None and max_steps < critic_steps:
+        raise ValueError(f"recipe {recipe.name} takes {critic_steps} D steps per G step ({recipe.loss} loss), so "
+                         f"{max_steps} steps would never step G: give --max-steps at least {critic_steps}")
 
     out_dir.mkdir(parents=True, exist_ok=True)
     with exclusive_run(out_dir):

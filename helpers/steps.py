@@ -33,6 +33,7 @@ from torch import nn
 from .averaging import WeightAverage
 from .data import PIXEL_RANGES
 from .guards import FLOAT_DTYPES, describe, range_problem, require_whole
+from .losses import raw_score_loss
 from .taught import answers
 
 
@@ -143,6 +144,7 @@ class GAN:
         """Refuse a critic with BatchNorm under a gradient penalty, and a conditional GAN whose networks' label
         tables are too small for ``n_classes`` labels."""
         require_whole(self.n_critic, "GAN.n_critic (D steps per G step)")
+        self._check_scores()
         if self.penalty is not None and uses_batch_statistics(self.discriminator):
             raise ValueError("a gradient penalty is taken per sample, but this D has BatchNorm, which mixes the "
                              "samples of a batch: drop it from the critic (Gulrajani et al. use none, or layer "
@@ -156,6 +158,18 @@ class GAN:
                     raise ValueError(f"this GAN has n_classes={self.n_classes} labels, but {who}'s label table "
                                      f"{who}.{name} has {table.num_embeddings} rows: build G and D with "
                                      f"n_classes={self.n_classes}, or give the GAN n_classes={table.num_embeddings}")
+
+    def _check_scores(self):
+        """Refuse a D whose last layer contradicts ``logits`` or the loss: a Sigmoid under BCE-with-logits, or
+        under a loss that reads raw scores (``losses.raw_score_loss``)."""
+        sigmoid = ends_in_sigmoid(self.discriminator)
+        loss = raw_score_loss(self.d_loss_fn)
+        if loss is not None and (sigmoid or not self.logits):
+            raise ValueError(f"the {loss} loss reads D's raw scores: build D without its final Sigmoid and give the "
+                             f"GAN logits=True (D ends in a Sigmoid: {sigmoid}; logits={self.logits})")
+        if sigmoid and self.logits:
+            raise ValueError("logits=True says D returns raw scores, but D ends in a Sigmoid: drop the Sigmoid, "
+                             "or give the GAN logits=False")
 
     @property
     def sampler(self):
@@ -247,6 +261,12 @@ def train_step(gan, real, labels=None):
 
     gan.last_g_loss = numbers["g_loss"] = g_loss.detach()
     return numbers
+
+
+def ends_in_sigmoid(network):
+    """Whether the last layer ``network`` registers is an ``nn.Sigmoid`` (for a ``Sequential``, its output layer)."""
+    layers = [m for m in network.modules() if not any(True for _ in m.children())]
+    return bool(layers) and isinstance(layers[-1], nn.Sigmoid)
 
 
 def check_real_batch(gan, real):

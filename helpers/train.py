@@ -11,7 +11,7 @@ import sys
 
 import matplotlib
 
-from .checkpoints import CheckpointError, read_checkpoint
+from .checkpoints import CheckpointError, read_checkpoint, why_not_written
 from . import flags
 from .data import DataFileError, DatasetNotFoundError
 from .recipes import RECIPES, get_recipe
@@ -73,6 +73,11 @@ def main(argv=None):
     except (FileExistsError, FileNotFoundError, CheckpointError, DataFileError, DatasetNotFoundError,
             RunInProgressError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # e.g. a full disk while writing the lock, a figure or the TensorBoard log
+        where = error.filename or out
+        print(f"error: could not write {where} ({why_not_written(error)}); the run's last checkpoint, if any, "
+              f"is intact: free some space, then resume with --resume", file=sys.stderr)
         return 1
     epochs_done = len(next(iter(history.epochs.values()), []))
     print(f"{recipe.title}: {epochs_done} epochs done; outputs in {out}")

@@ -122,8 +122,29 @@ def test_each_loss_has_a_recipe_and_a_sigmoid_d_is_refused():
         assert any("parametrizations" in key for key in gan.discriminator.state_dict()) == (name == "bce-sn")
     import dataclasses
 
-    with pytest.raises(ValueError, match="the hinge loss needs a D that returns raw scores"):
+    with pytest.raises(ValueError, match="the hinge loss reads D's raw scores: build D without its final Sigmoid"):
         build.build_gan(dataclasses.replace(recipes.get_recipe("r3"), loss="hinge"), torch.device("cpu"))
+
+
+def test_a_gan_refuses_a_d_whose_last_layer_contradicts_its_loss():
+    G = nn.Linear(2, 2)
+    sigmoid_d, raw_d = nn.Sequential(nn.Linear(2, 1), nn.Sigmoid()), nn.Sequential(nn.Linear(2, 1))
+
+    def gan(D, **settings):
+        return GAN(G, D, torch.optim.SGD(G.parameters(), lr=0.1), torch.optim.SGD(D.parameters(), lr=0.1),
+                   latent_shape=(2,), pixel_range=None, **settings)
+
+    lsgan = {k: v for k, v in losses.gan_settings("lsgan").items()}
+    with pytest.raises(ValueError, match=r"the lsgan loss reads D's raw scores.*Sigmoid: True; logits=True"):
+        gan(sigmoid_d, logits=True, **lsgan)
+    with pytest.raises(ValueError, match=r"the lsgan loss reads D's raw scores.*Sigmoid: True; logits=False"):
+        gan(sigmoid_d, **lsgan)
+    with pytest.raises(ValueError, match=r"the lsgan loss reads D's raw scores.*Sigmoid: False; logits=False"):
+        gan(raw_d, **lsgan)
+    with pytest.raises(ValueError, match="logits=True says D returns raw scores, but D ends in a Sigmoid"):
+        gan(sigmoid_d, logits=True)
+    assert gan(raw_d, logits=True, **lsgan).n_critic == 1  # the right pairs are accepted
+    assert gan(sigmoid_d).logits is False
 
 
 def test_a_convolutions_norm_is_not_its_kernels_matrix_norm():
@@ -180,3 +201,29 @@ def test_session_6s_functions_refuse_what_they_cannot_compute_in_one_line():
     with pytest.raises(ValueError, match="this D has BatchNorm, which mixes the samples"):
         GAN(G, D, torch.optim.SGD(G.parameters(), lr=0.1), torch.optim.SGD(D.parameters(), lr=0.1), (2,),
             logits=True, pixel_range=None, penalty=losses.penalty_term(10.0))
+
+
+def test_session_6s_functions_name_a_wrong_shape_or_type_instead_of_a_torch_error():
+    p, q = grid_densities()
+    with pytest.raises(ValueError, match=r"p_data must have 1 dimensions, got 2"):
+        losses.optimal_discriminator(p[None], q[None])
+    for loss in (losses.lsgan_discriminator_loss, losses.hinge_discriminator_loss, losses.wasserstein_critic_loss):
+        with pytest.raises(TypeError, match="d_real must be a torch.Tensor, got list"):
+            loss([1.0], torch.zeros(2, 1))
+        with pytest.raises(ValueError, match=r"d_fake must be D's raw scores, one per image, \[B, 1\] or \[B\] "
+                                             r"with B > 0; got shape \(2, 10\)"):
+            loss(torch.zeros(2, 1), torch.zeros(2, 10))
+    for loss in (losses.lsgan_generator_loss, losses.raise_fake_scores):
+        with pytest.raises(ValueError, match=r"d_fake must be D's raw scores.*got shape \(0, 1\)"):
+            loss(torch.zeros(0, 1))
+        with pytest.raises(TypeError, match=r"d_fake must have dtype .*, got torch.int64"):
+            loss(torch.zeros(2, 1, dtype=torch.long))
+    assert losses.lsgan_discriminator_loss(torch.ones(3), torch.zeros(2, 1)) == 0  # [B] and [B, 1] both read
+    with pytest.raises(ValueError, match=r"the critic could not score the mixed batch \(shape \(3, 5\).*\): "
+                                         r"mat1 and mat2 shapes cannot be multiplied"):
+        losses.gradient_penalty(nn.Linear(4, 1), torch.zeros(3, 5), torch.zeros(3, 5), torch.rand(3, 1))
+    with pytest.raises(ValueError, match=r"weight must be a layer's weight, \[out, in\] or a kernel "
+                                         r"\[out, in, k, k\], got shape \(5,\)"):
+        losses.spectral_norm_step(torch.randn(5), torch.randn(5))
+    with pytest.raises(TypeError, match="network must be an nn.Module .*, got str"):
+        losses.with_spectral_norm("D")

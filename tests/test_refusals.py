@@ -212,6 +212,38 @@ def test_train_out_naming_a_file_is_refused_as_a_file(tmp_path, capsys):
     assert "argument --seed: expected a whole number of at least 0, got -1" in err
 
 
+def test_fewer_steps_than_critic_steps_are_refused_before_anything_is_written(tmp_path):
+    with pytest.raises(ValueError, match="recipe wgan-gp takes 5 D steps per G step .* 3 steps would never step G: "
+                                         "give --max-steps at least 5"):
+        runs.run_recipe(get_recipe("wgan-gp"), tmp_path / "run", max_steps=3, progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_training_onto_a_full_disk_is_one_line_naming_the_folder(tmp_path, monkeypatch, capsys):
+    from helpers import train
+
+    import errno
+
+    class FullDisk:
+        """The run's lock file, on a full disk: writing its PID fails with ENOSPC."""
+        def __init__(self, path, mode):
+            self.file = real_open(path, mode)
+
+        def __getattr__(self, name):
+            return getattr(self.file, name)
+
+        def flush(self):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    real_open = open
+    monkeypatch.setattr(runs, "open", FullDisk, raising=False)
+    out = tmp_path / "run"
+    assert train.main(["--recipe", "r3", "--out", str(out), "--max-steps", "1", "--no-progress", "--no-eval"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error: could not write {out} (the disk is full); the run's last checkpoint, if any, is intact: "
+                   f"free some space, then resume with --resume")
+
+
 @pytest.mark.parametrize("flag, value", [("--memory-mb", "0"), ("--output-mb", "-5"), ("--timeout", "0"),
                                          ("--memory-mb", "lots"), ("--jobs", "0")])
 def test_grade_limits_are_refused_naming_flag_and_value(tmp_path, capsys, flag, value):
@@ -243,6 +275,34 @@ def test_a_wrong_solutions_folder_is_named_not_the_submissions(tmp_path, capsys)
     with pytest.raises(grading.GradingError, match=f"--feedback {feedback} is a file; expected a folder"):
         grading.grade_submissions(tmp_path / "submissions", tmp_path / "g.csv", feedback_dir=feedback)
     assert feedback.read_text() == "mine"
+
+
+def test_grading_onto_a_full_disk_is_refused_before_any_kernel_runs(tmp_path, monkeypatch):
+    import errno
+    import shutil
+    from collections import namedtuple
+
+    from gan_grader import release
+
+    (tmp_path / "subs" / "alice").mkdir(parents=True)
+    shutil.copy(release.NOTEBOOKS_DIR / "01_data.ipynb", tmp_path / "subs" / "alice")
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(grading.shutil, "disk_usage", lambda folder: usage(10 * 2**20, 9 * 2**20, 2**20))
+    monkeypatch.setattr(grading, "_grade_in", lambda *a, **k: pytest.fail("graded onto a full disk"))
+    out = tmp_path / "out" / "grades.csv"
+    with pytest.raises(grading.GradingError, match=re.escape(
+            f"the disk holding {out.parent} has 1.0 MB free, but the results of 1 notebook(s) need about 4 MB "
+            f"(2 MB each): free some space there, or choose another --out (nothing was graded)")):
+        grading.grade_submissions(tmp_path / "subs", out, sandbox=False)
+    assert not out.exists()
+
+    out.write_text("the last run's grades")  # a disk that fills during grading: the old CSV stays
+    monkeypatch.setattr(grading, "write_atomically",
+                        lambda *a: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left on device")))
+    with pytest.raises(grading.GradingError, match=re.escape(
+            f"the grades could not be written to {out} (the disk is full); an earlier grades.csv, if any, is intact")):
+        grading._write_csv(out, [])
+    assert out.read_text() == "the last run's grades"
 
 
 @pytest.mark.parametrize("script, argv, message", [

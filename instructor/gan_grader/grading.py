@@ -60,7 +60,7 @@ from pathlib import Path
 import nbformat
 from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
-from helpers.checkpoints import write_atomically
+from helpers.checkpoints import why_not_written, write_atomically
 from helpers.data import DataFileError, data_root, unpack_for_torchvision
 from helpers.guards import whole_problem
 from . import isolation, judge, manual, shards
@@ -69,6 +69,7 @@ from .grading_kernel import code_hash
 from .release import NOTEBOOKS_DIR, SOLUTIONS_DIR, source_notebooks
 
 DEFAULT_TIMEOUT = 120  # seconds per cell; fast-mode cells take a few seconds
+ROOM_PER_NOTEBOOK_MB = 2  # disk space asked for per graded notebook: its feedback page (figures inlined) and its rows
 COURSE_ID = isolation.COURSE_ID
 FIELDS = ("student", "notebook", "score", "max_score", "manual_max", "manual", "status", "detail", "seconds")
 
@@ -144,6 +145,7 @@ def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIME
         feedback_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise GradingError(f"cannot write the results: {error}") from None
+    _check_room((out_csv.parent, feedback_dir), len(students) * len(names))
     _prepare_data_root()
 
     workdir = Path(keep_workdir).resolve() if keep_workdir else Path(tempfile.mkdtemp(prefix="gan-grading-"))
@@ -716,9 +718,27 @@ def _copy_feedback(workdir, name, student, folder_name, feedback_dir):
         shutil.copyfile(html, target)
 
 
+def _check_room(folders, notebooks):
+    """Refuse to grade ``notebooks`` submissions where their results cannot be written: ``GradingError`` if a
+    folder's disk has less free space than ``ROOM_PER_NOTEBOOK_MB`` per notebook (checked before any grading)."""
+    needed = (notebooks + 1) * ROOM_PER_NOTEBOOK_MB * 2**20
+    for folder in dict.fromkeys(Path(f).resolve() for f in folders):
+        free = shutil.disk_usage(folder).free
+        if free < needed:
+            raise GradingError(f"the disk holding {folder} has {free / 2**20:.1f} MB free, but the results of "
+                               f"{notebooks} notebook(s) need about {needed / 2**20:.0f} MB "
+                               f"({ROOM_PER_NOTEBOOK_MB} MB each): free some space there, or choose another --out "
+                               f"(nothing was graded)")
+
+
 def _write_csv(path, rows):
     """Write the rows atomically (``checkpoints.write_atomically``), as ``shards.csv_text`` formats them."""
-    write_atomically(path, shards.csv_text(FIELDS, rows).encode())
+    try:
+        write_atomically(path, shards.csv_text(FIELDS, rows).encode())
+    except OSError as error:  # the room was checked before grading, but the disk may have filled meanwhile
+        raise GradingError(f"the grades could not be written to {path} ({why_not_written(error)}); an earlier "
+                           f"{path.name}, if any, is intact, and the feedback is in its folder: free some space "
+                           f"and grade again") from None
 
 
 def format_table(rows):
