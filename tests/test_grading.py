@@ -20,8 +20,8 @@ import sys
 
 import pytest
 
-from grading_cases import (SOURCES, STUDENTS, completed_submission, exercise_test_ids,
-                           graded_points, run_grade, without_trailing_ungraded_cells, write_submission)
+from grading_cases import (LOCK_ROUTES, SOURCES, STUDENTS, completed_submission, exercise_test_ids,
+                           graded_points, points_of, run_grade, without_trailing_ungraded_cells, write_submission)
 from helpers.runtime import REPO_ROOT
 
 TIMEOUT = 300  # seconds per cell for correct work: fast-mode cells take a few, a busy machine must not matter
@@ -157,17 +157,27 @@ def test_a_notebook_that_is_a_link_is_refused_not_followed(graded, student, why)
     assert why in r["detail"] and "hand in the notebook file itself" in r["detail"], r
 
 
-def test_links_are_refused_without_the_sandbox_too(tmp_path):
+def test_links_and_the_answer_lock_hold_without_the_sandbox_too(tmp_path):
+    """Links are refused by the grade command and the course's answers are locked in the kernel
+    (``helpers.taught``): neither relies on the sandbox. One lock route per exercise of session 4 (the
+    sandboxed batch in test_grading_mutants.py runs every route)."""
     subs = tmp_path / "submissions"
     subs.mkdir()
     write_submission(tmp_path, "classmate", FIRST, json.loads(SOURCES[FIRST].read_text()))
     write_links(subs, tmp_path / "classmate")
+    locked = "04_evaluate"
+    routes = {gid: code for gid, (_, code) in LOCK_ROUTES[locked].items() if gid != "count_modes"}  # not tampering
+    nb = completed_submission(STUDENTS[locked], SOURCES[locked], routes)
+    write_submission(subs, "lock", locked, without_trailing_ungraded_cells(nb))
     rows, process = run_grade(subs, tmp_path / "grades.csv", TIMEOUT, extra=["--no-sandbox"])
     assert process.returncode == 0, process.stdout + process.stderr
-    assert {student for student, _ in rows} == {student for student, _ in LINKED}
+    assert {student for student, _ in rows} == {student for student, _ in LINKED} | {"lock"}
     for student, why in LINKED:
         r = rows[(student, FIRST)]
         assert r["status"] == "linked" and why in r["detail"], r
+    r = rows[("lock", locked)]
+    assert r["status"] == "graded", r
+    assert float(r["score"]) == float(r["max_score"]) - points_of(locked, routes), (routes, r)
 
 
 def test_results_inside_the_submissions_folder_are_refused_before_grading(tmp_path):
