@@ -71,15 +71,20 @@ def image_grid(images, nrow=8, value_range=None, padding=2):
     return grid
 
 
-def png_bytes(picture, scale=1):
-    """A picture ``[C, H, W]`` (C = 1 or 3) in [0, 1] as PNG file bytes, each pixel drawn ``scale`` x ``scale``."""
+def pil_image(picture, scale=1):
+    """A picture ``[C, H, W]`` (C = 1 or 3) in [0, 1] as a Pillow image, each pixel drawn ``scale`` x ``scale``."""
     pixels = convert_pixels(picture.detach().cpu().float(), "unit", "uint8")
     array = pixels[0].numpy() if pixels.shape[0] == 1 else pixels.permute(1, 2, 0).numpy()
     image = Image.fromarray(array)
     if scale != 1:
         image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+    return image
+
+
+def png_bytes(picture, scale=1):
+    """A picture ``[C, H, W]`` (C = 1 or 3) in [0, 1] as PNG file bytes, each pixel drawn ``scale`` x ``scale``."""
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    pil_image(picture, scale).save(buffer, format="PNG")
     return buffer.getvalue()
 
 

@@ -5,6 +5,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
@@ -53,3 +54,22 @@ def test_plot_history_draws_and_saves(tmp_path):
     plt.close(ax.figure)
     with pytest.raises(KeyError, match="has no"):
         plotting.plot_history({"d_loss": [1.0]}, keys=["g_loss"])
+
+
+def test_the_gif_holds_one_captioned_frame_per_snapshot_pixel_for_pixel(tmp_path):
+    from helpers.snapshots import CAPTION_HEIGHT, Snapshots
+
+    G = torch.nn.Sequential(torch.nn.Linear(4, 784), torch.nn.Tanh(), torch.nn.Unflatten(1, (1, 28, 28)))
+    snapshots = Snapshots(torch.randn(16, 4), nrow=4)
+    with pytest.raises(ValueError, match="no snapshots yet"):
+        snapshots.save_gif(tmp_path / "none.gif")
+    for epoch in (0, 1, 2):
+        snapshots.take(G, epoch)
+    gif = Image.open(snapshots.save_gif(tmp_path / "run" / "samples.gif"))
+    grid = snapshots.grids[-1]
+    assert gif.n_frames == 3 and gif.info["duration"] == 400
+    assert gif.size == (grid.shape[2], grid.shape[1] + CAPTION_HEIGHT)
+    gif.seek(2)
+    below_caption = np.asarray(gif.convert("L"))[CAPTION_HEIGHT:]
+    expected = np.asarray(plotting.pil_image(grid).convert("L"))
+    assert np.abs(below_caption.astype(int) - expected.astype(int)).max() <= 8  # the last grid, GIF palette aside
