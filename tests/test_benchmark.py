@@ -224,3 +224,17 @@ def test_sample_size_prints_the_fd_bias_falling_with_n_and_the_memory_per_sample
 def test_grading_benchmark_refuses_jobs_without_the_one_job_run_that_measures_the_fixed_cost(capsys):
     err = refused_by_argparse(benchmark("grading").main, ["--jobs", "2", "4"], capsys)
     assert "argument --jobs: expected the values to include 1" in err and "got 2 4" in err
+
+
+def test_the_similarity_benchmark_prints_both_rates_per_threshold():
+    done = subprocess.run([sys.executable, str(SCRIPT.parent / "similarity.py"), "--exercises", "2"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    head = re.search(r"^2 exercises with independent versions: (\d+) independent pairs, (\d+) disguised copies",
+                     done.stdout, re.M)
+    assert head, done.stdout
+    rows = re.findall(r"^ +([\d.]+) +(\d+) of (\d+) +(\d+) of (\d+) *$", done.stdout, re.M)
+    assert [float(r[0]) for r in rows] == [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0]
+    assert all(r[2] == head.group(1) and r[4] == head.group(2) for r in rows)
+    flagged = [int(r[1]) for r in rows]
+    assert flagged == sorted(flagged, reverse=True), "a higher threshold never flags more pairs"

@@ -13,8 +13,11 @@ Cells that never end, kill their kernel or cross a limit, and hostile submission
 graded in ``test_grading_isolation.py``.
 """
 
+import csv
+import html
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -22,6 +25,8 @@ import pytest
 
 from grading_cases import (LOCK_ROUTES, SOURCES, STUDENTS, completed_submission, exercise_test_ids,
                            graded_points, points_of, run_grade, without_trailing_ungraded_cells, write_submission)
+from gan_grader import manual
+from gan_grader.shards import csv_text
 from helpers.runtime import REPO_ROOT
 
 TIMEOUT = 300  # seconds per cell for correct work: fast-mode cells take a few, a busy machine must not matter
@@ -128,6 +133,218 @@ def test_feedback_html_is_left_for_the_instructor(graded):
     _, process, workdir = graded
     feedback = workdir.parent / "grades-feedback" / "solution" / f"{FIRST}.html"
     assert feedback.is_file() and "html" in feedback.read_text()[:200].lower()
+
+
+def test_each_graded_cells_points_and_why_it_lost_them_are_left_beside_the_csv(graded):
+    _, _, workdir = graded
+    cells = list(csv.DictReader(open(workdir.parent / "grades-cells.csv", newline="")))
+    for name in SOURCES:
+        points = graded_points(SOURCES[name])
+        solution = [c for c in cells if c["student"] == "solution" and c["notebook"] == name]
+        blank = [c for c in cells if c["student"] == "blank" and c["notebook"] == name]
+        assert [c["grade_id"] for c in solution] == [c["grade_id"] for c in blank] == list(points), name
+        assert all(float(c["points"]) == float(c["max_points"]) == points[c["grade_id"]] and not c["message"]
+                   for c in solution), solution
+        assert all(float(c["points"]) == 0 and c["message"] for c in blank), blank
+    assert not [c for c in cells if c["student"] in ("absent", "corrupt", "symlinked")]  # never ran: no cell rows
+
+
+def test_the_class_report_shows_each_notebooks_statuses_scores_and_failures(graded, capsys):
+    from gan_grader.__main__ import main
+
+    _, _, workdir = graded
+    grades = workdir.parent / "grades.csv"
+    assert main(["report", str(grades)]) == 0, capsys.readouterr().err
+    page = grades.with_name("grades-report.html").read_text()
+    for name in SOURCES:
+        assert f"<h2>{name}</h2>" in page
+    assert page.count("data:image/png;base64,") == len(SOURCES)
+    assert "<td>linked</td>" in page and "<td>unreadable</td>" in page and "<td>missing</td>" in page
+    blank = [c["message"] for c in csv.DictReader(open(grades.with_name("grades-cells.csv"), newline=""))
+             if c["student"] == "blank"]
+    assert html.escape(blank[0]) in page  # a failure message, counted under its exercise
+    table = list(csv.reader(open(grades.with_name("grades-by-exercise.csv"), newline="")))
+    header, possible = table[0], dict(zip(table[0], table[1]))
+    assert possible["student"] == "points possible"
+    for name in SOURCES:
+        mine = graded_points(SOURCES[name])
+        solution = next(dict(zip(header, r)) for r in table if r[:2] == ["solution", name])
+        for gid, points in mine.items():
+            assert float(possible[gid]) == float(solution[gid]) == points
+        assert all(solution[gid] == "" for gid in header[2:] if gid not in mine)  # other notebooks' cells: empty
+
+
+def test_the_report_refuses_what_is_not_a_graded_batch_in_one_line(tmp_path, capsys):
+    from gan_grader.__main__ import main
+
+    assert main(["report", str(tmp_path / "nope.csv")]) == 2
+    assert capsys.readouterr().err.strip() == f"report: {tmp_path / 'nope.csv'} is not a file"
+    grades = tmp_path / "grades.csv"
+    grades.write_text("student,notebook,score,max_score,status\nann,01_data,1,2,graded\n")
+    assert main(["report", str(grades)]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'grades-cells.csv'} is not a file (grade writes it beside the grade CSV" in err
+    (tmp_path / "grades-cells.csv").write_text("name,score\nann,1\n")
+    assert main(["report", str(grades)]) == 2
+    assert "is not a table of the grade command: expected the columns student, notebook, grade_id" in \
+        capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grades-cells.csv", "grades.csv"]  # nothing written
+
+
+def test_a_marking_packet_per_written_question_and_its_filled_template_enters_the_marks(graded, capsys):
+    from gan_grader.__main__ import main
+
+    _, _, workdir = graded
+    subs, grades, out = workdir.parent / "submissions", workdir.parent / "grades.csv", workdir.parent / "packet"
+    assert main(["packet", str(subs), "--out", str(out), "--seed", "3"]) == 0, capsys.readouterr().err
+    questions = [(name, gid) for name in sorted(SOURCES) for gid in manual.manual_cells(SOURCES[name])]
+    assert len(questions) == 2 and sorted(p.name for p in out.iterdir()) == \
+        sorted([f"{name}-{gid}.html" for name, gid in questions] + ["marks.csv"])
+    template = list(csv.DictReader(open(out / "marks.csv", newline="")))
+    for letter, (name, gid) in zip("AB", questions):
+        page = (out / f"{name}-{gid}.html").read_text()
+        source = next(c for c in json.loads(SOURCES[name].read_text())["cells"]
+                      if c["metadata"].get("nbgrader", {}).get("grade_id") == gid)
+        assert "The question" in page and html.escape("".join(source["source"]))[:200] in page  # the model answer
+        mine = [t for t in template if t["grade_id"] == gid]
+        assert {t["student"] for t in mine} == {"solution", "blank"}  # the two who handed session 6 in
+        assert [t["answer"] for t in mine] == [f"{letter}-001", f"{letter}-002"]
+        assert page.index(f"id='{letter}-001'") < page.index(f"id='{letter}-002'")
+        assert "id='solution'" not in page and "id='blank'" not in page  # labels, not names
+    for t in template:
+        t["points"] = "1"
+    filled = out / "filled.csv"
+    filled.write_text(csv_text(list(template[0]), template))
+    assert main(["marks", str(grades), str(filled), "--out", str(workdir.parent / "final.csv")]) == 0
+    final = {(r["student"], r["notebook"]): r for r in csv.DictReader(open(workdir.parent / "final.csv"))}
+    assert all(final[(t["student"], t["notebook"])]["manual_score"] == "2" for t in template)
+    before = (out / "marks.csv").read_text()
+    assert main(["packet", str(subs), "--out", str(out)]) == 2  # a second packet never overwrites the first
+    assert f"{out} already holds" in capsys.readouterr().err and (out / "marks.csv").read_text() == before
+
+
+def test_late_work_is_penalised_by_the_rule_after_its_extensions(graded, tmp_path, capsys):
+    from gan_grader.__main__ import main
+
+    _, _, workdir = graded
+    grades, subs = workdir.parent / "grades.csv", tmp_path / "subs"
+    for student in ("solution", "blank"):  # a copy: the batch's own folder stays as graded
+        shutil.copytree(workdir.parent / "submissions" / student, subs / student)
+    (subs / "solution" / "timestamp.txt").write_text("2026-10-07 12:00:00.000000 UTC")  # as nbgrader's collect
+    for notebook in (subs / "blank").glob("*.ipynb"):
+        os.utime(notebook, (1791158400, 1791158400))  # 2026-10-05T00:00:00Z, the file's own time
+    due = tmp_path / "due.toml"
+    due.write_text("[policy]\nper_day = 0.1\ncap = 0.25\ngrace_minutes = 30\n\n[due]\n" + "".join(
+        f"{name} = 2026-10-05T12:00:00Z\n" for name in SOURCES))
+    extensions = tmp_path / "extensions.csv"
+    extensions.write_text(f"student,notebook,due\nsolution,{FIRST},2026-10-07T11:45:00+00:00\n")
+    out = tmp_path / "late.csv"
+    assert main(["late", str(grades), "--due", str(due), "--submissions", str(subs), "--extensions",
+                 str(extensions), "--out", str(out)]) == 0, capsys.readouterr().err
+    assert "hand-in time(s) are the notebook file's modification time" in capsys.readouterr().out
+    rows = {(r["student"], r["notebook"]): r for r in csv.DictReader(open(out, newline=""))}
+    on_time = rows[("solution", FIRST)]  # 15 minutes after its extension: within the grace
+    assert (on_time["days_late"], on_time["penalty"], on_time["time_source"]) == ("0", "0", "timestamp.txt")
+    assert float(on_time["final"]) == float(on_time["score"])
+    two_days = rows[("solution", "02_mlp_gan")]  # 2 days late, 0.1 a day
+    assert (two_days["days_late"], two_days["penalty"]) == ("2", "0.2")
+    assert float(two_days["final"]) == pytest.approx(0.8 * float(two_days["score"]))
+    early = rows[("blank", FIRST)]
+    assert (early["days_late"], early["time_source"]) == ("0", "file time")
+    assert rows[("absent", FIRST)]["submitted"] == "" and rows[("absent", FIRST)]["penalty"] == ""
+
+    def refused(*argv):
+        assert main(["late", str(grades), "--submissions", str(subs), "--out", str(tmp_path / "no.csv"),
+                     *argv]) == 2
+        return capsys.readouterr().err.strip()
+
+    naive = tmp_path / "naive.toml"
+    naive.write_text("[due]\n" + "".join(f"{name} = 2026-10-05T12:00:00\n" for name in SOURCES))
+    assert "has no time zone; add one (+01:00, or Z for UTC)" in refused("--due", str(naive))
+    short = tmp_path / "short.toml"
+    short.write_text(f"[due]\n{FIRST} = 2026-10-05T12:00:00Z\n")
+    assert "has no due time for 02_mlp_gan" in refused("--due", str(short))
+    stranger = tmp_path / "stranger.csv"
+    stranger.write_text(f"student,notebook,due\nzed,{FIRST},2026-10-07T11:45:00Z\n")
+    assert f"{stranger}, line 2: no student 'zed' in the grade CSV" in refused("--due", str(due), "--extensions",
+                                                                                str(stranger))
+    (subs / "solution" / "timestamp.txt").write_text("2999-01-01 00:00:00.000000 UTC")
+    assert "which is in the future" in refused("--due", str(due))
+    assert not (tmp_path / "no.csv").exists()
+
+
+def test_marks_go_out_as_canvas_and_moodle_import_them_with_a_roster(graded, tmp_path, capsys):
+    from gan_grader.__main__ import main
+
+    rows, _, workdir = graded
+    grades = workdir.parent / "grades.csv"
+    handed_in = sorted({student for (student, _), r in rows.items() if r["status"] != "missing"})
+    people = [*handed_in, "absent", "zoe"]  # absent: a folder with nothing in it; zoe: no folder at all
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student,name,id,sis_user_id,sis_login_id,section,email,first_name,last_name,id_number\n" +
+                      "".join(f"{p},\"{p}, A\",{100 + k},S{k},{p}@uni,Sec 1,{k}@uni.edu,A,{p},N{k}\n"
+                              for k, p in enumerate(people)))
+    out = tmp_path / "canvas.csv"
+    assert main(["export", str(grades), "--roster", str(roster), "--format", "canvas", "--out", str(out)]) == 0
+    table = list(csv.reader(open(out, newline="")))
+    names = sorted(SOURCES)
+    assert table[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *names]
+    worth = {name: r["max_score"] for (_, name), r in rows.items()}
+    assert table[1][0] == "    Points Possible" and [float(x) for x in table[1][5:]] == \
+        [float(worth[n]) + sum(manual.manual_cells(SOURCES[n]).values()) for n in names]
+    by_name = {line[0]: dict(zip(table[0], line)) for line in table[2:]}
+    assert len(by_name) == len(people)
+    solution = by_name["solution, A"]
+    assert [float(solution[n]) for n in names] == [float(rows[("solution", n)]["score"]) for n in names]
+    assert all(by_name[f"{p}, A"][n] == "" for p in ("absent", "zoe") for n in names)  # empty, never 0
+    assert by_name["blank, A"][FIRST] == "0" and by_name["corrupt, A"]["02_mlp_gan"] == ""
+
+    late = tmp_path / "late.csv"  # a late penalty (``final``) and hand marks (``total``) are what is exported
+    lines = list(csv.DictReader(open(grades, newline="")))
+    for line in lines:
+        line["total"], line["final"] = line["score"], ("1.5" if line["student"] == "solution" else line["score"])
+    late.write_text(csv_text(list(lines[0]), lines))
+    moodle = tmp_path / "moodle.csv"
+    assert main(["export", str(late), "--roster", str(roster), "--format", "moodle", "--out", str(moodle),
+                 "--missing-as-zero"]) == 0
+    table = list(csv.reader(open(moodle, newline="")))
+    assert table[0] == ["First name", "Last name", "ID number", "Email address", *names]
+    by_name = {line[1]: dict(zip(table[0], line)) for line in table[1:]}
+    assert all(by_name["solution"][n] == "1.5" for n in names) and by_name["zoe"][FIRST] == "0"
+    capsys.readouterr()
+
+    short = tmp_path / "short.csv"
+    short.write_text("student,email\n" + "".join(f"{p},{p}@uni\n" for p in people if p not in ("blank", "corrupt")))
+    assert main(["export", str(grades), "--roster", str(short), "--format", "moodle", "--out",
+                 str(tmp_path / "no.csv")]) == 2
+    assert "not on the roster" in (err := capsys.readouterr().err) and "blank, corrupt;" in err
+    no_ids = tmp_path / "no_ids.csv"
+    no_ids.write_text("student,email\nsolution,\n")
+    assert main(["export", str(grades), "--roster", str(no_ids), "--format", "moodle", "--out",
+                 str(tmp_path / "no.csv")]) == 2
+    assert f"{no_ids}, line 2: solution has no email, which moodle matches on" in capsys.readouterr().err
+    assert main(["export", str(grades), "--roster", str(short), "--format", "canvas", "--out",
+                 str(tmp_path / "no.csv")]) == 2
+    assert "a canvas roster needs the column student and id or sis_user_id or sis_login_id" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "no.csv").exists()
+
+
+def test_the_similarity_check_flags_identical_answers_and_never_the_template(graded, tmp_path, capsys):
+    from gan_grader.__main__ import main
+
+    _, _, workdir = graded
+    subs, out = workdir.parent / "submissions", tmp_path / "similar"
+    assert main(["similarity", str(subs), "--out", str(out), "--notebook", FIRST]) == 0, capsys.readouterr().err
+    pairs = list(csv.DictReader(open(out / "similar.csv", newline="")))
+    flagged = {frozenset((p["student_a"], p["student_b"])) for p in pairs}
+    # .hidden and x[1]* hand in the solution's own answers, as solution does: every two of them are alike
+    assert {frozenset(("solution", ".hidden")), frozenset(("solution", "x[1]*"))} <= flagged, pairs
+    assert not [p for p in pairs if "blank" in (p["student_a"], p["student_b"])]  # the template never counts
+    assert all(p["notebook"] == FIRST and max(float(p["a_in_b"]), float(p["b_in_a"])) >= 0.9 for p in pairs)
+    assert (out / f"{FIRST}.html").is_file() and "flags only: no score was changed" in capsys.readouterr().out
+    assert main(["similarity", str(subs), "--out", str(out)]) == 2  # a second run never overwrites the first
+    assert f"{out} already holds similar.csv" in capsys.readouterr().err
 
 
 def test_nbgraders_own_export_is_left_beside_the_csv(graded):

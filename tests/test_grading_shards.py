@@ -74,6 +74,7 @@ def test_merged_shards_equal_the_whole_run_apart_from_timings(graded, capsys):
     assert [line.split(",")[:2] for line in merged.read_text().splitlines()] == \
         [line.split(",")[:2] for line in whole.read_text().splitlines()]  # the same rows in the same order
     assert table(merged.with_name("whole-nbgrader.csv")) == table(whole.with_name("whole-nbgrader.csv"))
+    assert table(shards.cells_csv(merged)) == table(shards.cells_csv(whole)) and table(shards.cells_csv(whole))
     feedback, reference = merged.with_name("whole-feedback"), whole.with_name("whole-feedback")
     files = sorted(p.relative_to(reference) for p in reference.rglob("*") if p.is_file())
     assert files and files == sorted(p.relative_to(feedback) for p in feedback.rglob("*") if p.is_file())
@@ -157,7 +158,8 @@ def test_merge_reads_a_spreadsheets_byte_order_mark_and_can_be_run_again(graded,
         assert code == 0, err
         assert table(out) == table(root / "whole" / "whole.csv")
     feedback = sorted(p.relative_to(out.parent) for p in out.parent.rglob("*") if p.is_file())
-    assert feedback and all(str(p).startswith(("grades.csv", "grades-nbgrader.csv", "grades-feedback")) for p in feedback)
+    assert feedback and all(str(p).startswith(("grades.csv", "grades-cells.csv", "grades-nbgrader.csv", "grades-feedback"))
+                            for p in feedback)
 
 
 def test_a_shard_is_named_k_of_n_and_is_stable():

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from helpers import flags
-from . import grading, isolation, manual, shards
+from . import export, grading, isolation, late, manual, packet, report, shards, similarity
 from . import release as releasing
 
 
@@ -84,6 +84,68 @@ def _marks(args):
     print(f"marks entered for {len(rows) - len(left)} of {len(rows)} rows; written to {args.out}")
     for row in left:
         print(f"  {row['student']} {row['notebook']}: {row['manual']}")
+    return 0
+
+
+def _report(args):
+    try:
+        html, table = report.write_report(args.grades, args.out)
+    except (report.ReportError, OSError) as error:
+        print(f"report: {error}", file=sys.stderr)
+        return 2
+    print(f"class report written to {html}\nper-exercise table (otter-grader's layout) written to {table}")
+    return 0
+
+
+def _packet(args):
+    try:
+        written = packet.make_packets(args.submissions, args.out, args.solutions, args.seed)
+    except (packet.PacketError, OSError) as error:
+        print(f"packet: {error}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    print(f"fill in the points of {written[-1]}, then: python -m gan_grader marks GRADES.csv {written[-1]} "
+          f"--out FINAL.csv")
+    return 0
+
+
+def _late(args):
+    try:
+        rows = late.apply_late_policy(args.grades, args.due, args.submissions, args.out, args.extensions)
+    except (late.LateError, OSError) as error:
+        print(f"late: {error}", file=sys.stderr)
+        return 2
+    sources = [r["time_source"] for r in rows if r["time_source"]]
+    print(f"{sum(r['days_late'] not in ('', '0') for r in rows)} of {len(sources)} submissions late; written to "
+          f"{args.out}")
+    if "file time" in sources:
+        print(f"{sources.count('file time')} hand-in time(s) are the notebook file's modification time (no "
+              f"timestamp.txt from nbgrader's collection): a copy or an edit after the deadline changes them")
+    return 0
+
+
+def _export(args):
+    try:
+        count = export.export(args.grades, args.roster, args.format, args.out, args.missing_as_zero)
+    except (export.ExportError, OSError) as error:
+        print(f"export: {error}", file=sys.stderr)
+        return 2
+    print(f"{count} students' marks written to {args.out} for {args.format}'s gradebook import")
+    return 0
+
+
+def _similarity(args):
+    try:
+        pairs = similarity.check_class(args.submissions, args.out, args.threshold, args.notebook, args.solutions)
+    except (similarity.SimilarityError, OSError) as error:
+        print(f"similarity: {error}", file=sys.stderr)
+        return 2
+    for pair in pairs:
+        print(f"{pair['notebook']}: {pair['student_a']} and {pair['student_b']} share {pair['a_in_b']} and "
+              f"{pair['b_in_a']} of each other's answer code")
+    print(f"{len(pairs)} pair(s) at or above {args.threshold} written to {args.out / 'similar.csv'} (flags only: no "
+          f"score was changed; read the shared code side by side in {args.out}/<notebook>.html)")
     return 0
 
 
@@ -177,6 +239,52 @@ def main(argv=None):
     marks.add_argument("--solutions", type=Path, default=None,
                        help="the instructor's source notebooks, which say what each answer is worth (default solutions/)")
     marks.set_defaults(run=_marks)
+
+    summary = commands.add_parser("report", help="a class report (HTML) and a per-exercise table from a grade CSV")
+    summary.add_argument("grades", type=Path, help="the grade CSV (grade's --out, or merge's), with its -cells.csv beside it")
+    summary.add_argument("--out", type=Path, default=None,
+                         help="HTML file to write (default: <grades stem>-report.html beside it)")
+    summary.set_defaults(run=_report)
+
+    pages = commands.add_parser("packet", help="a page per answer marked by hand, with the whole class's answers "
+                                               "(anonymous, shuffled), and a marks.csv to fill in")
+    pages.add_argument("submissions", type=Path, help="folder with one sub-folder per student")
+    pages.add_argument("--out", type=flags.writable_dir, required=True,
+                       help="folder to write the pages and marks.csv into")
+    pages.add_argument("--solutions", type=Path, default=None, help="source notebooks (default solutions/)")
+    pages.add_argument("--seed", type=flags.whole(0), default=None,
+                       help="the shuffle's seed (default: a fresh one each time)")
+    pages.set_defaults(run=_packet)
+
+    lateness = commands.add_parser("late", help="apply due dates, extensions and a late penalty to a grade CSV")
+    lateness.add_argument("grades", type=Path, help="the grade CSV (grade's, merge's or marks' --out)")
+    lateness.add_argument("--due", type=Path, required=True, help="a TOML file: [policy] and [due] (see late.py)")
+    lateness.add_argument("--submissions", type=Path, required=True,
+                          help="the graded folder, for each hand-in time (timestamp.txt, else the file's time)")
+    lateness.add_argument("--extensions", type=Path, default=None, help="a CSV of student,notebook,due")
+    lateness.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    lateness.set_defaults(run=_late)
+
+    platform = commands.add_parser("export", help="the marks as Canvas's or Moodle's gradebook import reads them")
+    platform.add_argument("grades", type=Path, help="the grade CSV (grade's, merge's, marks' or late's --out)")
+    platform.add_argument("--roster", type=Path, required=True,
+                          help="a CSV mapping each student folder (column student) to the platform's ids")
+    platform.add_argument("--format", choices=sorted(export.PLATFORMS), required=True, help="the platform")
+    platform.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    platform.add_argument("--missing-as-zero", action="store_true",
+                          help="a notebook not handed in scores 0 (default: its cell is left empty)")
+    platform.set_defaults(run=_export)
+
+    alike = commands.add_parser("similarity", help="pairs of students whose answer code is alike (copydetect)")
+    alike.add_argument("submissions", type=Path, help="folder with one sub-folder per student")
+    alike.add_argument("--out", type=flags.writable_dir, required=True,
+                       help="folder for similar.csv and a report per notebook")
+    alike.add_argument("--threshold", type=flags.number(above=0, at_most=1), default=similarity.THRESHOLD,
+                       help=f"flag a pair when this share of one's code is found in the other's "
+                            f"(default {similarity.THRESHOLD})")
+    alike.add_argument("--notebook", action="append", default=None, help="only this notebook (repeatable)")
+    alike.add_argument("--solutions", type=Path, default=None, help="source notebooks (default solutions/)")
+    alike.set_defaults(run=_similarity)
 
     exercise = commands.add_parser("exercise", help="where an exercise's checks live (e.g. pack)")
     exercise.add_argument("name", help="the exercise's name (pack) or its test cell's grade id (test_pack)")

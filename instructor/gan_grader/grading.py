@@ -72,6 +72,8 @@ DEFAULT_TIMEOUT = 120  # seconds per cell; fast-mode cells take a few seconds
 ROOM_PER_NOTEBOOK_MB = 2  # disk space asked for per graded notebook: its feedback page (figures inlined) and its rows
 COURSE_ID = isolation.COURSE_ID
 FIELDS = ("student", "notebook", "score", "max_score", "manual_max", "manual", "status", "detail", "seconds")
+# the per-exercise CSV beside the grades (``shards.cells_csv``): one row per graded test cell of a submission that ran
+CELL_FIELDS = ("student", "notebook", "grade_id", "points", "max_points", "message")
 
 
 class GradingError(RuntimeError):
@@ -151,13 +153,14 @@ def grade_submissions(submissions, out_csv, notebooks=None, timeout=DEFAULT_TIME
     workdir = Path(keep_workdir).resolve() if keep_workdir else Path(tempfile.mkdtemp(prefix="gan-grading-"))
     try:
         with isolation.environment(grading_environment()), _noticing_ctrl_c():
-            rows = _grade_in(workdir, submissions, {s: ids[s] for s in students}, names, sources, limits,
-                             feedback_dir, instructor_files, jobs)
+            rows, cells = _grade_in(workdir, submissions, {s: ids[s] for s in students}, names, sources, limits,
+                                    feedback_dir, instructor_files, jobs)
             _export(workdir, out_csv.with_name(out_csv.stem + "-nbgrader.csv"))  # nbgrader's own table
     finally:
         if not keep_workdir:
             shutil.rmtree(workdir, ignore_errors=True)
-    _write_csv(out_csv, rows)
+    _write_csv(shards.cells_csv(out_csv), cells, CELL_FIELDS)
+    _write_csv(out_csv, rows)  # last: a grades CSV means its per-exercise CSV is there too
     if shard is not None:
         shards.write_plan(out_csv, shard, sorted(ids), names)
     return rows
@@ -228,7 +231,7 @@ def _survey(submissions, notebooks, solutions):
             raise GradingError(f"no source notebook for {unknown} in {solutions}; "
                                f"available: {sorted(available)}")
         return students, sorted(set(notebooks))
-    handed_in = {name for name in available for s in students if _find_notebook(submissions / s, name)[0]}
+    handed_in = {name for name in available for s in students if find_notebook(submissions / s, name)[0]}
     names = sorted(handed_in & available)
     if not names:
         raise GradingError(f"no submission in {submissions} matches a notebook in "
@@ -350,7 +353,7 @@ def skip_after_last_graded(nb):
     return nb
 
 
-def _find_notebook(folder, name):
+def find_notebook(folder, name):
     """``(path, note)`` of ``name``'s notebook in a student's folder, or ``(None, reason)``.
 
     ``NN_name.ipynb`` itself, else one near miss such as ``NN_name (1).ipynb``
@@ -374,11 +377,11 @@ def _grade_in(workdir, submissions, ids, names, sources, limits, feedback_dir, i
     # nbgrader reads student ids as glob patterns and path parts: each folder gets a plain internal id,
     # and the CSV keeps the folder's real name.
     students = list(ids)
-    rows = []
+    rows, cells = [], []
     for name in names:
         status, notes, texts = {}, {}, {}
         for student in students:
-            text, state, note = _prepare(submissions / student, name, sources[name])
+            text, state, note = prepare_submission(submissions / student, name, sources[name])
             sid = ids[student]
             if text is None:  # missing or unreadable: the note is the row's detail
                 status[sid] = (state, note)
@@ -392,17 +395,19 @@ def _grade_in(workdir, submissions, ids, names, sources, limits, feedback_dir, i
             if "graded cells missing" in note and row["status"] == "graded":
                 row["status"] = "cells-missing"
             rows.append(row)
-    return sorted(rows, key=lambda r: (r["notebook"], r["student"]))
+        cells.extend(batch.cells)
+    by_student = lambda r: (r["notebook"], r["student"])  # noqa: E731 (stable: each submission's cells in order)
+    return sorted(rows, key=by_student), sorted(cells, key=by_student)
 
 
-def _prepare(folder, name, source_text):
+def prepare_submission(folder, name, source_text):
     """Read a student's ``name`` notebook from ``folder``; return (the text to grade or None, status, note).
 
     The status is ``missing``, ``unreadable``, ``linked`` or ``graded``; the note says
     what else the instructor should know (a near-miss file name, graded cells
     deleted or pasted twice).
     """
-    path, note = _find_notebook(folder, name)
+    path, note = find_notebook(folder, name)
     if path is None:
         return None, "missing", note
     link = _linked(folder, path)
@@ -456,6 +461,7 @@ class _Batch:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(source_text)
         self.scores = {}  # student id -> {test grade_id: points}
+        self.cells = []  # CELL_FIELDS rows, for the per-exercise CSV
 
     def grade(self, status, texts, feedback_dir, jobs=1):
         """Grade every readable submission (``texts``: id -> notebook text), ``jobs`` at once; return the rows."""
@@ -478,6 +484,7 @@ class _Batch:
             reasons = {}
             judged[student] = judge.overrule(self.scores[student], run.replies, seeds[student],
                                              self.judged.values(), reasons)
+            self.cells.extend(self._cell_rows(student, run.autograded, reasons))
             run.autograded = for_feedback(run.autograded, reasons)
             _record_scores(self.workdir, self.name, self.scores)
         self._write_autograded(runs)
@@ -497,6 +504,21 @@ class _Batch:
             rows.append(dict(id=student, student=self.names_of[student], notebook=self.name, score=round(score, 2),
                              max_score=round(max_score, 2), manual_max=round(sum(by_hand.values()), 2),
                              manual=to_mark, status=state, detail=detail, seconds=seconds))
+        return rows
+
+    def _cell_rows(self, student, autograded, reasons):
+        """CELL_FIELDS rows of one submission: each test cell's points, and why it lost them (the first line of
+        its error, the judge's reason, or that it never ran)."""
+        errors = cell_errors(autograded)
+        rows = []
+        for cell in self.source["cells"]:
+            if not _is_test(cell):
+                continue
+            grade_id = _meta(cell)["grade_id"]
+            points, most = self.scores[student].get(grade_id, 0.0), _points(cell)
+            message = "" if points >= most else reasons.get(grade_id) or errors.get(grade_id, "did not run")
+            rows.append(dict(student=self.names_of[student], notebook=self.name, grade_id=grade_id,
+                             points=round(points, 2), max_points=round(most, 2), message=message))
         return rows
 
     def _put_back(self, run, others=()):
@@ -605,6 +627,21 @@ def _is_test(cell):
 
 def _points(cell):
     return float(_meta(cell).get("points", 0))
+
+
+def cell_errors(autograded_text):
+    """``{grade_id: the first line of the cell's error}`` for the graded cells of an autograded notebook that
+    raised (a visible check's message starts with the fix); ``{}`` for None."""
+    if autograded_text is None:
+        return {}
+    errors = {}
+    for cell in nbformat.reads(autograded_text, as_version=4).cells:
+        grade_id = _meta(cell).get("grade_id")
+        failed = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if grade_id and failed:
+            value = (failed[0].get("evalue") or "").strip().splitlines()
+            errors[grade_id] = f"{failed[0].get('ename', 'Error')}: {value[0] if value else ''}".rstrip(": ")
+    return errors
 
 
 def _test_scores(autograded_text, source):
@@ -731,10 +768,10 @@ def _check_room(folders, notebooks):
                                f"(nothing was graded)")
 
 
-def _write_csv(path, rows):
+def _write_csv(path, rows, fields=FIELDS):
     """Write the rows atomically (``checkpoints.write_atomically``), as ``shards.csv_text`` formats them."""
     try:
-        write_atomically(path, shards.csv_text(FIELDS, rows).encode())
+        write_atomically(path, shards.csv_text(fields, rows).encode())
     except OSError as error:  # the room was checked before grading, but the disk may have filled meanwhile
         raise GradingError(f"the grades could not be written to {path} ({why_not_written(error)}); an earlier "
                            f"{path.name}, if any, is intact, and the feedback is in its folder: free some space "

@@ -26,8 +26,6 @@ from the first one's result (``marks final.csv more.csv --out final2.csv``):
 the marks already entered are kept, and marking one of them again is refused.
 """
 
-import csv
-import io
 import math
 from pathlib import Path
 
@@ -75,9 +73,8 @@ def _number(text, where):
 
 
 def _read_table(path):
-    """(header, rows) of a CSV file, read as ``merge`` reads one (``shards.csv_file_text``)."""
-    reader = csv.DictReader(io.StringIO(shards.csv_file_text(path, MarksError), newline=""))
-    return list(reader.fieldnames or []), list(reader)
+    """(header, rows) of a CSV file, read as ``merge`` reads one (``shards.read_table``)."""
+    return shards.read_table(path, MarksError)
 
 
 def earlier_marks(row):

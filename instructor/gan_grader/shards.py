@@ -57,6 +57,13 @@ def outputs(out_csv):
             out_csv.with_name(out_csv.stem + "-shard.json"))
 
 
+def cells_csv(out_csv):
+    """The per-exercise CSV a grade run writes beside ``out_csv``: ``<stem>-cells.csv``, one row per test cell
+    of each submission that ran (``grading.CELL_FIELDS``)."""
+    out_csv = Path(out_csv)
+    return out_csv.with_name(out_csv.stem + "-cells.csv")
+
+
 def write_plan(out_csv, shard, students, notebooks):
     """Write the plan of the whole batch beside a shard's CSV."""
     plan = outputs(out_csv)[3]
@@ -92,7 +99,9 @@ def merge(shard_csvs, out_csv):
     try:
         for path in shard_csvs:
             _copy_tree(outputs(path)[1], fresh)
-        write_atomically(out_csv, csv_text(fields, sorted(rows, key=lambda r: (r["notebook"], r["student"]))).encode())
+        by_student = lambda r: (r["notebook"], r["student"])  # noqa: E731 (stable: each student's cells in order)
+        _merge_cells([cells_csv(p) for p in shard_csvs], cells_csv(out_csv), by_student)
+        write_atomically(out_csv, csv_text(fields, sorted(rows, key=by_student)).encode())
         _merge_exports([outputs(p)[2] for p in shard_csvs], export)
         if feedback.exists():
             shutil.rmtree(feedback)  # the last merge's, made again from the shards just above
@@ -165,6 +174,12 @@ def csv_file_text(path, error=ValueError):
                     f"save it as 'CSV UTF-8'") from None
 
 
+def read_table(path, error=ValueError):
+    """``(header, rows)`` of a CSV file read through ``csv_file_text``, rows as dicts; ``error`` if it is not text."""
+    reader = csv.DictReader(io.StringIO(csv_file_text(path, error), newline=""))
+    return list(reader.fieldnames or []), list(reader)
+
+
 def _text(path):
     return csv_file_text(path, ShardError)
 
@@ -197,6 +212,20 @@ def csv_text(fields, rows):
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+def _merge_cells(paths, target, order):
+    """The shards' per-exercise CSVs joined into ``target``, rows sorted by ``order``; none written if no shard
+    has one (graded by an older version), and ``ShardError`` if only some do."""
+    present = [p for p in paths if p.is_file()]
+    if not present:
+        return
+    if len(present) < len(paths):
+        missing = ", ".join(str(p) for p in paths if not p.is_file())
+        raise ShardError(f"{missing} is missing beside its shard: grade that shard again")
+    fields = _header(present[0])
+    rows = [row for path in present for row in _read_rows(path, fields)]
+    write_atomically(target, csv_text(fields, sorted(rows, key=order)).encode())
 
 
 def _merge_exports(paths, target):
