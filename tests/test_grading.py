@@ -18,6 +18,7 @@ import html
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 
@@ -395,6 +396,28 @@ def test_links_and_the_answer_lock_hold_without_the_sandbox_too(tmp_path):
     r = rows[("lock", locked)]
     assert r["status"] == "graded", r
     assert float(r["score"]) == float(r["max_score"]) - points_of(locked, routes), (routes, r)
+
+
+def test_the_gradebook_is_created_as_nbgrader_creates_one(tmp_path):
+    """The grade command makes the gradebook itself (nbgrader would start an ``alembic`` process for its schema
+    version): the same tables, the same version, and nbgrader opens it as its own."""
+    from nbgrader.api import Gradebook, get_alembic_version
+
+    from gan_grader import grading
+
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    ours.mkdir()
+    theirs.mkdir()
+    grading._create_gradebook(ours)
+    Gradebook(f"sqlite:///{theirs / 'gradebook.db'}").close()  # nbgrader's own, through its alembic process
+    tables = {}
+    for folder in (ours, theirs):
+        with sqlite3.connect(folder / "gradebook.db") as db:
+            tables[folder] = (sorted(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'")),
+                              db.execute("SELECT version_num FROM alembic_version").fetchall())
+    assert tables[ours] == tables[theirs] and tables[ours][1] == [(get_alembic_version(),)]
+    with Gradebook(f"sqlite:///{ours / 'gradebook.db'}", course_id=grading.COURSE_ID) as gradebook:
+        assert gradebook.students == []
 
 
 def test_results_inside_the_submissions_folder_are_refused_before_grading(tmp_path):
