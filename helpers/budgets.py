@@ -164,12 +164,17 @@ PLANS = {
     },
     "06_stable": {
         # smoke: 5 steps, so that WGAN-GP's G steps once (5 critic steps per G step; run_recipe refuses fewer)
-        "smoke": dict(toy=Length(steps=60), score=Length(steps=5), n_samples=500, limit=256),
+        # line_d_steps / line_rounds: section 1's GAN on a line, D's steps against a still G, then rounds of
+        # 5 D steps and 1 G step (the lesson's numbers; smoke: enough to run, about 5 s less per run)
+        "smoke": dict(toy=Length(steps=60), score=Length(steps=5), n_samples=500, limit=256,
+                      line_d_steps=60, line_rounds=30),
         # the scoreboard, course-dcgan for 1 min per loss, is most of it: 6 min 10 s in all, its cell 5 min 24 s,
         # measured with benchmarks/afternoon.py; full: 7 min 4 s on the same CPU, the scoreboard (3,000 steps
         # per loss) 5 min 1 s
-        "laptop": dict(toy=Length(steps=4000), score=Length(seconds=60), n_samples=10000, limit=None),
-        "full": dict(toy=Length(steps=6000), score=Length(steps=3000), n_samples=10000, limit=None),
+        "laptop": dict(toy=Length(steps=4000), score=Length(seconds=60), n_samples=10000, limit=None,
+                       line_d_steps=300, line_rounds=150),
+        "full": dict(toy=Length(steps=6000), score=Length(steps=3000), n_samples=10000, limit=None,
+                     line_d_steps=300, line_rounds=150),
     },
 }
 
