@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -65,12 +66,21 @@ def test_bad_flags_get_a_one_line_error(flags, message, capsys):
 
 
 QUALITY = SCRIPT.parent / "quality.py"
+
+
+def quality(capsys, *argv):
+    """``benchmarks/quality.py`` run in this process (its training is the same; no interpreter and no torch to
+    start), as a finished command: ``returncode``, ``stdout``, ``stderr``."""
+    capsys.readouterr()
+    code = benchmark("quality").main(list(argv))
+    printed = capsys.readouterr()
+    return SimpleNamespace(returncode=code or 0, stdout=printed.out, stderr=printed.err)
 COLLAPSE = SCRIPT.parent / "mode_collapse.py"
 
 
-def test_quality_benchmark_prints_a_consistent_row_per_setting():
-    result = subprocess.run([sys.executable, str(QUALITY), "--budgets", "1", "--samples", "1000",
-                             "--settings", "r3", "cgan", "--yardstick"], capture_output=True, text=True, timeout=600)
+def test_quality_benchmark_prints_a_consistent_row_per_setting(capsys):
+    result = quality(capsys, "--budgets", "1", "--samples", "1000",
+                     "--settings", "r3", "cgan", "--yardstick")
     assert result.returncode == 0, result.stderr
     changes = re.findall(r"^(none|noise, std 0\.05|noise, std 0\.1|moved one pixel|strokes 1 px thicker|3x3 blur) +"
                          r"([\d.]+) +([\d.]+) +([\d.]+) +([\d.]+)$", result.stdout, re.M)
@@ -97,9 +107,8 @@ def test_quality_benchmark_prints_a_consistent_row_per_setting():
 
 
 def test_quality_benchmark_trains_a_row_per_loss_and_seed_with_each_papers_adam(capsys):
-    done = subprocess.run([sys.executable, str(QUALITY), "--budgets", "1", "--samples", "300", "--settings",
-                           "course-dcgan", "--losses", "wgan-gp", "bce-sn", "--paper-adam", "--seeds", "2"],
-                          capture_output=True, text=True, timeout=600)
+    done = quality(capsys, "--budgets", "1", "--samples", "300", "--settings",
+                   "course-dcgan", "--losses", "wgan-gp", "bce-sn", "--paper-adam", "--seeds", "2")
     assert done.returncode == 0, done.stderr
     for loss in ("wgan-gp", "bce-sn"):
         assert f"{loss} trains with {losses.LOSSES[loss].paper}" in done.stdout
@@ -120,9 +129,9 @@ def test_quality_benchmark_trains_a_row_per_loss_and_seed_with_each_papers_adam(
     assert "--paper-adam sets each loss's own lr and betas" in bad
 
 
-def test_quality_benchmark_prints_the_floors_spread():
-    done = subprocess.run([sys.executable, str(QUALITY), "--budgets", "1", "--samples", "5000", "--settings", "r3",
-                           "--floors"], capture_output=True, text=True, timeout=600)
+def test_quality_benchmark_prints_the_floors_spread(capsys):
+    done = quality(capsys, "--budgets", "1", "--samples", "5000", "--settings", "r3",
+                   "--floors")
     assert done.returncode == 0, done.stderr
     blocks = re.findall(r"^training digits [\d,]+-[\d,]+ +([\d.]+)$", done.stdout, re.M)
     draws = re.findall(r"^5,000 training digits at random, draw \d +([\d.]+)$", done.stdout, re.M)
@@ -135,8 +144,8 @@ def test_quality_benchmark_prints_the_floors_spread():
 
 
 def test_quality_benchmark_trains_with_other_betas_and_refuses_bad_ones(capsys):
-    done = subprocess.run([sys.executable, str(QUALITY), "--budgets", "1", "--samples", "300", "--settings", "r3",
-                           "--betas", "0.0", "0.99", "--lr", "1e-3"], capture_output=True, text=True, timeout=600)
+    done = quality(capsys, "--budgets", "1", "--samples", "300", "--settings", "r3",
+                   "--betas", "0.0", "0.99", "--lr", "1e-3")
     assert done.returncode == 0, done.stderr
     assert "every setting trains with {'lr': 0.001, 'betas': (0.0, 0.99)}" in done.stdout
     bad = refused_by_argparse(benchmark("quality").main, ["--betas", "1", "0.9"], capsys)
@@ -191,10 +200,9 @@ def test_grading_benchmark_reports_a_consistent_row_per_notebook(tmp_path):
 
 
 def test_quality_benchmark_trains_cgan_with_another_g_and_other_styles_and_only_cgan(capsys):
-    done = subprocess.run([sys.executable, str(QUALITY), "--budgets", "1", "--samples", "1000", "--settings", "cgan",
-                           "--plain-generator", "--styles", "2", "--lr-decay-to", "0.5", "--channels-last",
-                           "--float32"],
-                          capture_output=True, text=True, timeout=600)
+    done = quality(capsys, "--budgets", "1", "--samples", "1000", "--settings", "cgan",
+                   "--plain-generator", "--styles", "2", "--lr-decay-to", "0.5", "--channels-last",
+                   "--float32")
     assert done.returncode == 0, done.stderr
     assert "cgan trains with session 5's own G" in done.stdout and "cgan trains on 2 style(s) per digit" in done.stdout
     changes = "every setting trains with {'lr_decay_to': 0.5, 'amp': False, 'channels_last': True}"
@@ -226,14 +234,13 @@ def test_grading_benchmark_refuses_jobs_without_the_one_job_run_that_measures_th
     assert "argument --jobs: expected the values to include 1" in err and "got 2 4" in err
 
 
-def test_the_similarity_benchmark_prints_both_rates_per_threshold():
-    done = subprocess.run([sys.executable, str(SCRIPT.parent / "similarity.py"), "--exercises", "2"],
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
+def test_the_similarity_benchmark_prints_both_rates_per_threshold(capsys):
+    assert benchmark("similarity").main(["--exercises", "2"]) == 0
+    printed = capsys.readouterr().out
     head = re.search(r"^2 exercises with independent versions: (\d+) independent pairs, (\d+) disguised copies",
-                     done.stdout, re.M)
-    assert head, done.stdout
-    rows = re.findall(r"^ +([\d.]+) +(\d+) of (\d+) +(\d+) of (\d+) *$", done.stdout, re.M)
+                     printed, re.M)
+    assert head, printed
+    rows = re.findall(r"^ +([\d.]+) +(\d+) of (\d+) +(\d+) of (\d+) *$", printed, re.M)
     assert [float(r[0]) for r in rows] == [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0]
     assert all(r[2] == head.group(1) and r[4] == head.group(2) for r in rows)
     flagged = [int(r[1]) for r in rows]
