@@ -24,7 +24,7 @@ import sys
 
 import pytest
 
-from grading_cases import (LOCK_ROUTES, SOURCES, STUDENTS, completed_submission, exercise_test_ids,
+from grading_cases import (MUTANTS, SOURCES, STUDENTS, completed_submission, exercise_test_ids,
                            graded_points, points_of, run_grade, without_trailing_ungraded_cells, write_submission)
 from gan_grader import manual
 from gan_grader.shards import csv_text
@@ -32,6 +32,7 @@ from helpers.runtime import REPO_ROOT
 
 TIMEOUT = 300  # seconds per cell for correct work: fast-mode cells take a few, a busy machine must not matter
 FIRST = sorted(SOURCES)[0]
+ODD = ".x[1]*"  # a student folder named with a dot and glob characters
 
 
 @pytest.fixture(scope="module")
@@ -55,11 +56,10 @@ def graded(tmp_path_factory):
     old["nbformat_minor"] = 4
     for cell in old["cells"]:
         cell.pop("id", None)
-    # odd folder names are graded like anyone else; each also hands in an odd file, to spare a kernel
-    write_submission(subs, ".hidden", FIRST, old)  # a dot folder, and an older Jupyter's notebook
-    near = subs / "x[1]*"  # glob characters, and a browser's download name
-    near.mkdir()
-    (near / f"{FIRST} (1).ipynb").write_text(SOURCES[FIRST].read_text())
+    # an odd folder name is graded like anyone else: a dot folder with glob characters, which hands in an
+    # older Jupyter's notebook under a browser's download name (one kernel for all four)
+    (subs / ODD).mkdir()
+    (subs / ODD / f"{FIRST} (1).ipynb").write_text(json.dumps(old))
     write_links(subs, subs / "solution")
     (subs / "corrupt").mkdir()
     (subs / "corrupt" / f"{FIRST}.ipynb").write_text('{"cells": [{"cell_type": "code", "source": ')
@@ -339,8 +339,8 @@ def test_the_similarity_check_flags_identical_answers_and_never_the_template(gra
     assert main(["similarity", str(subs), "--out", str(out), "--notebook", FIRST]) == 0, capsys.readouterr().err
     pairs = list(csv.DictReader(open(out / "similar.csv", newline="")))
     flagged = {frozenset((p["student_a"], p["student_b"])) for p in pairs}
-    # .hidden and x[1]* hand in the solution's own answers, as solution does: every two of them are alike
-    assert {frozenset(("solution", ".hidden")), frozenset(("solution", "x[1]*"))} <= flagged, pairs
+    # the odd folder and stripped hand in the solution's own answers, as solution does: all three are alike
+    assert {frozenset(("solution", ODD)), frozenset(("solution", "stripped"))} <= flagged, pairs
     assert not [p for p in pairs if "blank" in (p["student_a"], p["student_b"])]  # the template never counts
     assert all(p["notebook"] == FIRST and max(float(p["a_in_b"]), float(p["b_in_a"])) >= 0.9 for p in pairs)
     assert (out / f"{FIRST}.html").is_file() and "flags only: no score was changed" in capsys.readouterr().out
@@ -377,14 +377,15 @@ def test_a_notebook_that_is_a_link_is_refused_not_followed(graded, student, why)
 
 def test_links_and_the_answer_lock_hold_without_the_sandbox_too(tmp_path):
     """Links are refused by the grade command and the course's answers are locked in the kernel
-    (``helpers.taught``): neither relies on the sandbox. One lock route per exercise of session 4 (the
-    sandboxed batch in test_grading_mutants.py runs every route)."""
+    (``helpers.taught``): neither relies on the sandbox. One route here, the plainest: session 1's answer
+    calls the course's own pixel converter (the sandboxed batch in test_grading_mutants.py runs every route)."""
     subs = tmp_path / "submissions"
     subs.mkdir()
     write_submission(tmp_path, "classmate", FIRST, json.loads(SOURCES[FIRST].read_text()))
     write_links(subs, tmp_path / "classmate")
-    locked = "04_evaluate"
-    routes = {gid: code for gid, (_, code) in LOCK_ROUTES[locked].items() if gid != "count_modes"}  # not tampering
+    locked = FIRST
+    routes = {"to_minus_one_one": next(code for what, code, _ in MUTANTS[FIRST]["to_minus_one_one"]
+                                       if "course's own" in what)}
     nb = completed_submission(STUDENTS[locked], SOURCES[locked], routes)
     write_submission(subs, "lock", locked, without_trailing_ungraded_cells(nb))
     rows, process = run_grade(subs, tmp_path / "grades.csv", TIMEOUT, extra=["--no-sandbox"])
@@ -396,6 +397,7 @@ def test_links_and_the_answer_lock_hold_without_the_sandbox_too(tmp_path):
     r = rows[("lock", locked)]
     assert r["status"] == "graded", r
     assert float(r["score"]) == float(r["max_score"]) - points_of(locked, routes), (routes, r)
+    assert "Write to_minus_one_one yourself" in (tmp_path / "grades-feedback" / "lock" / f"{FIRST}.html").read_text()
 
 
 def test_the_gradebook_is_created_as_nbgrader_creates_one(tmp_path):
@@ -439,14 +441,13 @@ def test_more_jobs_than_students_says_what_will_run(tmp_path):
     assert rows[("corrupt", FIRST)]["status"] == "unreadable"
 
 
-@pytest.mark.parametrize("student", [".hidden", "x[1]*"])
-def test_every_folder_gets_its_row_under_its_real_name(graded, student):
-    r = row(graded, student, FIRST)
+def test_every_folder_gets_its_row_under_its_real_name(graded):
+    r = row(graded, ODD, FIRST)
     assert r["status"] == "graded" and float(r["score"]) == float(r["max_score"]), r
 
 
 def test_a_near_miss_file_name_is_graded_with_a_note(graded):
-    r = row(graded, "x[1]*", FIRST)
+    r = row(graded, ODD, FIRST)
     assert r["status"] == "graded" and float(r["score"]) == float(r["max_score"])
     assert f"graded '{FIRST} (1).ipynb' (expected {FIRST}.ipynb)" in r["detail"]
 
@@ -466,7 +467,7 @@ def test_a_stripped_graded_cell_is_reported_not_silently_scored_lower(graded):
 
 
 def test_a_notebook_from_an_older_jupyter_is_graded(graded):
-    r = row(graded, ".hidden", FIRST)
+    r = row(graded, ODD, FIRST)  # nbformat 4.4, no cell ids
     assert r["status"] == "graded" and float(r["score"]) == float(r["max_score"]), r
 
 
