@@ -1,6 +1,7 @@
 """Command line: ``python -m gan_grader {release,grade,merge,exercise} ...``."""
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -64,22 +65,31 @@ def _shard(text):
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _one_line_errors(command, expected):
+    """Run the decorated command; an ``expected`` error (or an ``OSError``) becomes one line on stderr,
+    ``<command>: <what is wrong>``, and exit status 2, never a traceback."""
+    def decorate(run):
+        @functools.wraps(run)
+        def guarded(args):
+            try:
+                return run(args)
+            except (expected, OSError) as error:
+                print(f"{command}: {error}", file=sys.stderr)
+                return 2
+        return guarded
+    return decorate
+
+
+@_one_line_errors("merge", shards.ShardError)
 def _merge(args):
-    try:
-        count = shards.merge(args.shards, args.out)
-    except (shards.ShardError, OSError) as error:
-        print(f"merge: {error}", file=sys.stderr)
-        return 2
+    count = shards.merge(args.shards, args.out)
     print(f"{count} rows from {len(args.shards)} shards written to {args.out}")
     return 0
 
 
+@_one_line_errors("marks", manual.MarksError)
 def _marks(args):
-    try:
-        rows = manual.enter_marks(args.grades, args.marks, args.out, args.solutions)
-    except (manual.MarksError, OSError) as error:
-        print(f"marks: {error}", file=sys.stderr)
-        return 2
+    rows = manual.enter_marks(args.grades, args.marks, args.out, args.solutions)
     left = [r for r in rows if r["manual"].startswith("needs manual grading")]
     print(f"marks entered for {len(rows) - len(left)} of {len(rows)} rows; written to {args.out}")
     for row in left:
@@ -87,22 +97,16 @@ def _marks(args):
     return 0
 
 
+@_one_line_errors("report", report.ReportError)
 def _report(args):
-    try:
-        html, table = report.write_report(args.grades, args.out)
-    except (report.ReportError, OSError) as error:
-        print(f"report: {error}", file=sys.stderr)
-        return 2
+    html, table = report.write_report(args.grades, args.out)
     print(f"class report written to {html}\nper-exercise table (otter-grader's layout) written to {table}")
     return 0
 
 
+@_one_line_errors("packet", packet.PacketError)
 def _packet(args):
-    try:
-        written = packet.make_packets(args.submissions, args.out, args.solutions, args.seed)
-    except (packet.PacketError, OSError) as error:
-        print(f"packet: {error}", file=sys.stderr)
-        return 2
+    written = packet.make_packets(args.submissions, args.out, args.solutions, args.seed)
     for path in written:
         print(f"wrote {path}")
     print(f"fill in the points of {written[-1]}, then: python -m gan_grader marks GRADES.csv {written[-1]} "
@@ -110,12 +114,9 @@ def _packet(args):
     return 0
 
 
+@_one_line_errors("late", late.LateError)
 def _late(args):
-    try:
-        rows = late.apply_late_policy(args.grades, args.due, args.submissions, args.out, args.extensions)
-    except (late.LateError, OSError) as error:
-        print(f"late: {error}", file=sys.stderr)
-        return 2
+    rows = late.apply_late_policy(args.grades, args.due, args.submissions, args.out, args.extensions)
     sources = [r["time_source"] for r in rows if r["time_source"]]
     print(f"{sum(r['days_late'] not in ('', '0') for r in rows)} of {len(sources)} submissions late; written to "
           f"{args.out}")
@@ -125,22 +126,16 @@ def _late(args):
     return 0
 
 
+@_one_line_errors("export", export.ExportError)
 def _export(args):
-    try:
-        count = export.export(args.grades, args.roster, args.format, args.out, args.missing_as_zero)
-    except (export.ExportError, OSError) as error:
-        print(f"export: {error}", file=sys.stderr)
-        return 2
+    count = export.export(args.grades, args.roster, args.format, args.out, args.missing_as_zero)
     print(f"{count} students' marks written to {args.out} for {args.format}'s gradebook import")
     return 0
 
 
+@_one_line_errors("similarity", similarity.SimilarityError)
 def _similarity(args):
-    try:
-        pairs = similarity.check_class(args.submissions, args.out, args.threshold, args.notebook, args.solutions)
-    except (similarity.SimilarityError, OSError) as error:
-        print(f"similarity: {error}", file=sys.stderr)
-        return 2
+    pairs = similarity.check_class(args.submissions, args.out, args.threshold, args.notebook, args.solutions)
     for pair in pairs:
         print(f"{pair['notebook']}: {pair['student_a']} and {pair['student_b']} share {pair['a_in_b']} and "
               f"{pair['b_in_a']} of each other's answer code")
