@@ -168,9 +168,9 @@ PLANS = {
         # 5 D steps and 1 G step (the lesson's numbers; smoke: enough to run, about 5 s less per run)
         "smoke": dict(toy=Length(steps=60), score=Length(steps=5), n_samples=500, limit=256,
                       line_d_steps=60, line_rounds=30),
-        # the scoreboard, course-dcgan for 1 min per loss, is most of it: 6 min 10 s in all, its cell 5 min 24 s,
-        # measured with benchmarks/afternoon.py; full: 7 min 4 s on the same CPU, the scoreboard (3,000 steps
-        # per loss) 5 min 1 s
+        # the scoreboard, course-dcgan for 1 min per loss, is most of it: 7 min 48 s in all, its cell 5 min 43 s,
+        # measured with benchmarks/afternoon.py on 2026-12-08; full: 7 min 4 s on the same CPU (2026-12-05), the
+        # scoreboard (3,000 steps per loss) 5 min 1 s
         "laptop": dict(toy=Length(steps=4000), score=Length(seconds=60), n_samples=10000, limit=None,
                        line_d_steps=300, line_rounds=150),
         "full": dict(toy=Length(steps=6000), score=Length(steps=3000), n_samples=10000, limit=None,
@@ -185,12 +185,12 @@ SESSION_TIME = {
     "01_data": {"smoke": "seconds", "laptop": "seconds", "full": "seconds"},
     "02_mlp_gan": {"smoke": "seconds (its pictures stay noise)", "laptop": "about 6 min on a 2-core CPU",
                    "full": f"about 90 s {_H200}, about 10 min on a 2-core CPU"},
-    "03_dcgan": {"smoke": "seconds (its pictures stay noise)", "laptop": "about 7 min on a 2-core CPU",
+    "03_dcgan": {"smoke": "seconds (its pictures stay noise)", "laptop": "about 8.5 min on a 2-core CPU",
                  "full": f"about 4.5 min {_H200}, hours on a 2-core CPU"},
     "04_evaluate": {"smoke": "about a minute (its pictures stay noise)", "laptop": "about 7 min on a 2-core CPU",
                     "full": f"about 4.5 min {_H200}, over an hour on a 2-core CPU"},
     "05_conditional": {"smoke": "seconds (its pictures stay noise)", "laptop": "about 5 min on a 2-core CPU",
                        "full": f"about 2 min {_H200} (6,500 steps took 1 min), about 5 min on a 2-core CPU"},
-    "06_stable": {"smoke": "seconds (its pictures stay noise)", "laptop": "about 6 min on a 2-core CPU",
+    "06_stable": {"smoke": "seconds (its pictures stay noise)", "laptop": "about 8 min on a 2-core CPU",
                   "full": "about 7 min on a 2-core CPU (not yet measured on a GPU)"},
 }
