@@ -144,7 +144,7 @@ class GAN:
         """Refuse a critic with BatchNorm under a gradient penalty, and a conditional GAN whose networks' label
         tables are too small for ``n_classes`` labels."""
         require_whole(self.n_critic, "GAN.n_critic (D steps per G step)")
-        self._check_scores()
+        self._check_last_layer()
         if self.penalty is not None and uses_batch_statistics(self.discriminator):
             raise ValueError("a gradient penalty is taken per sample, but this D has BatchNorm, which mixes the "
                              "samples of a batch: drop it from the critic (Gulrajani et al. use none, or layer "
@@ -159,7 +159,7 @@ class GAN:
                                      f"{who}.{name} has {table.num_embeddings} rows: build G and D with "
                                      f"n_classes={self.n_classes}, or give the GAN n_classes={table.num_embeddings}")
 
-    def _check_scores(self):
+    def _check_last_layer(self):
         """Refuse a D whose last layer contradicts ``logits`` or the loss: a Sigmoid under BCE-with-logits, or
         under a loss that reads raw scores (``losses.raw_score_loss``)."""
         sigmoid = ends_in_sigmoid(self.discriminator)

@@ -29,8 +29,8 @@ from pathlib import Path
 from helpers.checkpoints import write_atomically
 
 from . import shards
+from .manual import MISSING  # a notebook not handed in: an empty cell, not a 0
 
-MISSING = "missing"  # the grade command's status of a notebook not handed in: an empty cell, not a 0
 PLATFORMS = {
     # platform: (its columns for a person, roster column of each, roster columns of which a line needs one)
     "canvas": ((("Student", "name"), ("ID", "id"), ("SIS User ID", "sis_user_id"),

@@ -40,9 +40,9 @@ except ModuleNotFoundError:  # Python before 3.11
 from helpers.checkpoints import write_atomically
 
 from . import grading, shards
+from .manual import MISSING
 
 LATE_FIELDS = ("submitted", "due", "time_source", "days_late", "penalty", "final")
-NOT_HANDED_IN = ("missing",)
 DAY = dt.timedelta(days=1)
 
 
@@ -159,7 +159,7 @@ def _late_row(row, submissions, due, extended, policy, now):
     """Fill ``row``'s LATE_FIELDS."""
     deadline = extended.get((row["student"], row["notebook"]), due[row["notebook"]])
     total = float(row.get("total") or row["score"])
-    when = None if row["status"] in NOT_HANDED_IN else handed_in(submissions, row["student"], row["notebook"])
+    when = None if row["status"] == MISSING else handed_in(submissions, row["student"], row["notebook"])
     if when is None:
         row.update(submitted="", due=deadline.isoformat(), time_source="", days_late="", penalty="",
                    final=f"{total:g}")

@@ -37,7 +37,8 @@ from . import shards
 from .release import SOLUTIONS_DIR
 
 MARK_FIELDS = ("student", "notebook", "grade_id", "points")
-NOT_READ = ("missing", "unreadable", "linked")  # the grade command's statuses of a notebook it never read
+MISSING = "missing"  # the grade command's status of a notebook not handed in
+NOT_READ = (MISSING, "unreadable", "linked")  # the grade command's statuses of a notebook it never read
 
 
 class MarksError(ValueError):
