@@ -113,7 +113,8 @@ class Snapshots:
     def save_gif(self, path, interval=400):
         """Save the grids as a GIF at ``path``, ``interval`` ms a frame, each captioned with its epoch; return the path.
 
-        Drawn with Pillow, pixel for pixel (a matplotlib animation's ``save`` takes about a second per GIF).
+        Drawn with Pillow, pixel for pixel: about 5x faster than a matplotlib animation's ``save``
+        (benchmarks/grade_startup.py).
         """
         if not self.grids:
             raise ValueError("no snapshots yet: call take(generator, epoch) first")

@@ -245,3 +245,13 @@ def test_the_similarity_benchmark_prints_both_rates_per_threshold(capsys):
     assert all(r[2] == head.group(1) and r[4] == head.group(2) for r in rows)
     flagged = [int(r[1]) for r in rows]
     assert flagged == sorted(flagged, reverse=True), "a higher threshold never flags more pairs"
+
+
+def test_the_start_up_benchmark_times_each_old_way_beside_the_new(capsys):
+    assert benchmark("grade_startup").main(["--runs", "1"]) == 0
+    printed = capsys.readouterr().out
+    rows = re.findall(r"^(.+?) +([\d.]+) +([\d.]+) +([\d.]+)$", printed, re.M)
+    assert [what for what, *_ in rows] == ["a new gradebook's schema version", "import nbformat (a new Python)",
+                                          "samples.gif of 10 grids"], printed
+    for _, old, new, ratio in rows:
+        assert float(ratio) == pytest.approx(float(new) / float(old), abs=0.002)

@@ -11,6 +11,6 @@
 import sys
 
 # nbformat checks notebooks with jsonschema, which on import compiles a grammar for the "iri" string format
-# (the rfc3987_syntax package, when installed: about 1 s of every grade command on a 2-core CPU). No notebook
-# schema uses any format, so the grammar is never needed: marking the package absent skips it.
+# (the rfc3987_syntax package, when installed): over 1 s of every grade command (benchmarks/grade_startup.py).
+# No notebook schema uses any format, so the grammar is never needed: marking the package absent skips it.
 sys.modules.setdefault("rfc3987_syntax", None)
