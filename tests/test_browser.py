@@ -2,8 +2,7 @@
 
 A JupyterLab server starts on a free localhost port, with a token, over copies
 of the notebooks (running cells in a browser edits a notebook, and JupyterLab
-saves it). Chromium opens one JupyterLab page, then each notebook as a tab of it
-(saved and closed after), runs all cells in fast mode and we
+saves it). Chromium opens each notebook, runs all cells in fast mode and we
 check what a student would see:
 
 - the first solution notebook to show each kind of widget (``widgets_in``:
@@ -110,7 +109,6 @@ def lab(tmp_path_factory):
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--ServerApp.open_browser=False",
-         "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: the student notebooks open as tabs of one page
          *(["--allow-root"] if os.geteuid() == 0 else [])],  # CI containers run as root
         cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -146,38 +144,21 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture(scope="module")
-def one_page(browser, lab):
-    """One JupyterLab page for every notebook: each opens as a tab of it, one after another, as a student
-    opens them, so the lab itself (seconds of a core to start) loads once."""
+def open_and_run_all(browser, lab, folder, name, screenshots):
+    """Open ``folder/name`` in JupyterLab, run all cells, wait for the kernel; return the page."""
     base, token, _ = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.add_init_script(WATCH_PROGRESS_BARS)
     page.set_default_timeout(120_000)
-    page.goto(f"{base}/lab/workspaces/course?reset&token={token}")
-    page.wait_for_function("() => window.jupyterapp !== undefined")
-    page.evaluate("async () => { await window.jupyterapp.restored; }")
-    yield page
-    page.close()
-
-
-def open_tab_and_run_all(page, path, screenshots):
-    """Open ``path`` as a tab of ``page`` (the lab's own command), run all cells, wait for the kernel."""
-    page.evaluate("() => { window.sawProgressWidget = false; }")  # watched afresh for each notebook
-    page.evaluate("async (path) => { await window.jupyterapp.commands.execute('docmanager:open', {path}); }", path)
-    page.wait_for_selector(f"{PANEL} .jp-Notebook .jp-Cell")
+    workspace = f"{folder}-{name}".replace(".", "-")  # a workspace of its own: no tab of an earlier test reopens
+    page.goto(f"{base}/lab/workspaces/{workspace}/tree/{folder}/{name}?reset&token={token}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell")
     wait_for_idle_kernel(page)
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
     wait_for_idle_kernel(page, started=True)
-    page.screenshot(path=str(screenshots / f"{path.replace('/', '-')}.png"), full_page=True)
-
-
-def close_tab(page):
-    """Save and close the notebook on screen (saved first, so closing asks nothing)."""
-    page.evaluate("async () => { const app = window.jupyterapp; await app.commands.execute('docmanager:save');"
-                  " await app.commands.execute('application:close'); }")
-    page.wait_for_function(f"() => !document.querySelector('{PANEL}')")
+    page.screenshot(path=str(screenshots / f"{folder}-{name}.png"), full_page=True)
+    return page
 
 
 def shut_down_kernels(lab):
@@ -225,25 +206,21 @@ def output_text(page):
 
 
 @pytest.mark.parametrize("name", WITH_WIDGETS)
-def test_a_solution_notebook_runs_in_jupyterlab_without_an_error(one_page, lab, name, tmp_path):
-    page = one_page
-    open_tab_and_run_all(page, f"solutions/{name}", tmp_path)
-    try:  # the tab is closed whatever happens, so the next notebook is the only one on the page
-        errors = [text for text in error_outputs(page) if "Error" in text or "Traceback" in text]
-        assert not errors, f"{name}: error output in the browser:\n" + "\n---\n".join(e[-1500:] for e in errors)
-        prompts = page.evaluate(f"() => [...document.querySelectorAll('{PANEL} .jp-CodeCell .jp-InputPrompt')]"
-                                ".map(p => p.textContent)")
-        assert prompts and all(any(ch.isdigit() for ch in p) for p in prompts), f"{name}: not every cell ran: {prompts}"
-        text = output_text(page)
-        assert not any(fallback in text for fallback in WIDGET_TEXT_FALLBACKS), f"{name}: a widget rendered as text"
-        if set(widgets_in(name)) - {"DigitDemo"}:  # it trains with a progress bar
-            assert page.evaluate("() => window.sawProgressWidget"), \
-                f"{name}: tqdm's progress bar never showed as a widget"
-        if name == "05_conditional.ipynb":
-            the_demos_picture_follows_its_digit_picker(page, tmp_path)
-    finally:
-        close_tab(page)
-        shut_down_kernels(lab)
+def test_a_solution_notebook_runs_in_jupyterlab_without_an_error(browser, lab, name, tmp_path):
+    page = open_and_run_all(browser, lab, "solutions", name, tmp_path)
+    errors = [text for text in error_outputs(page) if "Error" in text or "Traceback" in text]
+    assert not errors, f"{name}: error output in the browser:\n" + "\n---\n".join(e[-1500:] for e in errors)
+    prompts = page.evaluate(f"() => [...document.querySelectorAll('{PANEL} .jp-CodeCell .jp-InputPrompt')]"
+                            ".map(p => p.textContent)")
+    assert prompts and all(any(ch.isdigit() for ch in p) for p in prompts), f"{name}: not every cell ran: {prompts}"
+    text = output_text(page)
+    assert not any(fallback in text for fallback in WIDGET_TEXT_FALLBACKS), f"{name}: a widget rendered as text"
+    if set(widgets_in(name)) - {"DigitDemo"}:  # it trains with a progress bar
+        assert page.evaluate("() => window.sawProgressWidget"), f"{name}: tqdm's progress bar never showed as a widget"
+    if name == "05_conditional.ipynb":
+        the_demos_picture_follows_its_digit_picker(page, tmp_path)
+    page.close()
+    shut_down_kernels(lab)
 
 
 def the_demos_picture_follows_its_digit_picker(page, screenshots):
@@ -259,10 +236,10 @@ def the_demos_picture_follows_its_digit_picker(page, screenshots):
 
 
 @pytest.mark.parametrize("name", SOLUTIONS)
-def test_a_student_notebook_opens_and_stops_at_its_first_exercise(one_page, lab, name, tmp_path):
-    open_tab_and_run_all(one_page, f"notebooks/{name}", tmp_path)
-    errors = error_outputs(one_page)
-    close_tab(one_page)
-    shut_down_kernels(lab)
+def test_a_student_notebook_opens_and_stops_at_its_first_exercise(browser, lab, name, tmp_path):
+    page = open_and_run_all(browser, lab, "notebooks", name, tmp_path)
+    errors = error_outputs(page)
     assert errors, f"{name}: the student notebook ran to the end with no exercise solved"
     assert "NotImplementedError" in errors[0], f"{name}: the first error is not an unsolved exercise:\n{errors[0][-1500:]}"
+    page.close()
+    shut_down_kernels(lab)
